@@ -1,0 +1,62 @@
+// swift-tools-version: 6.0
+// MiniGemini for Swift: Mini-Gemini (arXiv 2403.18814) inference on Linux.
+
+import PackageDescription
+
+let package = Package(
+    name: "MiniGemini",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "MGTensor", targets: ["MGTensor"]),
+        .library(name: "MGVision", targets: ["MGVision"]),
+        .library(name: "MGMining", targets: ["MGMining"]),
+        .library(name: "MGLanguage", targets: ["MGLanguage"]),
+        .library(name: "MGPipeline", targets: ["MGPipeline"]),
+        .executable(name: "mgm", targets: ["mgm"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config (Debian: libopenblas-dev, liblapacke-dev).
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
+        ),
+        // Small C target for the vectorised non-BLAS loops (built with function multi-versioning).
+        .target(name: "CMGKernels"),
+
+        .target(
+            name: "MGTensor",
+            dependencies: ["COpenBLAS", "CMGKernels", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(name: "MGVision", dependencies: ["MGTensor"]),
+        .target(name: "MGMining", dependencies: ["MGTensor"]),
+        .target(name: "MGLanguage", dependencies: ["MGTensor"]),
+        .target(
+            name: "MGPipeline",
+            dependencies: ["MGTensor", "MGVision", "MGMining", "MGLanguage", .product(name: "Logging", package: "swift-log")]
+        ),
+
+        .executableTarget(
+            name: "mgm",
+            dependencies: ["MGPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/mgm"
+        ),
+        .executableTarget(
+            name: "MGTensorBenchmarks",
+            dependencies: ["MGTensor", "COpenBLAS"],
+            path: "Benchmarks/MGTensorBenchmarks"
+        ),
+
+        .testTarget(name: "MGTensorTests", dependencies: ["MGTensor"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MGVisionTests", dependencies: ["MGVision"]),
+        .testTarget(name: "MGMiningTests", dependencies: ["MGMining"]),
+        .testTarget(name: "MGLanguageTests", dependencies: ["MGLanguage"]),
+        .testTarget(name: "MGPipelineTests", dependencies: ["MGPipeline"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

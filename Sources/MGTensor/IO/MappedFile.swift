@@ -1,0 +1,56 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A whole file mapped read-only into memory. Tensors borrow regions of it without copying; the
+/// mapping lives as long as any of them does.
+public final class MappedFile: @unchecked Sendable {
+    /// The path the file was opened from.
+    public let path: String
+    /// The file size in bytes.
+    public let byteCount: Int
+    /// Start of the mapping (`nil` for an empty file, which cannot be mapped).
+    let base: UnsafeRawPointer?
+
+    /// Maps the file at `path`.
+    /// - Throws: ``CheckpointError/fileNotFound(path:)`` or ``CheckpointError/ioFailure(path:reason:)``.
+    public init(path: String) throws(CheckpointError) {
+        self.path = path
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else {
+            if errno == ENOENT { throw .fileNotFound(path: path) }
+            throw .ioFailure(path: path, reason: String(cString: strerror(errno)))
+        }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            throw .ioFailure(path: path, reason: String(cString: strerror(errno)))
+        }
+        guard (status.st_mode & S_IFMT) == S_IFREG else {
+            throw .ioFailure(path: path, reason: "not a regular file")
+        }
+        let size = Int(status.st_size)
+        byteCount = size
+        if size == 0 {
+            base = nil
+            return
+        }
+        guard let mapping = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), mapping != MAP_FAILED else {
+            throw .ioFailure(path: path, reason: "mmap failed: \(String(cString: strerror(errno)))")
+        }
+        base = UnsafeRawPointer(mapping)
+    }
+
+    deinit {
+        if let base { munmap(UnsafeMutableRawPointer(mutating: base), byteCount) }
+    }
+
+    /// The mapped bytes `range`, which the caller has checked lies inside the file.
+    func bytes(_ range: Range<Int>) -> UnsafeRawBufferPointer {
+        guard let base else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        precondition(range.lowerBound >= 0 && range.upperBound <= byteCount)
+        return UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count)
+    }
+}

@@ -1,0 +1,49 @@
+import COpenBLAS
+import Dispatch
+import Foundation
+
+/// Splits loops across the machine's cores. Kernels call it with a minimum chunk size so small
+/// inputs stay on one thread, where the dispatch overhead would dominate.
+public enum Parallel {
+    /// Worker count: `MG_NUM_THREADS` when set to a positive integer, otherwise the active cores.
+    public static let threadCount: Int = {
+        if let text = ProcessInfo.processInfo.environment["MG_NUM_THREADS"], let value = Int(text), value > 0 {
+            return value
+        }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }()
+
+    /// Sets OpenBLAS to the same thread count once, before the first GEMM.
+    static let configureBLAS: Void = {
+        openblas_set_num_threads(Int32(threadCount))
+    }()
+
+    /// Calls `body` on disjoint chunks covering `0..<count`, in parallel when `count` is at least
+    /// twice `minimumChunk`. Chunks are contiguous and in order within each call.
+    public static func forEachChunk(count: Int, minimumChunk: Int, _ body: (Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        let workers = min(threadCount, max(1, count / max(1, minimumChunk)))
+        if workers <= 1 {
+            body(0..<count)
+            return
+        }
+        // A few chunks per worker balance uneven work (e.g. causal attention rows).
+        let chunks = min(count, workers * 4)
+        let size = (count + chunks - 1) / chunks
+        let chunkCount = (count + size - 1) / size
+        withoutActuallyEscaping(body) { body in
+            let box = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
+                let start = chunk * size
+                box.value(start..<min(count, start + size))
+            }
+        }
+    }
+}
+
+/// Carries a value into a `@Sendable` closure where the caller guarantees the concurrent use is safe
+/// (each parallel chunk touches disjoint memory).
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
