@@ -26,14 +26,18 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
         // Small C target for the vectorised non-BLAS loops (built with function multi-versioning).
         .target(name: "CMGKernels"),
+        // C shims around libpng/libjpeg: their setjmp/longjmp error handling stays in C.
+        .target(name: "CMGImageCodecs", dependencies: ["CPNG", "CJPEG"]),
 
         .target(
             name: "MGTensor",
             dependencies: ["COpenBLAS", "CMGKernels", .product(name: "Logging", package: "swift-log")]
         ),
-        .target(name: "MGVision", dependencies: ["MGTensor"]),
+        .target(name: "MGVision", dependencies: ["MGTensor", "CMGImageCodecs"]),
         .target(name: "MGMining", dependencies: ["MGTensor"]),
         .target(name: "MGLanguage", dependencies: ["MGTensor"]),
         .target(
@@ -53,10 +57,10 @@ let package = Package(
         ),
 
         .testTarget(name: "MGTensorTests", dependencies: ["MGTensor"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "MGVisionTests", dependencies: ["MGVision"]),
+        .testTarget(name: "MGVisionTests", dependencies: ["MGVision"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MGMiningTests", dependencies: ["MGMining"]),
-        .testTarget(name: "MGLanguageTests", dependencies: ["MGLanguage"]),
-        .testTarget(name: "MGPipelineTests", dependencies: ["MGPipeline"]),
+        .testTarget(name: "MGLanguageTests", dependencies: ["MGLanguage"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MGPipelineTests", dependencies: ["MGPipeline"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]
 )

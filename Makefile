@@ -1,0 +1,55 @@
+# Set-up and entry points. Every target installs the Debian packages it needs when they are missing,
+# so `make demo` and `make test` work on a fresh machine (root, or sudo available).
+
+SWIFT ?= swift
+DEB_PACKAGES := libopenblas-dev liblapacke-dev pkg-config libpng-dev libjpeg62-turbo-dev
+PYTHON ?= python3
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps demo test test-release bench goldens python-deps docs clean
+
+## Install the system libraries (OpenBLAS, LAPACKE, libpng, libjpeg-turbo) if any is missing.
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+## Build the mgm tool in release mode and run the demo.
+demo: deps
+	$(SWIFT) build -c release --product mgm
+	./Scripts/demo.sh "$$($(SWIFT) build -c release --show-bin-path)/mgm"
+
+## Build and run the whole test suite (debug build, as CI does).
+test: deps
+	$(SWIFT) test
+
+## The suite in release mode, with @testable imports enabled (real-size checks run faster).
+test-release: deps
+	$(SWIFT) test -c release -Xswiftc -enable-testing
+
+## Benchmarks against PyTorch on the same machine, same run (needs `make python-deps`).
+bench: deps
+	$(SWIFT) build -c release --product MGTensorBenchmarks
+	"$$($(SWIFT) build -c release --show-bin-path)/MGTensorBenchmarks"
+
+## Python reference tooling (torch, transformers, …) pinned in Tools/requirements.txt.
+python-deps:
+	$(PYTHON) -m pip install -q -r Tools/requirements.txt
+
+## Regenerate every golden fixture deterministically.
+goldens:
+	HF_HUB_OFFLINE=1 $(PYTHON) Tools/make_goldens.py
+
+## DocC documentation for every library target.
+docs:
+	for t in MGTensor MGVision MGMining MGLanguage MGPipeline; do \
+	  $(SWIFT) package --allow-writing-to-directory .build/docs generate-documentation --target $$t \
+	    --output-path .build/docs/$$t --disable-indexing || exit 1; \
+	done
+
+clean:
+	$(SWIFT) package clean

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""PyTorch side of the MGTensor benchmark: a line-oriented server driven by MGTensorBenchmarks.
+
+Each request on stdin is one JSON object {"op": NAME, "args": {...}, "repeat": N}; the reply on stdout
+is {"ms": median milliseconds} (or {"error": text}). Swift and PyTorch cases are interleaved so both
+see the same machine state. Threads are fixed to 2 (the machine's cores), fp32 throughout.
+"""
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+torch.set_num_threads(int(os.environ.get("MG_NUM_THREADS", "2")))
+torch.set_grad_enabled(False)
+
+
+def rand(*shape):
+    return torch.rand(*shape, dtype=torch.float32) * 2 - 1
+
+
+def rope(x, positions, theta):
+    dim = x.shape[-1]
+    inv_freq = 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))
+    freqs = positions[:, None].float() * inv_freq[None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    cos, sin = emb.cos(), emb.sin()
+    half = dim // 2
+    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+    return x * cos + rotated * sin
+
+
+def make_case(op, a):
+    """Returns a zero-argument callable running the op on pre-built inputs."""
+    if op == "sgemm":
+        x, w = rand(a["M"], a["K"]), rand(a["N"], a["K"])
+        return lambda: F.linear(x, w)
+    if op == "softmax":
+        x = rand(*a["shape"])
+        return lambda: torch.softmax(x, dim=-1)
+    if op == "layer_norm":
+        x, w, b = rand(*a["shape"]), rand(a["shape"][-1]), rand(a["shape"][-1])
+        return lambda: F.layer_norm(x, (a["shape"][-1],), w, b, 1e-5)
+    if op == "layer_norm_2d":
+        x = rand(*a["shape"])
+        c = a["shape"][1]
+        w, b = rand(c), rand(c)
+        # timm's LayerNorm2d: permute to channels-last, layer_norm, permute back.
+        return lambda: F.layer_norm(x.permute(0, 2, 3, 1), (c,), w, b, 1e-6).permute(0, 3, 1, 2).contiguous()
+    if op == "rms_norm":
+        x, w = rand(*a["shape"]), rand(a["shape"][-1])
+        eps = 1e-6
+
+        def run():
+            variance = x.pow(2).mean(-1, keepdim=True)
+            return x * torch.rsqrt(variance + eps) * (1.0 + w)
+        return run
+    if op == "gelu":
+        x = rand(*a["shape"])
+        return lambda: F.gelu(x, approximate=a.get("approximate", "none"))
+    if op == "quick_gelu":
+        x = rand(*a["shape"])
+        return lambda: x * torch.sigmoid(1.702 * x)
+    if op == "silu":
+        x = rand(*a["shape"])
+        return lambda: F.silu(x)
+    if op == "silu_gated":
+        g, u = rand(*a["shape"]), rand(*a["shape"])
+        return lambda: F.silu(g) * u
+    if op == "add_broadcast":
+        x, y = rand(*a["shape"]), rand(a["shape"][-1])
+        return lambda: x + y
+    if op == "mul":
+        x, y = rand(*a["shape"]), rand(*a["shape"])
+        return lambda: x * y
+    if op == "nan_to_num":
+        x = rand(*a["shape"])
+        return lambda: torch.nan_to_num(x)
+    if op == "depthwise_conv":
+        c, h, w = a["C"], a["H"], a["W"]
+        x, k, b = rand(1, c, h, w), rand(c, 1, 7, 7), rand(c)
+        return lambda: F.conv2d(x, k, b, stride=1, padding=3, groups=c)
+    if op == "patch_conv":
+        x = rand(1, a["Cin"], a["H"], a["W"])
+        k = rand(a["Cout"], a["Cin"], a["k"], a["k"])
+        b = rand(a["Cout"]) if a.get("bias", True) else None
+        return lambda: F.conv2d(x, k, b, stride=a["k"])
+    if op == "bilinear":
+        x = rand(1, a["C"], a["H"], a["W"])
+        return lambda: F.interpolate(x, size=(a["outH"], a["outW"]), mode="bilinear", align_corners=False)
+    if op == "permute_nchw_nhwc":
+        x = rand(*a["shape"])
+        return lambda: x.permute(0, 2, 3, 1).contiguous()
+    if op == "concat_channels":
+        parts = [rand(*s) for s in a["shapes"]]
+        return lambda: torch.cat(parts, dim=1)
+    if op == "embedding":
+        table = rand(a["vocab"], a["dim"]).to(torch.bfloat16)
+        ids = torch.randint(0, a["vocab"], (a["count"],))
+        return lambda: F.embedding(ids, table).float()
+    if op == "rope":
+        x = rand(1, a["heads"], a["T"], a["D"])
+        positions = torch.arange(a["T"])
+        return lambda: rope(x, positions, a["theta"])
+    if op == "argmax":
+        x = rand(a["count"])
+        return lambda: torch.argmax(x)
+    if op == "topk":
+        x = rand(a["count"])
+        return lambda: torch.topk(x, a["k"])
+    if op == "sdpa":
+        q = rand(1, a["Hq"], a["Tq"], a["D"])
+        k = rand(1, a["Hkv"], a["Tk"], a["D"])
+        v = rand(1, a["Hkv"], a["Tk"], a["D"])
+        gqa = a["Hq"] != a["Hkv"]
+        return lambda: F.scaled_dot_product_attention(q, k, v, is_causal=a["causal"], enable_gqa=gqa)
+    raise ValueError(f"unknown op {op}")
+
+
+def median_ms(fn, repeat):
+    fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000.0)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def main():
+    print(json.dumps({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            request = json.loads(line)
+            fn = make_case(request["op"], request.get("args", {}))
+            reply = {"ms": median_ms(fn, int(request.get("repeat", 5)))}
+        except Exception as error:  # report, keep serving
+            reply = {"error": f"{type(error).__name__}: {error}"}
+        print(json.dumps(reply), flush=True)
+
+
+if __name__ == "__main__":
+    main()
