@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// `mgm`: the Mini-Gemini command-line tool.
+@main
+struct MGMCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mgm",
+        abstract: "Mini-Gemini (MGM) inference in Swift.",
+        subcommands: [InspectCommand.self, PromptCommand.self]
+    )
+}
