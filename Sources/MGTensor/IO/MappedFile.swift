@@ -6,6 +6,9 @@ import Darwin
 
 /// A whole file mapped read-only into memory. Tensors borrow regions of it without copying; the
 /// mapping lives as long as any of them does.
+///
+/// Like any mapping, it assumes the file is not truncated while mapped (reading a vanished page
+/// raises SIGBUS); checkpoints are replaced by writing a new file and renaming it, which is safe.
 public final class MappedFile: @unchecked Sendable {
     /// The path the file was opened from.
     public let path: String
@@ -18,7 +21,7 @@ public final class MappedFile: @unchecked Sendable {
     /// - Throws: ``CheckpointError/fileNotFound(path:)`` or ``CheckpointError/ioFailure(path:reason:)``.
     public init(path: String) throws(CheckpointError) {
         self.path = path
-        let descriptor = open(path, O_RDONLY)
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             if errno == ENOENT { throw .fileNotFound(path: path) }
             throw .ioFailure(path: path, reason: String(cString: strerror(errno)))

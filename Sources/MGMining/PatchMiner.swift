@@ -1,0 +1,14 @@
+import MGTensor
+
+/// Enriches low-resolution visual tokens with high-resolution detail.
+///
+/// Mini-Gemini's miner is ``PatchInfoMining``; any type with the same contract can replace it, for
+/// example to pair a different CLIP with a different high-resolution encoder.
+public protocol PatchMiner: Sendable {
+    /// The mined features for `tokens`, to be added to them.
+    /// - Parameters:
+    ///   - tokens: low-resolution tokens `[N, T, C]`, `T = p²` in row-major grid order.
+    ///   - highResolutionMap: the high-resolution feature map `[N, C_aux, H, W]` of the same images.
+    /// - Returns: `[N, T, C]`.
+    func mine(tokens: Tensor, highResolutionMap: Tensor) throws(MiningError) -> Tensor
+}
