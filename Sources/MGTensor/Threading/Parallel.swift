@@ -1,3 +1,4 @@
+import CMGKernels
 import COpenBLAS
 import Dispatch
 import Foundation
@@ -13,8 +14,12 @@ public enum Parallel {
         return max(1, ProcessInfo.processInfo.activeProcessorCount)
     }()
 
-    /// Sets OpenBLAS to the same thread count once, before the first GEMM.
-    static let configureBLAS: Void = {
+    /// Prepares OpenBLAS once, before the first GEMM: Debian's OpenBLAS 0.3.21 does not recognise
+    /// recent Xeons and falls back to its generic SSE3 ("Prescott") kernels, 4–5× slower than its
+    /// AVX-512 ones, so the core type is corrected when the CPU supports better (an explicit
+    /// `OPENBLAS_CORETYPE` wins); then BLAS gets the same thread count as our own loops.
+    public static let configureBLAS: Void = {
+        _ = mg_openblas_fix_coretype()
         openblas_set_num_threads(Int32(threadCount))
     }()
 

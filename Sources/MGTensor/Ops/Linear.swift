@@ -1,0 +1,133 @@
+import CMGKernels
+import COpenBLAS
+
+/// Fully connected layer `x · weightᵀ + bias`, with the weight in Hugging Face layout `[out, in]`.
+///
+/// The weight is read in place through BLAS's transpose flag, never copied when it is F32. F16 and
+/// BF16 weights (e.g. memory-mapped from a checkpoint) are never converted as a whole: a single input
+/// row (decode) uses a fused widen-and-dot kernel that streams the weight once, and larger inputs
+/// convert blocks of about 8 MB of output rows into one scratch buffer, one GEMM per block.
+/// A single F32 row uses `sgemv`, which is several times faster than a one-row GEMM.
+///
+/// - Parameters:
+///   - x: `[..., in]`, any float dtype (converted to F32 first).
+///   - weight: `[out, in]` in F32, F16 or BF16.
+///   - bias: optional `[out]`.
+/// - Returns: `[..., out]` in F32.
+/// - Throws: ``TensorError/shapeMismatch(operation:_:_:)`` when `x`'s last axis is not `in` or the
+///   bias is not `[out]`, ``TensorError/invalidArgument(operation:reason:)`` when the weight is not
+///   rank 2 or `x` is a scalar, ``TensorError/unsupportedDType(operation:_:)`` for non-float tensors.
+public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) throws(TensorError) -> Tensor {
+    guard weight.rank == 2 else {
+        throw .invalidArgument(operation: "linear", reason: "weight must be [out, in], got \(weight.shape)")
+    }
+    guard x.rank >= 1 else { throw .invalidArgument(operation: "linear", reason: "input must have rank >= 1") }
+    let outFeatures = weight.shape[0], inFeatures = weight.shape[1]
+    guard x.shape[x.rank - 1] == inFeatures else { throw .shapeMismatch(operation: "linear", x.shape, weight.shape) }
+    if let bias, bias.shape != [outFeatures] {
+        throw .shapeMismatch(operation: "linear bias", bias.shape, [outFeatures])
+    }
+    guard weight.dtype.isFloatingPointCompute else { throw .unsupportedDType(operation: "linear", weight.dtype) }
+
+    let input = try x.asFloat32()
+    let biasValues = try bias?.asFloat32()
+    let leading = Array(x.shape.dropLast())
+    let rows = leading.reduce(1, *)
+    var result = Tensor(uninitializedShape: leading + [outFeatures])
+    if result.count == 0 { return result }
+    try checkBLASDimensions([rows, outFeatures, inFeatures], operation: "linear")
+
+    input.withUnsafeFloats { inputBuffer in
+        result.withUnsafeMutableFloats { outputBuffer in
+            let xPointer = inputBuffer.baseAddress!, yPointer = outputBuffer.baseAddress!
+            let biasPointer = biasValues.map { $0.storage.base.assumingMemoryBound(to: Float.self) }
+            if inFeatures == 0 {
+                fillRows(yPointer, rows: rows, columns: outFeatures, bias: biasPointer)
+                return
+            }
+            switch weight.dtype {
+            case .f32:
+                let w = weight.storage.base.assumingMemoryBound(to: Float.self)
+                if let biasPointer { fillRows(yPointer, rows: rows, columns: outFeatures, bias: biasPointer) }
+                let beta: Float = biasPointer == nil ? 0 : 1
+                if rows == 1 {
+                    _ = Parallel.configureBLAS
+                    cblas_sgemv(
+                        CblasRowMajor, CblasNoTrans, Int32(outFeatures), Int32(inFeatures), 1, w,
+                        Int32(inFeatures), xPointer, 1, beta, yPointer, 1)
+                } else {
+                    sgemmRowMajor(
+                        m: rows, n: outFeatures, k: inFeatures, a: xPointer, b: w, transposeB: true,
+                        beta: beta, c: yPointer)
+                }
+            default:
+                if rows == 1 {
+                    fusedGEMV(weight: weight, x: xPointer, bias: biasPointer, y: yPointer)
+                } else {
+                    blockedLinear(weight: weight, x: xPointer, rows: rows, bias: biasPointer, y: yPointer)
+                }
+            }
+        }
+    }
+    return result
+}
+
+/// Output rows of a 16-bit `[out, in]` weight converted per block: about 8 MB of F32, a multiple
+/// of 16 rows (friendly to the GEMM micro-kernel), at most `out`.
+func linearWeightBlockRows(outFeatures: Int, inFeatures: Int) -> Int {
+    let budget = 2 << 20
+    return min(outFeatures, max(16, budget / max(1, inFeatures)) / 16 * 16)
+}
+
+/// `y = x · Wᵀ (+ bias)` for a 16-bit weight, converting blocks of output rows on use. Each block's
+/// GEMM writes its own columns of `y` (ldc = out), so no output is copied either.
+private func blockedLinear(
+    weight: Tensor, x: UnsafePointer<Float>, rows: Int, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>
+) {
+    let outFeatures = weight.shape[0], inFeatures = weight.shape[1]
+    let blockRows = linearWeightBlockRows(outFeatures: outFeatures, inFeatures: inFeatures)
+    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * inFeatures)
+    defer { scratch.deallocate() }
+    if let bias { fillRows(y, rows: rows, columns: outFeatures, bias: bias) }
+    var start = 0
+    while start < outFeatures {
+        let count = min(blockRows, outFeatures - start)
+        weight.convertToFloats(into: scratch, range: start * inFeatures..<(start + count) * inFeatures)
+        sgemmRowMajor(
+            m: rows, n: count, k: inFeatures, a: x, b: scratch, transposeB: true,
+            beta: bias == nil ? 0 : 1, c: y + start, ldc: outFeatures)
+        start += count
+    }
+}
+
+/// One-row product with a 16-bit weight, split over the cores by output rows.
+private func fusedGEMV(weight: Tensor, x: UnsafePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
+    let outFeatures = weight.shape[0], inFeatures = weight.shape[1]
+    let w = weight.storage.base.assumingMemoryBound(to: UInt16.self)
+    let isBF16 = weight.dtype == .bf16
+    let pointers = UncheckedSendable((w, x, bias, y))
+    // At least ~64K weights per chunk so the dispatch cost stays negligible.
+    Parallel.forEachChunk(count: outFeatures, minimumChunk: max(4, (1 << 16) / inFeatures)) { range in
+        let (w, x, bias, y) = pointers.value
+        let rowWeights = w + range.lowerBound * inFeatures
+        let rowBias = bias.map { $0 + range.lowerBound }
+        if isBF16 {
+            mg_gemv_bf16(rowWeights, x, rowBias, y + range.lowerBound, range.count, inFeatures)
+        } else {
+            mg_gemv_f16(rowWeights, x, rowBias, y + range.lowerBound, range.count, inFeatures)
+        }
+    }
+}
+
+/// Writes `bias` (or zeros when nil) into every row of the `rows × columns` output.
+private func fillRows(_ y: UnsafeMutablePointer<Float>, rows: Int, columns: Int, bias: UnsafePointer<Float>?) {
+    guard let bias else {
+        y.initialize(repeating: 0, count: rows * columns)
+        return
+    }
+    let pointers = UncheckedSendable((y, bias))
+    Parallel.forEachChunk(count: rows, minimumChunk: max(1, (1 << 16) / max(1, columns))) { range in
+        let (y, bias) = pointers.value
+        mg_fill_rows(bias, y + range.lowerBound * columns, range.count, columns, columns)
+    }
+}
