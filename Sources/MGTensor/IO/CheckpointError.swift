@@ -71,6 +71,48 @@ public enum CheckpointError: Error, Sendable, Equatable, CustomStringConvertible
     /// A tensor name the format reserves (`__metadata__`).
     case invalidTensorName(path: String, tensor: String)
 
+    // MARK: PyTorch checkpoints (.bin)
+
+    /// The file is neither a zip archive nor a legacy `torch.save` stream.
+    case unrecognizedTorchFormat(path: String)
+    /// A directory holds no `pytorch_model.bin`, `open_clip_pytorch_model.bin` or single `*.bin`.
+    case noTorchCheckpoint(path: String)
+    /// No end-of-central-directory record: not a zip archive, or a truncated one.
+    case archiveEndNotFound(path: String)
+    /// A zip record (`record`) at `offset`, `length` bytes long, runs past `limit` (the end of the
+    /// file, or of the region that must contain it).
+    case archiveRecordOutOfRange(path: String, record: String, offset: Int, length: Int, limit: Int)
+    /// A zip record has a wrong signature or an impossible field.
+    case archiveInvalidRecord(path: String, record: String, offset: Int, reason: String)
+    /// An entry's local header declares other sizes than the central directory.
+    case archiveSizeMismatch(path: String, entry: String, centralSize: Int, localSize: Int)
+    /// A zip feature the reader does not implement (compression, encryption, several disks).
+    case archiveUnsupported(path: String, entry: String, reason: String)
+    /// Two archive entries share one name.
+    case archiveDuplicateEntry(path: String, entry: String)
+    /// An entry the checkpoint needs (`*/data.pkl`, a storage) is not in the archive.
+    case archiveMissingEntry(path: String, entry: String)
+    /// The pickle names a global outside the state-dict allowlist; nothing was executed.
+    case disallowedGlobal(path: String, module: String, name: String)
+    /// The pickle uses an opcode the restricted unpickler does not accept.
+    case unsupportedPickleOpcode(path: String, opcode: UInt8, offset: Int)
+    /// The pickle is malformed (truncated, stack underflow, bad memo index, wrong argument types).
+    case invalidPickle(path: String, offset: Int, reason: String)
+    /// The pickle exceeds a resource cap (`limit` names it) of the restricted unpickler.
+    case pickleLimitExceeded(path: String, limit: String, value: Int)
+    /// The checkpoint stores big-endian (or unknown) data.
+    case unsupportedByteOrder(path: String, byteOrder: String)
+    /// A storage the pickle references is not stored in the file.
+    case storageNotFound(path: String, storage: String)
+    /// A storage's bytes do not match the size its record declares.
+    case storageSizeMismatch(path: String, storage: String, expectedBytes: Int, actualBytes: Int)
+    /// A tensor's offset, sizes and strides reach outside its storage (`storageBytes` long).
+    case storageOutOfRange(path: String, tensor: String, storage: String, endByte: Int, storageBytes: Int)
+    /// A tensor record's arguments are malformed (negative size or stride, unsupported dtype).
+    case invalidTensorRecord(path: String, tensor: String, reason: String)
+    /// The unpickled object is not a state dict this reader accepts.
+    case unsupportedCheckpointContent(path: String, reason: String)
+
     public var description: String {
         switch self {
         case .fileNotFound(let path): "\(path): no such file"
@@ -103,6 +145,31 @@ public enum CheckpointError: Error, Sendable, Equatable, CustomStringConvertible
         case .tensorMissingFromShard(let shard, let tensor): "\(shard): tensor \(tensor) listed in the index is missing"
         case .duplicateTensor(let tensor, let first, let second): "tensor \(tensor) is in both \(first) and \(second)"
         case .invalidTensorName(let path, let tensor): "\(path): \(tensor) is not a valid tensor name"
+        case .unrecognizedTorchFormat(let path): "\(path): neither a zip archive nor a legacy torch.save file"
+        case .noTorchCheckpoint(let path): "\(path): no pytorch_model.bin, open_clip_pytorch_model.bin or single *.bin file"
+        case .archiveEndNotFound(let path): "\(path): no zip end-of-central-directory record (not a zip, or truncated)"
+        case .archiveRecordOutOfRange(let path, let record, let offset, let length, let limit):
+            "\(path): \(record) at byte \(offset) (\(length) bytes) runs past byte \(limit) (truncated?)"
+        case .archiveInvalidRecord(let path, let record, let offset, let reason): "\(path): \(record) at byte \(offset): \(reason)"
+        case .archiveSizeMismatch(let path, let entry, let central, let local):
+            "\(path): entry \(entry) is \(central) bytes in the central directory but \(local) in its local header"
+        case .archiveUnsupported(let path, let entry, let reason): "\(path): entry \(entry): \(reason)"
+        case .archiveDuplicateEntry(let path, let entry): "\(path): entry \(entry) appears twice"
+        case .archiveMissingEntry(let path, let entry): "\(path): no entry \(entry)"
+        case .disallowedGlobal(let path, let module, let name):
+            "\(path): the pickle references \(module).\(name), which a state dict never needs; refused without executing anything"
+        case .unsupportedPickleOpcode(let path, let opcode, let offset):
+            "\(path): unsupported pickle opcode 0x\(String(opcode, radix: 16)) at byte \(offset)"
+        case .invalidPickle(let path, let offset, let reason): "\(path): malformed pickle at byte \(offset): \(reason)"
+        case .pickleLimitExceeded(let path, let limit, let value): "\(path): pickle exceeds the \(limit) limit (\(value))"
+        case .unsupportedByteOrder(let path, let order): "\(path): byte order \(order) is not supported (little-endian only)"
+        case .storageNotFound(let path, let storage): "\(path): storage \(storage) is referenced but not stored"
+        case .storageSizeMismatch(let path, let storage, let expected, let actual):
+            "\(path): storage \(storage) should hold \(expected) bytes but has \(actual)"
+        case .storageOutOfRange(let path, let tensor, let storage, let end, let bytes):
+            "\(path): tensor \(tensor) reaches byte \(end) of the \(bytes)-byte storage \(storage)"
+        case .invalidTensorRecord(let path, let tensor, let reason): "\(path): tensor \(tensor): \(reason)"
+        case .unsupportedCheckpointContent(let path, let reason): "\(path): \(reason)"
         }
     }
 }
