@@ -1,0 +1,46 @@
+import MGTensor
+
+/// Errors thrown by MGVision for input-derived problems: image files, pixel buffers and
+/// preprocessing configurations. Decoding never traps on hostile or damaged data; every failure
+/// of libpng or libjpeg arrives here as one of these cases.
+public enum VisionError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The bytes are not in a format MGVision decodes. `detected` names a recognised but
+    /// unsupported format ("GIF", "WebP", …) or is `nil` when the signature is unknown.
+    case unsupportedFormat(detected: String?)
+    /// The data ends before the image is complete (Pillow: "image file is truncated").
+    case truncatedImage(format: ImageFormat, reason: String)
+    /// The data is damaged or invalid for its format (bad CRC, bad Huffman code, bad header, ...).
+    case corruptImage(format: ImageFormat, reason: String)
+    /// A valid image of its format using a feature the decoder does not handle (e.g. 12-bit JPEG).
+    case unsupportedImage(format: ImageFormat, reason: String)
+    /// `width × height` exceeds the decoder's `maximumPixels` (checked from the header, before
+    /// any pixel memory is allocated).
+    case imageTooLarge(width: Int, height: Int, maximumPixels: Int)
+    /// The system could not provide memory for the pixels.
+    case outOfMemory(format: ImageFormat)
+    /// A file could not be read.
+    case unreadableFile(path: String, reason: String)
+    /// Pixel data and dimensions of an ``RGBImage`` do not agree, or a size is not positive.
+    case invalidImage(reason: String)
+    /// A preprocessing setting is out of range or a `preprocessor_config.json` is unusable.
+    case invalidConfiguration(reason: String)
+    /// A tensor operation used by preprocessing failed.
+    case tensor(TensorError)
+
+    public var description: String {
+        switch self {
+        case .unsupportedFormat(let detected?): "unsupported image format \(detected)"
+        case .unsupportedFormat(nil): "unknown image format (neither PNG nor JPEG)"
+        case .truncatedImage(let format, let reason): "truncated \(format) image: \(reason)"
+        case .corruptImage(let format, let reason): "corrupt \(format) image: \(reason)"
+        case .unsupportedImage(let format, let reason): "unsupported \(format) image: \(reason)"
+        case .imageTooLarge(let width, let height, let limit):
+            "image of \(width)×\(height) pixels exceeds the limit of \(limit) pixels"
+        case .outOfMemory(let format): "out of memory decoding a \(format) image"
+        case .unreadableFile(let path, let reason): "cannot read \(path): \(reason)"
+        case .invalidImage(let reason): "invalid image: \(reason)"
+        case .invalidConfiguration(let reason): "invalid preprocessing configuration: \(reason)"
+        case .tensor(let error): "tensor operation failed: \(error)"
+        }
+    }
+}
