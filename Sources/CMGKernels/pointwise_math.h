@@ -1,0 +1,95 @@
+// Private, header-only math for the pointwise kernels: branch-free polynomial approximations that
+// inline into MG_MULTIVERSION loops and auto-vectorise (libm calls would block vectorisation).
+#ifndef MG_POINTWISE_MATH_H
+#define MG_POINTWISE_MATH_H
+#include <stdint.h>
+
+// Lanes of the explicit accumulators used for float reductions: the compiler may not reassociate
+// a scalar float sum, but it does vectorise 16 independent partial sums.
+#define MG_LANES 16
+
+// Compute-bound loops use 16-float vectors: on x86-64-v4 clones clang otherwise prefers 256-bit
+// vectors, and AVX-512 doubles the polynomial throughput. target_clones cannot be combined with
+// min_vector_width, so the loop lives in an always-inlined MG_WIDE body called from the
+// MG_MULTIVERSION entry point (inlining carries the 512-bit width into the AVX-512 clone only).
+// Other clones split the 16-wide loop into 2 × 256-bit or 4 × 128-bit operations.
+#if defined(__clang__)
+#define MG_WIDE static inline __attribute__((always_inline, min_vector_width(512)))
+#define MG_WIDE_LOOP _Pragma("clang loop vectorize(assume_safety) vectorize_width(16)")
+#else
+#define MG_WIDE static inline __attribute__((always_inline))
+#define MG_WIDE_LOOP
+#endif
+
+static inline float mg_bits_to_float(uint32_t bits) {
+    float value;
+    __builtin_memcpy(&value, &bits, 4);
+    return value;
+}
+
+static inline uint32_t mg_float_to_bits(float value) {
+    uint32_t bits;
+    __builtin_memcpy(&bits, &value, 4);
+    return bits;
+}
+
+// exp(x) for x <= 0 (every caller arranges a non-positive argument, so overflow never arises).
+// x = n·ln2 + r with |r| <= ln2/2; exp(r) by a degree-7 Taylor polynomial (truncation < 1e-8
+// relative), then scaled by 2^n built directly in the exponent field. Arguments below -87 give 0
+// instead of subnormals. NaN propagates through the polynomial.
+static inline float mg_exp_nonpositive(float x) {
+    const float clamped = x < -87.0f ? -87.0f : x;
+    // Adding 1.5·2^23 rounds t to an integer held in the low mantissa bits: n without a
+    // float-to-int conversion (which would be undefined for NaN).
+    const float shifted = clamped * 1.44269504088896341f + 12582912.0f;
+    const float n = shifted - 12582912.0f;
+    const int32_t exponent = (int32_t)(mg_float_to_bits(shifted) - 0x4B400000u);
+    float r = clamped - n * 0.693145751953125f;
+    r = r - n * 1.42860682030941723e-6f;
+    float p = 1.98412698e-4f;
+    p = p * r + 1.38888889e-3f;
+    p = p * r + 8.33333333e-3f;
+    p = p * r + 4.16666667e-2f;
+    p = p * r + 1.66666667e-1f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    const float scale = mg_bits_to_float((uint32_t)(exponent + 127) << 23);
+    return x < -87.0f ? 0.0f : p * scale;
+}
+
+// Logistic function 1/(1+e^-x), evaluated through e = exp(-|x|) <= 1 so neither branch can
+// overflow and the negative side keeps full relative accuracy (e/(1+e)).
+static inline float mg_sigmoid(float x) {
+    const float e = mg_exp_nonpositive(-__builtin_fabsf(x));
+    const float s = 1.0f / (1.0f + e);
+    return x >= 0.0f ? s : e * s;
+}
+
+// erf(x) by the rational-times-Gaussian form of Abramowitz & Stegun 7.1.26 (absolute error below
+// 1.5e-7), odd-extended. GELU multiplies it by 0.5·x, so its error there stays below 1e-7 of |x|.
+static inline float mg_erf(float x) {
+    const float a = __builtin_fabsf(x);
+    const float t = 1.0f / (1.0f + 0.3275911f * a);
+    float p = 1.061405429f;
+    p = p * t - 1.453152027f;
+    p = p * t + 1.421413741f;
+    p = p * t - 0.284496736f;
+    p = p * t + 0.254829592f;
+    const float y = 1.0f - p * t * mg_exp_nonpositive(-a * a);
+    return x < 0.0f ? -y : y;
+}
+
+// GELU, exact form: x·Φ(x) = 0.5·x·(1 + erf(x/√2)).
+static inline float mg_gelu_erf_scalar(float x) {
+    return 0.5f * x * (1.0f + mg_erf(x * 0.707106781186547524f));
+}
+
+// GELU, tanh form: 0.5·x·(1 + tanh(u)) with u = √(2/π)(x + 0.044715x³), rewritten as
+// x·sigmoid(2u), which avoids the cancellation of 1 + tanh(u) for negative u.
+static inline float mg_gelu_tanh_scalar(float x) {
+    const float u = 0.797884560802865356f * (x + 0.044715f * x * x * x);
+    return x * mg_sigmoid(2.0f * u);
+}
+
+#endif

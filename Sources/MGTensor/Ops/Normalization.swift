@@ -1,0 +1,126 @@
+import CMGKernels
+
+// LayerNorm (channels-last and channels-first) and RMSNorm. Statistics are computed per row in
+// float32 with a two-pass (mean, then centred squares) variance; weights may be F16/BF16.
+
+/// Layer normalisation over the last axis, as `torch.nn.functional.layer_norm(x, [C], weight, bias, eps)`:
+/// `(x − mean) / √(var + eps) · weight + bias` with the biased variance.
+/// - Parameters:
+///   - x: `[..., C]`, any float dtype.
+///   - weight: optional `[C]` scale; `nil` means 1.
+///   - bias: optional `[C]` shift; `nil` means 0.
+///   - eps: added to the variance (PyTorch's default is 1e-5; CLIP uses 1e-5, ConvNeXt 1e-6).
+/// - Returns: an F32 tensor of `x`'s shape.
+/// - Throws: ``TensorError/invalidArgument(operation:reason:)`` for a scalar input,
+///   ``TensorError/shapeMismatch(operation:_:_:)`` when weight or bias is not `[C]`.
+public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) throws(TensorError) -> Tensor {
+    guard x.rank >= 1 else { throw .invalidArgument(operation: "layerNorm", reason: "input must have rank >= 1") }
+    let features = x.shape[x.rank - 1]
+    let w = try Pointwise.parameter(weight, count: features, operation: "layerNorm weight")
+    let b = try Pointwise.parameter(bias, count: features, operation: "layerNorm bias")
+    let input = try x.asFloat32()
+    var result = Tensor(uninitializedShape: x.shape)
+    if result.count == 0 { return result }
+    let rows = x.count / features
+    input.withUnsafeFloats { source in
+        result.withUnsafeMutableFloats { destination in
+            let src = source.baseAddress!, dst = destination.baseAddress!
+            withOptionalPointers(w, b) { wp, bp in
+                Parallel.forEachChunk(count: rows, minimumChunk: max(1, 8192 / features)) { range in
+                    mg_layer_norm_rows(
+                        src + range.lowerBound * features, wp, bp, dst + range.lowerBound * features,
+                        range.count, features, eps)
+                }
+            }
+        }
+    }
+    return result
+}
+
+/// Channels-first layer normalisation of an `[N, C, ...spatial]` tensor: every pixel is normalised
+/// over the channel axis, as timm/ConvNeXt's `LayerNorm2d` (which permutes to channels-last, calls
+/// `layer_norm` and permutes back). No permute happens here: statistics are accumulated channel by
+/// channel over contiguous blocks of pixels.
+/// - Parameters:
+///   - x: `[N, C, H, W]` (any rank ≥ 2; axes after C are flattened into pixels).
+///   - weight: optional `[C]`; bias: optional `[C]`.
+///   - eps: added to the variance (ConvNeXt uses 1e-6).
+/// - Returns: an F32 tensor of `x`'s shape.
+/// - Throws: ``TensorError/invalidArgument(operation:reason:)`` for rank < 2,
+///   ``TensorError/shapeMismatch(operation:_:_:)`` when weight or bias is not `[C]`.
+public func layerNorm2d(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 1e-6) throws(TensorError) -> Tensor {
+    guard x.rank >= 2 else { throw .invalidArgument(operation: "layerNorm2d", reason: "input must be [N, C, ...], got \(x.shape)") }
+    let batch = x.shape[0], channels = x.shape[1]
+    let plane = x.shape[2...].reduce(1, *)
+    let w = try Pointwise.parameter(weight, count: channels, operation: "layerNorm2d weight")
+    let b = try Pointwise.parameter(bias, count: channels, operation: "layerNorm2d bias")
+    let input = try x.asFloat32()
+    var result = Tensor(uninitializedShape: x.shape)
+    if result.count == 0 { return result }
+    // Work units are blocks of pixels of one image, so a single large image still uses every core.
+    let block = 256
+    let blocksPerImage = (plane + block - 1) / block
+    input.withUnsafeFloats { source in
+        result.withUnsafeMutableFloats { destination in
+            let src = source.baseAddress!, dst = destination.baseAddress!
+            withOptionalPointers(w, b) { wp, bp in
+                Parallel.forEachChunk(count: batch * blocksPerImage, minimumChunk: max(1, 16384 / (block * channels))) { range in
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: channels * Int(MG_LAYER_NORM_CHANNELS_BLOCK))
+                    defer { scratch.deallocate() }
+                    for unit in range {
+                        let image = unit / blocksPerImage, first = (unit % blocksPerImage) * block
+                        let offset = image * channels * plane
+                        mg_layer_norm_channels(
+                            src + offset, wp, bp, dst + offset, channels, plane, first, min(plane, first + block), eps,
+                            scratch)
+                    }
+                }
+            }
+        }
+    }
+    return result
+}
+
+/// RMS normalisation over the last axis, as Hugging Face's LLaMA/Gemma `RMSNorm` in float32:
+/// `x · rsqrt(mean(x²) + eps)`, then `· weight` or, with `addUnitOffset` (Gemma), `· (1 + weight)`.
+/// - Parameters:
+///   - x: `[..., C]`, any float dtype.
+///   - weight: optional `[C]`; `nil` skips the scale.
+///   - eps: added to the mean square (Gemma uses 1e-6).
+///   - addUnitOffset: multiply by `1 + weight` instead of `weight` (Gemma's parameterisation).
+/// - Returns: an F32 tensor of `x`'s shape.
+/// - Throws: ``TensorError/invalidArgument(operation:reason:)`` for a scalar input,
+///   ``TensorError/shapeMismatch(operation:_:_:)`` when weight is not `[C]`.
+public func rmsNorm(_ x: Tensor, weight: Tensor?, eps: Float = 1e-6, addUnitOffset: Bool = false) throws(TensorError) -> Tensor {
+    guard x.rank >= 1 else { throw .invalidArgument(operation: "rmsNorm", reason: "input must have rank >= 1") }
+    let features = x.shape[x.rank - 1]
+    let w = try Pointwise.parameter(weight, count: features, operation: "rmsNorm weight")
+    let input = try x.asFloat32()
+    var result = Tensor(uninitializedShape: x.shape)
+    if result.count == 0 { return result }
+    let rows = x.count / features
+    input.withUnsafeFloats { source in
+        result.withUnsafeMutableFloats { destination in
+            let src = source.baseAddress!, dst = destination.baseAddress!
+            withOptionalPointers(w, nil) { wp, _ in
+                Parallel.forEachChunk(count: rows, minimumChunk: max(1, 8192 / features)) { range in
+                    mg_rms_norm_rows(
+                        src + range.lowerBound * features, wp, dst + range.lowerBound * features, range.count,
+                        features, eps, addUnitOffset ? 1 : 0)
+                }
+            }
+        }
+    }
+    return result
+}
+
+/// Calls `body` with pointers to the optional arrays' elements (`nil` for absent arrays).
+private func withOptionalPointers(
+    _ a: [Float]?, _ b: [Float]?, _ body: (UnsafePointer<Float>?, UnsafePointer<Float>?) -> Void
+) {
+    func withPointer(_ array: [Float]?, _ inner: (UnsafePointer<Float>?) -> Void) {
+        guard let array else { return inner(nil) }
+        array.withUnsafeBufferPointer { inner($0.baseAddress) }
+    }
+    withPointer(a) { ap in withPointer(b) { bp in body(ap, bp) } }
+}
