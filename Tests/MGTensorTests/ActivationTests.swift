@@ -19,7 +19,7 @@ struct ActivationTests {
     }
 
     /// Elementwise accuracy, not just relative to the largest output: every sigmoid value within
-    /// 2e-7 absolute, every GELU value within 1e-6 of |x| (covers the small-magnitude region).
+    /// 2e-7 absolute, every GELU value within 2e-6 of |x| (covers the small-magnitude region).
     @Test func pointwiseAccuracy() throws {
         let golden = try Golden("pw_activation_small")
         let x = try golden.tensor("x").floats()
@@ -30,7 +30,7 @@ struct ActivationTests {
             let actual = try gelu(golden.tensor("x"), approximation: approximation).floats()
             let expected = try golden.tensor(name).floats()
             for i in x.indices {
-                #expect(abs(actual[i] - expected[i]) <= 1e-6 * max(abs(x[i]), 1e-30), "\(name) at x = \(x[i])")
+                #expect(abs(actual[i] - expected[i]) <= 2e-6 * max(abs(x[i]), 1e-30), "\(name) at x = \(x[i])")
             }
         }
     }

@@ -20,7 +20,7 @@ void mg_layer_norm_rows(const float *x, const float *w, const float *b, float *y
                         float eps);
 
 /// Pixels per block of mg_layer_norm_channels; its scratch holds channels × this many floats.
-#define MG_LAYER_NORM_CHANNELS_BLOCK 64
+#define MG_LAYER_NORM_CHANNELS_BLOCK 256
 
 /// Channels-first LayerNorm of one [channels, plane] image (NCHW with plane = H·W): every pixel is
 /// normalised over the channel axis and scaled by w[c], shifted by b[c] (either may be NULL).

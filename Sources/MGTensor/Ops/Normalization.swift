@@ -58,7 +58,7 @@ public func layerNorm2d(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float 
     var result = Tensor(uninitializedShape: x.shape)
     if result.count == 0 { return result }
     // Work units are blocks of pixels of one image, so a single large image still uses every core.
-    let block = 256
+    let block = Int(MG_LAYER_NORM_CHANNELS_BLOCK)
     let blocksPerImage = (plane + block - 1) / block
     input.withUnsafeFloats { source in
         result.withUnsafeMutableFloats { destination in
