@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "MGTensorTests", dependencies: ["MGTensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MGVisionTests", dependencies: ["MGVision", "MGTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MGMiningTests", dependencies: ["MGMining", "MGTestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "MGLanguageTests", dependencies: ["MGLanguage"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MGLanguageTests", dependencies: ["MGLanguage", "MGTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MGPipelineTests", dependencies: ["MGPipeline"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,142 @@
+import Foundation
+import MGTensor
+
+/// One event of a streamed generation.
+public enum GenerationEvent: Sendable, Equatable {
+    /// New text and the token ids that produced it (ids whose text is not complete yet, such as
+    /// the first bytes of a multi-byte character, travel with the chunk that completes it).
+    case chunk(text: String, tokenIDs: [Int])
+    /// The last event: counts, timings and why generation stopped.
+    case info(GenerationInfo)
+}
+
+/// Counts and speeds of a finished generation.
+public struct GenerationInfo: Sendable, Equatable {
+    public var promptTokenCount: Int
+    public var generatedTokenCount: Int
+    /// Prefill time in seconds.
+    public var prefillSeconds: Double
+    /// Time from the end of the prefill to the last token, in seconds.
+    public var generationSeconds: Double
+    public var stopReason: StopReason
+
+    /// Prompt positions per second during the prefill.
+    public var promptTokensPerSecond: Double { prefillSeconds > 0 ? Double(promptTokenCount) / prefillSeconds : 0 }
+    /// Generated tokens per second after the prefill.
+    public var tokensPerSecond: Double { generationSeconds > 0 ? Double(generatedTokenCount) / generationSeconds : 0 }
+}
+
+/// Turns a ``TokenIterator`` into text chunks: streaming detokenisation, stop strings and the
+/// final info. Shared by the synchronous and asynchronous entry points.
+struct TextGenerationSession {
+    private(set) var tokens: TokenIterator
+    private var detokenizer: StreamingDetokenizer
+    private var matcher: StopStringMatcher
+    private var pendingIDs: [Int] = []
+    private let start = DispatchTime.now().uptimeNanoseconds
+
+    init(model: any CausalLanguageModel, tokenizer: any Tokenizer, prompt: LanguageModelPrompt, parameters: GenerationParameters) throws(LanguageModelError) {
+        var extra: Set<Int> = []
+        if parameters.stopsAtEndOfSequence, let eos = tokenizer.eosTokenID { extra.insert(eos) }
+        tokens = try TokenIterator(model: model, prompt: prompt, parameters: parameters, extraStopTokenIDs: extra)
+        detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecialTokens: true)
+        matcher = StopStringMatcher(stopStrings: parameters.stopStrings)
+    }
+
+    /// The next chunk (possibly with empty text), or nil once generation has ended.
+    mutating func step() throws(LanguageModelError) -> GenerationEvent? {
+        guard let id = try tokens.nextToken() else { return nil }
+        pendingIDs.append(id)
+        let (text, stop) = matcher.feed(detokenizer.append(id))
+        if let stop { tokens.stop(.stopString(stop)) }
+        if text.isEmpty, stop == nil { return .chunk(text: "", tokenIDs: []) }
+        defer { pendingIDs.removeAll() }
+        return .chunk(text: text, tokenIDs: pendingIDs)
+    }
+
+    /// Text still held back, with the ids not yet reported. Text after a stop string is dropped.
+    mutating func flush() -> GenerationEvent? {
+        var text = ""
+        if case .stopString? = tokens.stopReason {
+            text = ""
+        } else {
+            let (tail, stop) = matcher.feed(detokenizer.finish())
+            text = stop == nil ? tail + matcher.finish() : tail
+        }
+        guard !text.isEmpty || !pendingIDs.isEmpty else { return nil }
+        defer { pendingIDs.removeAll() }
+        return .chunk(text: text, tokenIDs: pendingIDs)
+    }
+
+    func info(cancelled: Bool = false) -> GenerationInfo {
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return GenerationInfo(
+            promptTokenCount: tokens.promptLength, generatedTokenCount: tokens.generatedCount,
+            prefillSeconds: tokens.prefillSeconds, generationSeconds: max(0, elapsed),
+            stopReason: cancelled ? .cancelled : (tokens.stopReason ?? .maximumTokens))
+    }
+}
+
+/// Generates text and returns it whole, with the generation info (synchronous; for tests and
+/// command-line use).
+/// - Throws: parameter, prompt and forward-pass errors.
+public func generateText(
+    model: any CausalLanguageModel, tokenizer: any Tokenizer, prompt: LanguageModelPrompt,
+    parameters: GenerationParameters = .greedy
+) throws(LanguageModelError) -> (text: String, tokenIDs: [Int], info: GenerationInfo) {
+    var session = try TextGenerationSession(model: model, tokenizer: tokenizer, prompt: prompt, parameters: parameters)
+    var text = "", ids: [Int] = []
+    func collect(_ event: GenerationEvent?) {
+        if case .chunk(let delta, let tokenIDs)? = event {
+            text += delta
+            ids += tokenIDs
+        }
+    }
+    while let event = try session.step() { collect(event) }
+    collect(session.flush())
+    return (text, ids, session.info())
+}
+
+/// Streams generated text as it is produced.
+///
+/// The prefill and every decode step run on a detached task. It checks `Task.isCancelled` before
+/// each token, and the stream's `onTermination` cancels it, so dropping or cancelling the
+/// consuming task stops the computation within one token. Empty chunks are not delivered; the
+/// last event is always ``GenerationEvent/info(_:)`` unless an error ends the stream.
+///
+/// ```swift
+/// for try await event in generate(model: model, tokenizer: tokenizer, prompt: .tokens(ids), parameters: .miniGeminiCLI) {
+///     switch event {
+///     case .chunk(let text, _): print(text, terminator: "")
+///     case .info(let info): print("\n\(info.tokensPerSecond) tokens/s")
+///     }
+/// }
+/// ```
+public func generate(
+    model: any CausalLanguageModel, tokenizer: any Tokenizer, prompt: LanguageModelPrompt,
+    parameters: GenerationParameters = .greedy
+) -> AsyncThrowingStream<GenerationEvent, any Error> {
+    AsyncThrowingStream { continuation in
+        let task = Task.detached {
+            do {
+                var session = try TextGenerationSession(model: model, tokenizer: tokenizer, prompt: prompt, parameters: parameters)
+                var cancelled = false
+                while true {
+                    if Task.isCancelled {
+                        cancelled = true
+                        break
+                    }
+                    guard let event = try session.step() else { break }
+                    if case .chunk(let text, let ids) = event, text.isEmpty, ids.isEmpty { continue }
+                    continuation.yield(event)
+                }
+                if !cancelled, let last = session.flush() { continuation.yield(last) }
+                continuation.yield(.info(session.info(cancelled: cancelled)))
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in task.cancel() }
+    }
+}
