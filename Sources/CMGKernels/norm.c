@@ -3,31 +3,6 @@
 #include "mg_norm.h"
 #include "pointwise_math.h"
 
-static inline float row_max(const float *x, size_t n) {
-    float lanes[MG_LANES];
-    for (int l = 0; l < MG_LANES; l++) lanes[l] = -__builtin_inff();
-    int nan_lanes[MG_LANES] = {0};
-    const size_t body = n - n % MG_LANES;
-    for (size_t i = 0; i < body; i += MG_LANES) {
-        for (int l = 0; l < MG_LANES; l++) {
-            const float v = x[i + l];
-            lanes[l] = v > lanes[l] ? v : lanes[l];
-            nan_lanes[l] |= v != v;
-        }
-    }
-    float maximum = -__builtin_inff();
-    int has_nan = 0;
-    for (int l = 0; l < MG_LANES; l++) {
-        maximum = lanes[l] > maximum ? lanes[l] : maximum;
-        has_nan |= nan_lanes[l];
-    }
-    for (size_t i = body; i < n; i++) {
-        maximum = x[i] > maximum ? x[i] : maximum;
-        has_nan |= x[i] != x[i];
-    }
-    return has_nan ? __builtin_nanf("") : maximum;
-}
-
 static inline float row_sum(const float *x, size_t n) {
     float lanes[MG_LANES] = {0};
     const size_t body = n - n % MG_LANES;
@@ -61,7 +36,7 @@ MG_WIDE void softmax_rows_body(const float *x, float *y, size_t rows, size_t n) 
         const float *in = x + r * n;
         float *out = y + r * n;
         // NaN or +inf anywhere makes every x − max NaN, so the row becomes NaN like PyTorch's.
-        const float maximum = row_max(in, n);
+        const float maximum = mg_row_max(in, n);
         MG_WIDE_LOOP for (size_t i = 0; i < n; i++) out[i] = mg_exp_nonpositive(in[i] - maximum);
         const float inverse = 1.0f / row_sum(out, n);
         MG_WIDE_LOOP for (size_t i = 0; i < n; i++) out[i] *= inverse;

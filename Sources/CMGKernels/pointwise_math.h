@@ -94,4 +94,30 @@ static inline float mg_gelu_tanh_scalar(float x) {
     return x * mg_sigmoid(2.0f * u);
 }
 
+/// The maximum of a row, or NaN when the row holds a NaN (as torch.max and softmax see it).
+static inline float mg_row_max(const float *x, size_t n) {
+    float lanes[MG_LANES];
+    for (int l = 0; l < MG_LANES; l++) lanes[l] = -__builtin_inff();
+    int nan_lanes[MG_LANES] = {0};
+    const size_t body = n - n % MG_LANES;
+    for (size_t i = 0; i < body; i += MG_LANES) {
+        for (int l = 0; l < MG_LANES; l++) {
+            const float v = x[i + l];
+            lanes[l] = v > lanes[l] ? v : lanes[l];
+            nan_lanes[l] |= v != v;
+        }
+    }
+    float maximum = -__builtin_inff();
+    int has_nan = 0;
+    for (int l = 0; l < MG_LANES; l++) {
+        maximum = lanes[l] > maximum ? lanes[l] : maximum;
+        has_nan |= nan_lanes[l];
+    }
+    for (size_t i = body; i < n; i++) {
+        maximum = x[i] > maximum ? x[i] : maximum;
+        has_nan |= x[i] != x[i];
+    }
+    return has_nan ? __builtin_nanf("") : maximum;
+}
+
 #endif

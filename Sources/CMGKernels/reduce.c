@@ -5,26 +5,8 @@
 
 MG_MULTIVERSION
 static int64_t argmax_row(const float *x, size_t n) {
-    float lanes[MG_LANES];
-    int nan_lanes[MG_LANES] = {0};
-    for (int l = 0; l < MG_LANES; l++) lanes[l] = -__builtin_inff();
-    const size_t body = n - n % MG_LANES;
-    for (size_t i = 0; i < body; i += MG_LANES)
-        for (int l = 0; l < MG_LANES; l++) {
-            const float v = x[i + l];
-            lanes[l] = v > lanes[l] ? v : lanes[l];
-            nan_lanes[l] |= v != v;
-        }
-    float maximum = -__builtin_inff();
-    int has_nan = 0;
-    for (int l = 0; l < MG_LANES; l++) {
-        maximum = lanes[l] > maximum ? lanes[l] : maximum;
-        has_nan |= nan_lanes[l];
-    }
-    for (size_t i = body; i < n; i++) {
-        maximum = x[i] > maximum ? x[i] : maximum;
-        has_nan |= x[i] != x[i];
-    }
+    const float maximum = mg_row_max(x, n);
+    const int has_nan = maximum != maximum;
     if (has_nan) {
         for (size_t i = 0; i < n; i++)
             if (x[i] != x[i]) return (int64_t)i;
