@@ -1,0 +1,145 @@
+import MGTensor
+
+// Mirrors Mini-Gemini's OpenCLIPVisionTower (mgm/model/multimodal_encoder/openclip_encoder.py):
+// the timm ConvNeXt trunk's stem and stages only (norm_pre, head and the OpenCLIP projection are
+// discarded), every stage output kept, stages 1–3 resized to stage 0 and concatenated (`backbone`).
+
+/// Where a checkpoint keeps the ConvNeXt trunk's stem and stages.
+public enum ConvNeXtWeightLayout: Sendable, Equatable {
+    /// An OpenCLIP state dict (`open_clip_pytorch_model.bin` of the LAION release):
+    /// `<prefix>stem.*`, `<prefix>stages.*` with `prefix = "visual.trunk."`. A bare timm state
+    /// dict is `.openCLIP(prefix: "")`.
+    case openCLIP(prefix: String = "visual.trunk.")
+    /// Mini-Gemini's own shards, where the wrapper registers the trunk's parts as `vision_stem`
+    /// and `vision_stages`: `<prefix>vision_stem.*`, `<prefix>vision_stages.*` with
+    /// `prefix = "model.vision_tower_aux."`.
+    case miniGemini(prefix: String = "model.vision_tower_aux.")
+
+    /// The prefix of the stem's tensors (`.0` convolution, `.1` LayerNorm2d).
+    public var stemPrefix: String {
+        switch self {
+        case .openCLIP(let prefix): prefix + "stem."
+        case .miniGemini(let prefix): prefix + "vision_stem."
+        }
+    }
+
+    /// The prefix of the stages' tensors (`{s}.downsample.{0,1}`, `{s}.blocks.{b}.*`).
+    public var stagesPrefix: String {
+        switch self {
+        case .openCLIP(let prefix): prefix + "stages."
+        case .miniGemini(let prefix): prefix + "vision_stages."
+        }
+    }
+}
+
+/// The OpenCLIP ConvNeXt of Mini-Gemini's high-resolution branch.
+///
+/// ``encode(_:)`` returns Mini-Gemini's fused map: the four stage outputs, stages 1–3 resized
+/// bilinearly (`align_corners=False`) to the size of stage 0, concatenated on channels
+/// (192 + 384 + 768 + 1536 = 2880 for ConvNeXt-L, at a quarter of the input resolution).
+///
+/// The trunk runs in inference (eval) mode: drop path is the identity. The official serving code
+/// leaves these modules in training mode, so its high-resolution features are stochastic
+/// (mgm-architecture.md §4); the deterministic eval behaviour is the reference we match.
+///
+/// ```swift
+/// let store = try SafetensorsFile(path: "convnext_large_d_320.safetensors")
+/// let tower = try ConvNeXtTower(configuration: .large, weights: store)
+/// let map = try tower.encode(pixels)   // [1, 2880, 192, 192] for a 768×768 image
+/// ```
+public final class ConvNeXtTower: HighResolutionFeatureEncoder {
+    /// The architecture.
+    public let configuration: ConvNeXtConfiguration
+    private let stem: ConvNeXtStem
+    private let stages: [ConvNeXtStage]
+
+    /// Loads the trunk's stem and stages from a checkpoint.
+    /// - Parameters:
+    ///   - configuration: the architecture, e.g. ``ConvNeXtConfiguration/large`` or one decoded
+    ///     from `open_clip_config.json`.
+    ///   - weights: any store holding the tensors (OpenCLIP `.bin` through a PyTorch reader, a
+    ///     safetensors conversion, or Mini-Gemini's shards).
+    ///   - layout: where the tensors live (``ConvNeXtWeightLayout``).
+    /// - Throws: ``VisionTowerError/missingWeight(_:)``, ``VisionTowerError/weightShape(name:expected:actual:)``
+    ///   or ``VisionTowerError/unusedWeights(_:)`` when the checkpoint does not match the
+    ///   configuration; ``VisionTowerError/invalidConfiguration(_:)``.
+    public convenience init(
+        configuration: ConvNeXtConfiguration, weights: some WeightStore, layout: ConvNeXtWeightLayout = .openCLIP()
+    ) throws(VisionTowerError) {
+        try self.init(configuration: configuration, weights: weights, layout: layout, mlpChunkFloats: 4 << 20)
+    }
+
+    /// `mlpChunkFloats` bounds the hidden activations of one MLP chunk (tests make it small to
+    /// exercise the chunked path on tiny inputs).
+    init(
+        configuration: ConvNeXtConfiguration, weights: some WeightStore, layout: ConvNeXtWeightLayout, mlpChunkFloats: Int
+    ) throws(VisionTowerError) {
+        try configuration.validate()
+        self.configuration = configuration
+        let reader = TowerWeightReader(weights)
+        stem = try ConvNeXtStem(reader: reader, prefix: layout.stemPrefix, configuration: configuration)
+        var stages = [ConvNeXtStage]()
+        for index in configuration.depths.indices {
+            stages.append(
+                try ConvNeXtStage(
+                    reader: reader, prefix: layout.stagesPrefix + "\(index).", index: index, configuration: configuration,
+                    mlpChunkFloats: mlpChunkFloats))
+        }
+        self.stages = stages
+        try reader.verifyAllUsed(under: [layout.stemPrefix, layout.stagesPrefix])
+    }
+
+    public var channels: Int { configuration.fusedChannels }
+    public var featureStride: Int { configuration.stemPatchSize }
+
+    /// The smallest input side: every stage must keep at least one pixel.
+    public var minimumImageSize: Int { configuration.stemPatchSize << (configuration.depths.count - 1) }
+
+    /// The output of every stage (after its last block; no final norm).
+    /// - Parameter pixels: `[N, 3, H, W]` normalised images, any float dtype.
+    /// - Returns: one `[N, widths[s], H / (4·2^s), W / (4·2^s)]` F32 tensor per stage.
+    /// - Throws: ``VisionTowerError/invalidInput(expected:actual:)`` for other shapes.
+    public func stageOutputs(_ pixels: Tensor) throws(VisionTowerError) -> [Tensor] {
+        let minimum = minimumImageSize
+        guard pixels.rank == 4, pixels.shape[0] > 0, pixels.shape[1] == configuration.inputChannels,
+            pixels.shape[2] >= minimum, pixels.shape[3] >= minimum
+        else {
+            throw .invalidInput(expected: "[N, \(configuration.inputChannels), H, W] with H, W ≥ \(minimum)", actual: pixels.shape)
+        }
+        return try tensorOp { () throws(TensorError) in
+            var x = try stem(pixels)  // [N, C0, H/4, W/4]
+            var outputs = [Tensor]()
+            for stage in stages {
+                try stage(&x)
+                outputs.append(x)
+            }
+            return outputs
+        }
+    }
+
+    /// Encodes a batch of normalised images into Mini-Gemini's fused high-resolution map.
+    /// - Parameter pixels: `[N, 3, H, W]`, any float dtype (768×768 or 1536×1536 in Mini-Gemini).
+    /// - Returns: `[N, channels, H/4, W/4]` in F32.
+    /// - Throws: ``VisionTowerError/invalidInput(expected:actual:)`` for other shapes.
+    public func encode(_ pixels: Tensor) throws(VisionTowerError) -> Tensor {
+        let outputs = try stageOutputs(pixels)
+        return try tensorOp { () throws(TensorError) in try Self.fuse(outputs) }
+    }
+
+    /// Mini-Gemini's fusion of stage outputs: each later stage resized bilinearly
+    /// (`align_corners=False`, computed in F32) to the first stage's size, then all concatenated
+    /// on the channel axis in stage order.
+    /// - Parameter stages: `[N, C_s, H_s, W_s]` tensors with a common batch size.
+    /// - Returns: `[N, ΣC_s, H_0, W_0]`.
+    /// - Throws: ``TensorError`` when the batch sizes differ or a tensor is not rank 4.
+    public static func fuse(_ stages: [Tensor]) throws(TensorError) -> Tensor {
+        guard let first = stages.first, first.rank == 4 else {
+            throw .invalidArgument(operation: "ConvNeXt fuse", reason: "expects rank-4 stage outputs")
+        }
+        var parts = [first]
+        for stage in stages.dropFirst() {
+            parts.append(try interpolateBilinear(stage, size: (first.shape[2], first.shape[3])))
+        }
+        return try concat(parts, axis: 1)
+    }
+}
