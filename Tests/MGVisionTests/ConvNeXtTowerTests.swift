@@ -28,7 +28,7 @@ import Testing
     }
 
     /// Large inputs run each block's MLP in chunks of pixels; tiny chunks exercise that path here
-    /// (stage 0: 512 pixels in chunks of 100, the last one partial).
+    /// (stage 0: 512 pixels in 6 chunks of 86, the last one 82; stage 1: 2 chunks).
     @Test func chunkedMLPMatchesTimm() throws {
         let golden = try TowerGolden("tw_convnext_tiny", bundle: .module)
         let tower = try ConvNeXtTower(

@@ -50,8 +50,8 @@ public enum ConvNeXtWeightLayout: Sendable, Equatable {
 public final class ConvNeXtTower: HighResolutionFeatureEncoder {
     /// The architecture.
     public let configuration: ConvNeXtConfiguration
-    private let stem: ConvNeXtStem
-    private let stages: [ConvNeXtStage]
+    let stem: ConvNeXtStem
+    let stages: [ConvNeXtStage]
 
     /// Loads the trunk's stem and stages from a checkpoint.
     /// - Parameters:
@@ -66,7 +66,7 @@ public final class ConvNeXtTower: HighResolutionFeatureEncoder {
     public convenience init(
         configuration: ConvNeXtConfiguration, weights: some WeightStore, layout: ConvNeXtWeightLayout = .openCLIP()
     ) throws(VisionTowerError) {
-        try self.init(configuration: configuration, weights: weights, layout: layout, mlpChunkFloats: 4 << 20)
+        try self.init(configuration: configuration, weights: weights, layout: layout, mlpChunkFloats: 7 << 20)
     }
 
     /// `mlpChunkFloats` bounds the hidden activations of one MLP chunk (tests make it small to
