@@ -1,8 +1,8 @@
 import MGTensor
 
 // The pieces of timm's ConvNeXt (timm/models/convnext.py: the `stem` Sequential, ConvNeXtStage,
-// ConvNeXtBlock with conv_mlp=False) in inference mode. Activations are NCHW between blocks, as in
-// PyTorch; each block's MLP runs channels-last on [pixels, C] rows.
+// ConvNeXtBlock with conv_mlp=False) in inference mode. Activations stay NCHW throughout; each
+// block's MLP runs channel-major on [C, pixels] columns (see ConvNeXtBlock).
 
 /// `stem`: Conv2d(3→C0, k=s=4, bias) → LayerNorm2d(C0).
 struct ConvNeXtStem: Sendable {
