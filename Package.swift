@@ -58,7 +58,7 @@ let package = Package(
 
         // Shared by the test targets: golden fixtures, the deterministic input generator, metrics.
         .target(name: "MGTestSupport", dependencies: ["MGTensor"], path: "Tests/MGTestSupport"),
-        .testTarget(name: "MGTensorTests", dependencies: ["MGTensor"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MGTensorTests", dependencies: ["MGTensor", "MGTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MGVisionTests", dependencies: ["MGVision", "MGTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MGMiningTests", dependencies: ["MGMining", "MGTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MGLanguageTests", dependencies: ["MGLanguage", "MGTestSupport"], resources: [.copy("Fixtures")]),

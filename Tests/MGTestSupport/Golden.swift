@@ -24,6 +24,7 @@ public struct Golden {
 
 public struct GoldenMissing: Error, CustomStringConvertible {
     public let name: String
+    public init(name: String) { self.name = name }
     public var description: String { "golden fixture \(name) is missing; run python3 Tools/make_goldens.py" }
 }
 
