@@ -1,7 +1,7 @@
 import MGTensor
 
 // The contract between Mini-Gemini's two vision towers and whatever consumes them (patch info
-// mining, the pipeline), the errors the towers throw, and the checked weight reader they share.
+// mining, the pipeline), and the checked weight reader the towers share.
 
 // MARK: - Encoder protocols
 
@@ -46,45 +46,6 @@ public protocol HighResolutionFeatureEncoder: Sendable {
     func encode(_ pixels: Tensor) throws -> Tensor
 }
 
-// MARK: - Errors
-
-/// Errors of the vision towers: configuration, weight loading and input shapes.
-public enum VisionTowerError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// A configuration file could not be read or decoded, or describes an impossible model.
-    case invalidConfiguration(String)
-    /// A model name (OpenCLIP/timm) this library has no architecture for.
-    case unknownModel(String)
-    /// An activation name (`hidden_act`) the tower does not implement.
-    case unsupportedActivation(String)
-    /// A tensor the tower needs is not in the checkpoint.
-    case missingWeight(String)
-    /// A tensor has a different shape than the configuration implies.
-    case weightShape(name: String, expected: [Int], actual: [Int])
-    /// Tensors under the tower's prefix that the tower does not know (a mismatched configuration
-    /// or key layout); sorted, at most the first few are listed.
-    case unusedWeights([String])
-    /// The input images have the wrong shape.
-    case invalidInput(expected: String, actual: [Int])
-    /// Reading the checkpoint failed.
-    case checkpoint(CheckpointError)
-    /// A tensor operation failed.
-    case tensor(TensorError)
-
-    public var description: String {
-        switch self {
-        case .invalidConfiguration(let reason): "vision tower configuration: \(reason)"
-        case .unknownModel(let name): "unknown vision model '\(name)'"
-        case .unsupportedActivation(let name): "unsupported activation '\(name)' (known: quick_gelu, gelu, gelu_new, gelu_pytorch_tanh)"
-        case .missingWeight(let name): "missing weight \(name)"
-        case .weightShape(let name, let expected, let actual): "weight \(name) has shape \(actual), expected \(expected)"
-        case .unusedWeights(let names): "checkpoint tensors not used by the tower: \(names.joined(separator: ", "))"
-        case .invalidInput(let expected, let actual): "input images must be \(expected), got \(actual)"
-        case .checkpoint(let error): "\(error)"
-        case .tensor(let error): "\(error)"
-        }
-    }
-}
-
 // MARK: - Checked weight reading
 
 /// Reads a tower's tensors from a store, checking each shape and remembering which names were
@@ -99,7 +60,7 @@ final class TowerWeightReader {
     }
 
     /// The tensor `name` (kept in its stored dtype), which must have `shape`.
-    func tensor(_ name: String, shape: [Int]) throws(VisionTowerError) -> Tensor {
+    func tensor(_ name: String, shape: [Int]) throws(VisionError) -> Tensor {
         guard store.contains(name) else { throw .missingWeight(name) }
         let tensor: Tensor
         do {
@@ -120,9 +81,9 @@ final class TowerWeightReader {
         used.insert(name)
     }
 
-    /// Throws ``VisionTowerError/unusedWeights(_:)`` when a name under one of `prefixes` was neither
+    /// Throws ``VisionError/unusedWeights(_:)`` when a name under one of `prefixes` was neither
     /// read nor skipped and `isIgnorable` does not accept it.
-    func verifyAllUsed(under prefixes: [String], isIgnorable: (String) -> Bool = { _ in false }) throws(VisionTowerError) {
+    func verifyAllUsed(under prefixes: [String], isIgnorable: (String) -> Bool = { _ in false }) throws(VisionError) {
         var unused = [String]()
         for prefix in prefixes {
             for name in store.names(withPrefix: prefix) where !used.contains(name) && !isIgnorable(name) {
@@ -133,9 +94,9 @@ final class TowerWeightReader {
     }
 }
 
-/// Runs a tensor operation, wrapping its error as ``VisionTowerError/tensor(_:)``.
+/// Runs a tensor operation, wrapping its error as ``VisionError/tensor(_:)``.
 @inline(__always)
-func tensorOp<T>(_ body: () throws(TensorError) -> T) throws(VisionTowerError) -> T {
+func tensorOp<T>(_ body: () throws(TensorError) -> T) throws(VisionError) -> T {
     do {
         return try body()
     } catch {

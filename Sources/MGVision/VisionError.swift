@@ -1,7 +1,7 @@
 import MGTensor
 
-/// Errors thrown by MGVision for input-derived problems: image files, pixel buffers and
-/// preprocessing configurations. Decoding never traps on hostile or damaged data; every failure
+/// Errors thrown by MGVision for input-derived problems: image files, pixel buffers,
+/// preprocessing and tower configurations, tower weights and input shapes. Decoding never traps on hostile or damaged data; every failure
 /// of libpng or libjpeg arrives here as one of these cases.
 public enum VisionError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The bytes are not in a format MGVision decodes. `detected` names a recognised but
@@ -22,8 +22,24 @@ public enum VisionError: Error, Sendable, Equatable, CustomStringConvertible {
     case unreadableFile(path: String, reason: String)
     /// Pixel data and dimensions of an ``RGBImage`` do not agree, or a size is not positive.
     case invalidImage(reason: String)
-    /// A preprocessing setting is out of range or a `preprocessor_config.json` is unusable.
+    /// A preprocessing setting is out of range, or a configuration file (`preprocessor_config.json`,
+    /// a CLIP `config.json`, `open_clip_config.json`) is unreadable or describes an impossible model.
     case invalidConfiguration(reason: String)
+    /// A model name (OpenCLIP/timm) this library has no architecture for.
+    case unknownModel(String)
+    /// An activation name (`hidden_act`) the tower does not implement.
+    case unsupportedActivation(String)
+    /// A tensor the tower needs is not in the checkpoint.
+    case missingWeight(String)
+    /// A tensor has a different shape than the configuration implies.
+    case weightShape(name: String, expected: [Int], actual: [Int])
+    /// Tensors under the tower's prefix that the tower does not know (a mismatched configuration
+    /// or key layout); sorted, at most the first few are listed.
+    case unusedWeights([String])
+    /// The input images of a tower have the wrong shape.
+    case invalidInput(expected: String, actual: [Int])
+    /// Reading a checkpoint failed.
+    case checkpoint(CheckpointError)
     /// A tensor operation used by preprocessing failed.
     case tensor(TensorError)
 
@@ -39,7 +55,14 @@ public enum VisionError: Error, Sendable, Equatable, CustomStringConvertible {
         case .outOfMemory(let format): "out of memory decoding a \(format) image"
         case .unreadableFile(let path, let reason): "cannot read \(path): \(reason)"
         case .invalidImage(let reason): "invalid image: \(reason)"
-        case .invalidConfiguration(let reason): "invalid preprocessing configuration: \(reason)"
+        case .invalidConfiguration(let reason): "invalid vision configuration: \(reason)"
+        case .unknownModel(let name): "unknown vision model '\(name)'"
+        case .unsupportedActivation(let name): "unsupported activation '\(name)' (known: quick_gelu, gelu, gelu_new, gelu_pytorch_tanh)"
+        case .missingWeight(let name): "missing weight \(name)"
+        case .weightShape(let name, let expected, let actual): "weight \(name) has shape \(actual), expected \(expected)"
+        case .unusedWeights(let names): "checkpoint tensors not used by the tower: \(names.joined(separator: ", "))"
+        case .invalidInput(let expected, let actual): "input images must be \(expected), got \(actual)"
+        case .checkpoint(let error): "\(error)"
         case .tensor(let error): "tensor operation failed: \(error)"
         }
     }

@@ -97,24 +97,24 @@ import Testing
     }
 
     @Test func rejectsImpossibleConfigurations() {
-        #expect(throws: VisionTowerError.self) {
+        #expect(throws: VisionError.self) {
             try CLIPVisionConfiguration(jsonData: Data(#"{"hidden_size": 30, "num_attention_heads": 4}"#.utf8))
         }
-        #expect(throws: VisionTowerError.self) {
+        #expect(throws: VisionError.self) {
             try CLIPVisionConfiguration(jsonData: Data(#"{"image_size": 50, "patch_size": 14}"#.utf8))
         }
-        #expect(throws: VisionTowerError.unsupportedActivation("relu")) {
+        #expect(throws: VisionError.unsupportedActivation("relu")) {
             try CLIPVisionConfiguration(jsonData: Data(#"{"hidden_act": "relu"}"#.utf8))
         }
-        #expect(throws: VisionTowerError.self) { try CLIPVisionConfiguration(jsonData: Data("{".utf8)) }
+        #expect(throws: VisionError.self) { try CLIPVisionConfiguration(jsonData: Data("{".utf8)) }
     }
 
     @Test func rejectsSelectLayerOutsideHiddenStates() throws {
         let golden = try TowerGolden("tw_clip_tiny", bundle: .module)
-        #expect(throws: VisionTowerError.self) {
+        #expect(throws: VisionError.self) {
             try CLIPVisionTower(configuration: Self.configuration, weights: golden.file, selectLayer: -6)
         }
-        #expect(throws: VisionTowerError.self) {
+        #expect(throws: VisionError.self) {
             try CLIPVisionTower(configuration: Self.configuration, weights: golden.file, selectLayer: 5)
         }
     }
@@ -123,7 +123,7 @@ import Testing
         let golden = try TowerGolden("tw_clip_tiny", bundle: .module)
         let tower = try CLIPVisionTower(configuration: Self.configuration, weights: golden.file)
         for shape in [[1, 3, 56, 57], [1, 1, 56, 56], [3, 56, 56], [0, 3, 56, 56]] {
-            #expect(throws: VisionTowerError.invalidInput(expected: "[N, 3, 56, 56]", actual: shape)) {
+            #expect(throws: VisionError.invalidInput(expected: "[N, 3, 56, 56]", actual: shape)) {
                 try tower.encode(Tensor.zeros(shape))
             }
         }
@@ -136,7 +136,7 @@ import Testing
 
         var missing = tensors
         missing["vision_model.encoder.layers.1.mlp.fc1.bias"] = nil
-        #expect(throws: VisionTowerError.missingWeight("vision_model.encoder.layers.1.mlp.fc1.bias")) {
+        #expect(throws: VisionError.missingWeight("vision_model.encoder.layers.1.mlp.fc1.bias")) {
             try CLIPVisionTower(configuration: Self.configuration, weights: MemoryWeightStore(missing))
         }
         // The last layer is never evaluated at select layer −2, so its tensors are not even read.
@@ -146,7 +146,7 @@ import Testing
 
         var reshaped = tensors
         reshaped["vision_model.embeddings.position_embedding.weight"] = try Tensor.zeros([16, 32])
-        #expect(throws: VisionTowerError.weightShape(
+        #expect(throws: VisionError.weightShape(
             name: "vision_model.embeddings.position_embedding.weight", expected: [17, 32], actual: [16, 32])) {
             try CLIPVisionTower(configuration: Self.configuration, weights: MemoryWeightStore(reshaped))
         }
@@ -154,7 +154,7 @@ import Testing
         var extra = tensors
         extra["vision_model.encoder.layers.4.mlp.fc1.bias"] = try Tensor.zeros([80])
         extra["vision_model.embeddings.position_ids"] = try Tensor.zeros([1, 17])
-        #expect(throws: VisionTowerError.unusedWeights(["vision_model.encoder.layers.4.mlp.fc1.bias"])) {
+        #expect(throws: VisionError.unusedWeights(["vision_model.encoder.layers.4.mlp.fc1.bias"])) {
             try CLIPVisionTower(configuration: Self.configuration, weights: MemoryWeightStore(extra))
         }
     }

@@ -92,7 +92,7 @@ import Testing
         #expect(base.widths == [128, 256, 512, 1024] && base.depths == [3, 3, 27, 3])
         let xxlarge = try ConvNeXtConfiguration(named: "convnext_xxlarge")
         #expect(xxlarge.widths == [384, 768, 1536, 3072] && xxlarge.depths == [3, 4, 30, 3] && xxlarge.normEpsilon == 1e-5)
-        #expect(throws: VisionTowerError.unknownModel("convnext_huge")) { try ConvNeXtConfiguration(named: "convnext_huge") }
+        #expect(throws: VisionError.unknownModel("convnext_huge")) { try ConvNeXtConfiguration(named: "convnext_huge") }
 
         let directory = "openclip-convnext-large-d-320-laion2B-s29B-b131K-ft-soup"
         #expect(ConvNeXtConfiguration.miniGeminiModelName(forDirectory: directory) == "convnext_large_d_320")
@@ -112,10 +112,10 @@ import Testing
         #expect(try ConvNeXtConfiguration(openCLIPConfigData: Data(json.utf8)) == .large)
         let bare = #"{"vision_cfg": {"timm_model_name": "convnext_xxlarge"}}"#
         #expect(try ConvNeXtConfiguration(openCLIPConfigData: Data(bare.utf8)).widths[0] == 384)
-        #expect(throws: VisionTowerError.self) {
+        #expect(throws: VisionError.self) {
             try ConvNeXtConfiguration(openCLIPConfigData: Data(#"{"model_cfg": {"vision_cfg": {"layers": 12}}}"#.utf8))
         }
-        #expect(throws: VisionTowerError.unknownModel("vit_large_patch14_clip_336")) {
+        #expect(throws: VisionError.unknownModel("vit_large_patch14_clip_336")) {
             try ConvNeXtConfiguration(openCLIPConfigData: Data(#"{"vision_cfg": {"timm_model_name": "vit_large_patch14_clip_336"}}"#.utf8))
         }
     }
@@ -125,7 +125,7 @@ import Testing
         let tower = try ConvNeXtTower(configuration: Self.configuration, weights: golden.file)
         #expect(tower.minimumImageSize == 32)
         for shape in [[1, 3, 16, 64], [1, 4, 64, 64], [3, 64, 64], [0, 3, 64, 64]] {
-            #expect(throws: VisionTowerError.self) { try tower.encode(Tensor.zeros(shape)) }
+            #expect(throws: VisionError.self) { try tower.encode(Tensor.zeros(shape)) }
         }
     }
 
@@ -136,18 +136,18 @@ import Testing
 
         var missing = tensors
         missing["visual.trunk.stages.2.blocks.1.gamma"] = nil
-        #expect(throws: VisionTowerError.missingWeight("visual.trunk.stages.2.blocks.1.gamma")) {
+        #expect(throws: VisionError.missingWeight("visual.trunk.stages.2.blocks.1.gamma")) {
             try ConvNeXtTower(configuration: Self.configuration, weights: MemoryWeightStore(missing))
         }
         let deeper = ConvNeXtConfiguration(depths: [1, 1, 1, 1], widths: [16, 24, 32, 48])
-        let error = #expect(throws: VisionTowerError.self) { try ConvNeXtTower(configuration: deeper, weights: golden.file) }
+        let error = #expect(throws: VisionError.self) { try ConvNeXtTower(configuration: deeper, weights: golden.file) }
         guard case .unusedWeights(let names)? = error else {
             Issue.record("expected unusedWeights, got \(String(describing: error))")
             return
         }
         #expect(!names.isEmpty && names.allSatisfy { $0.hasPrefix("visual.trunk.stages.2.blocks.1.") })
         let wider = ConvNeXtConfiguration(depths: [1, 1, 2, 1], widths: [16, 24, 32, 64])
-        #expect(throws: VisionTowerError.weightShape(name: "visual.trunk.stages.3.downsample.1.weight", expected: [64, 32, 2, 2], actual: [48, 32, 2, 2])) {
+        #expect(throws: VisionError.weightShape(name: "visual.trunk.stages.3.downsample.1.weight", expected: [64, 32, 2, 2], actual: [48, 32, 2, 2])) {
             try ConvNeXtTower(configuration: wider, weights: golden.file)
         }
     }

@@ -82,9 +82,9 @@ public struct CLIPVisionConfiguration: Codable, Sendable, Equatable {
 
     /// Decodes `config.json` bytes: a `CLIPModel` config (its `vision_config`, or the older
     /// `vision_config_dict`) or a `CLIPVisionConfig`.
-    /// - Throws: ``VisionTowerError/invalidConfiguration(_:)`` for malformed JSON or an impossible
+    /// - Throws: ``VisionError/invalidConfiguration(reason:)`` for malformed JSON or an impossible
     ///   architecture.
-    public init(jsonData: Data) throws(VisionTowerError) {
+    public init(jsonData: Data) throws(VisionError) {
         struct Outer: Decodable {
             var visionConfig: CLIPVisionConfiguration?
             var visionConfigDict: CLIPVisionConfiguration?
@@ -97,18 +97,18 @@ public struct CLIPVisionConfiguration: Codable, Sendable, Equatable {
             self = try outer.visionConfig ?? outer.visionConfigDict
                 ?? JSONDecoder().decode(CLIPVisionConfiguration.self, from: jsonData)
         } catch {
-            throw .invalidConfiguration("CLIP config.json: \(error)")
+            throw .invalidConfiguration(reason: "CLIP config.json: \(error)")
         }
         try validate()
     }
 
     /// Reads and decodes a `config.json` file (see ``init(jsonData:)``).
-    public init(contentsOf url: URL) throws(VisionTowerError) {
+    public init(contentsOf url: URL) throws(VisionError) {
         let data: Data
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw .invalidConfiguration("cannot read \(url.path): \(error.localizedDescription)")
+            throw .invalidConfiguration(reason: "cannot read \(url.path): \(error.localizedDescription)")
         }
         try self.init(jsonData: data)
     }
@@ -121,21 +121,21 @@ public struct CLIPVisionConfiguration: Codable, Sendable, Equatable {
     public var headSize: Int { hiddenSize / attentionHeadCount }
 
     /// Checks that the sizes describe a buildable model.
-    /// - Throws: ``VisionTowerError/invalidConfiguration(_:)`` or
-    ///   ``VisionTowerError/unsupportedActivation(_:)``.
-    public func validate() throws(VisionTowerError) {
+    /// - Throws: ``VisionError/invalidConfiguration(reason:)`` or
+    ///   ``VisionError/unsupportedActivation(_:)``.
+    public func validate() throws(VisionError) {
         let sizes = [hiddenSize, intermediateSize, attentionHeadCount, channelCount, imageSize, patchSize]
         guard sizes.allSatisfy({ $0 > 0 }), hiddenLayerCount >= 0 else {
-            throw .invalidConfiguration("sizes must be positive: \(self)")
+            throw .invalidConfiguration(reason: "sizes must be positive: \(self)")
         }
         guard hiddenSize % attentionHeadCount == 0 else {
-            throw .invalidConfiguration("hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(attentionHeadCount)")
+            throw .invalidConfiguration(reason: "hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(attentionHeadCount)")
         }
         guard imageSize % patchSize == 0 else {
-            throw .invalidConfiguration("image_size \(imageSize) is not a multiple of patch_size \(patchSize)")
+            throw .invalidConfiguration(reason: "image_size \(imageSize) is not a multiple of patch_size \(patchSize)")
         }
         guard layerNormEpsilon.isFinite, layerNormEpsilon >= 0 else {
-            throw .invalidConfiguration("layer_norm_eps \(layerNormEpsilon) is not a non-negative number")
+            throw .invalidConfiguration(reason: "layer_norm_eps \(layerNormEpsilon) is not a non-negative number")
         }
         _ = try CLIPActivation(name: hiddenActivation)
     }
@@ -153,7 +153,7 @@ public enum CLIPFeatureSelection: String, Codable, Sendable {
 enum CLIPActivation: Sendable {
     case quick, erf, tanh
 
-    init(name: String) throws(VisionTowerError) {
+    init(name: String) throws(VisionError) {
         switch name {
         case "quick_gelu": self = .quick
         case "gelu": self = .erf

@@ -51,20 +51,20 @@ public final class CLIPVisionTower: LowResolutionTokenEncoder {
     ///   - selectLayer: `mm_vision_select_layer`, indexing `hidden_states` as Python does
     ///     (−2 = the output of the second-to-last layer; 0 = the embeddings).
     ///   - featureSelection: `mm_vision_select_feature`.
-    /// - Throws: ``VisionTowerError/missingWeight(_:)``, ``VisionTowerError/weightShape(name:expected:actual:)``
-    ///   or ``VisionTowerError/unusedWeights(_:)`` when the checkpoint does not match the
-    ///   configuration, ``VisionTowerError/invalidConfiguration(_:)`` for an impossible
+    /// - Throws: ``VisionError/missingWeight(_:)``, ``VisionError/weightShape(name:expected:actual:)``
+    ///   or ``VisionError/unusedWeights(_:)`` when the checkpoint does not match the
+    ///   configuration, ``VisionError/invalidConfiguration(reason:)`` for an impossible
     ///   configuration or a layer index outside `hidden_states`.
     public init(
         configuration: CLIPVisionConfiguration, weights: some WeightStore, prefix: String = CLIPVisionTower.huggingFacePrefix,
         selectLayer: Int = -2, featureSelection: CLIPFeatureSelection = .patch
-    ) throws(VisionTowerError) {
+    ) throws(VisionError) {
         try configuration.validate()
         let layerCount = configuration.hiddenLayerCount
         let selected = selectLayer < 0 ? layerCount + 1 + selectLayer : selectLayer
         guard (0...layerCount).contains(selected) else {
             throw .invalidConfiguration(
-                "select layer \(selectLayer) is outside hidden_states of a \(layerCount)-layer encoder (\(-layerCount - 1)...\(layerCount))")
+                reason: "select layer \(selectLayer) is outside hidden_states of a \(layerCount)-layer encoder (\(-layerCount - 1)...\(layerCount))")
         }
         self.configuration = configuration
         self.selectedHiddenState = selected
@@ -109,8 +109,8 @@ public final class CLIPVisionTower: LowResolutionTokenEncoder {
     /// - Parameter pixels: `[N, 3, S, S]` with `S = imageSize`, any float dtype.
     /// - Returns: `[N, tokenCount, tokenSize]` in F32: the selected hidden state, patch tokens in
     ///   row-major grid order (preceded by the class token for ``CLIPFeatureSelection/classAndPatch``).
-    /// - Throws: ``VisionTowerError/invalidInput(expected:actual:)`` for other shapes.
-    public func encode(_ pixels: Tensor) throws(VisionTowerError) -> Tensor {
+    /// - Throws: ``VisionError/invalidInput(expected:actual:)`` for other shapes.
+    public func encode(_ pixels: Tensor) throws(VisionError) -> Tensor {
         let size = configuration.imageSize
         guard pixels.rank == 4, pixels.shape[0] > 0, pixels.shape[1] == configuration.channelCount,
             pixels.shape[2] == size, pixels.shape[3] == size
@@ -159,9 +159,9 @@ struct CLIPEncoderLayer: Sendable {
     let fc2Weight: Tensor  // [C, I]
     let fc2Bias: Tensor  // [C]
 
-    init(reader: TowerWeightReader, prefix: String, configuration: CLIPVisionConfiguration) throws(VisionTowerError) {
+    init(reader: TowerWeightReader, prefix: String, configuration: CLIPVisionConfiguration) throws(VisionError) {
         let c = configuration.hiddenSize, i = configuration.intermediateSize
-        func load(_ name: String, _ shape: [Int]) throws(VisionTowerError) -> Tensor {
+        func load(_ name: String, _ shape: [Int]) throws(VisionError) -> Tensor {
             try reader.tensor(prefix + name, shape: shape)
         }
         norm1Weight = try load("layer_norm1.weight", [c])
@@ -210,7 +210,7 @@ struct CLIPEncoderLayer: Sendable {
 
 extension Tensor {
     /// `reshaped(_:)` with the error wrapped for tower code.
-    func reshapedOrThrow(_ shape: [Int]) throws(VisionTowerError) -> Tensor {
+    func reshapedOrThrow(_ shape: [Int]) throws(VisionError) -> Tensor {
         try tensorOp { () throws(TensorError) in try reshaped(shape) }
     }
 }

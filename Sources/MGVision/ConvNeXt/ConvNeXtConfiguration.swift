@@ -64,8 +64,8 @@ public struct ConvNeXtConfiguration: Codable, Sendable, Equatable {
     public static let large = ConvNeXtConfiguration(depths: [3, 3, 27, 3], widths: [192, 384, 768, 1536])
 
     /// The trunk of an OpenCLIP or timm model name, e.g. `convnext_large_d_320` or `convnext_large`.
-    /// - Throws: ``VisionTowerError/unknownModel(_:)``.
-    public init(named name: String) throws(VisionTowerError) {
+    /// - Throws: ``VisionError/unknownModel(_:)``.
+    public init(named name: String) throws(VisionError) {
         guard let configuration = Self.timmModels[Self.openCLIPModels[name] ?? name] else { throw .unknownModel(name) }
         self = configuration
     }
@@ -85,10 +85,10 @@ public struct ConvNeXtConfiguration: Codable, Sendable, Equatable {
 
     /// Decodes an OpenCLIP `open_clip_config.json` (`{"model_cfg": {"vision_cfg": {...}}}`) or a bare
     /// OpenCLIP model config (`{"vision_cfg": {...}}`) and returns its timm trunk.
-    /// - Throws: ``VisionTowerError/invalidConfiguration(_:)`` when the JSON has no
-    ///   `vision_cfg.timm_model_name`, ``VisionTowerError/unknownModel(_:)`` for a trunk that is
+    /// - Throws: ``VisionError/invalidConfiguration(reason:)`` when the JSON has no
+    ///   `vision_cfg.timm_model_name`, ``VisionError/unknownModel(_:)`` for a trunk that is
     ///   not a ConvNeXt.
-    public init(openCLIPConfigData data: Data) throws(VisionTowerError) {
+    public init(openCLIPConfigData data: Data) throws(VisionError) {
         struct VisionConfig: Decodable {
             var timmModelName: String?
             enum CodingKeys: String, CodingKey { case timmModelName = "timm_model_name" }
@@ -106,21 +106,21 @@ public struct ConvNeXtConfiguration: Codable, Sendable, Equatable {
         do {
             file = try JSONDecoder().decode(File.self, from: data)
         } catch {
-            throw .invalidConfiguration("open_clip_config.json: \(error)")
+            throw .invalidConfiguration(reason: "open_clip_config.json: \(error)")
         }
         guard let name = (file.modelConfig?.visionConfig ?? file.visionConfig)?.timmModelName else {
-            throw .invalidConfiguration("open_clip_config.json has no vision_cfg.timm_model_name (not a timm ConvNeXt model)")
+            throw .invalidConfiguration(reason: "open_clip_config.json has no vision_cfg.timm_model_name (not a timm ConvNeXt model)")
         }
         try self.init(named: name)
     }
 
     /// Reads an `open_clip_config.json` file (see ``init(openCLIPConfigData:)``).
-    public init(contentsOf url: URL) throws(VisionTowerError) {
+    public init(contentsOf url: URL) throws(VisionError) {
         let data: Data
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw .invalidConfiguration("cannot read \(url.path): \(error.localizedDescription)")
+            throw .invalidConfiguration(reason: "cannot read \(url.path): \(error.localizedDescription)")
         }
         try self.init(openCLIPConfigData: data)
     }
@@ -129,19 +129,19 @@ public struct ConvNeXtConfiguration: Codable, Sendable, Equatable {
     public var fusedChannels: Int { widths.reduce(0, +) }
 
     /// Checks that the sizes describe a buildable trunk.
-    /// - Throws: ``VisionTowerError/invalidConfiguration(_:)``.
-    public func validate() throws(VisionTowerError) {
+    /// - Throws: ``VisionError/invalidConfiguration(reason:)``.
+    public func validate() throws(VisionError) {
         guard !depths.isEmpty, depths.count == widths.count else {
-            throw .invalidConfiguration("ConvNeXt needs one width per stage, got depths \(depths) and widths \(widths)")
+            throw .invalidConfiguration(reason: "ConvNeXt needs one width per stage, got depths \(depths) and widths \(widths)")
         }
         guard depths.allSatisfy({ $0 >= 0 }), widths.allSatisfy({ $0 > 0 }) else {
-            throw .invalidConfiguration("ConvNeXt depths must be non-negative and widths positive: \(depths), \(widths)")
+            throw .invalidConfiguration(reason: "ConvNeXt depths must be non-negative and widths positive: \(depths), \(widths)")
         }
         guard inputChannels > 0, stemPatchSize > 0, mlpRatio > 0, depthwiseKernelSize > 0, depthwiseKernelSize % 2 == 1 else {
-            throw .invalidConfiguration("ConvNeXt kernel sizes and ratios must be positive (odd depthwise kernel): \(self)")
+            throw .invalidConfiguration(reason: "ConvNeXt kernel sizes and ratios must be positive (odd depthwise kernel): \(self)")
         }
         guard normEpsilon.isFinite, normEpsilon >= 0 else {
-            throw .invalidConfiguration("ConvNeXt norm epsilon \(normEpsilon) is not a non-negative number")
+            throw .invalidConfiguration(reason: "ConvNeXt norm epsilon \(normEpsilon) is not a non-negative number")
         }
     }
 }

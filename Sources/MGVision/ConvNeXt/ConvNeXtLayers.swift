@@ -12,7 +12,7 @@ struct ConvNeXtStem: Sendable {
     let patchSize: Int
     let eps: Float
 
-    init(reader: TowerWeightReader, prefix: String, configuration: ConvNeXtConfiguration) throws(VisionTowerError) {
+    init(reader: TowerWeightReader, prefix: String, configuration: ConvNeXtConfiguration) throws(VisionError) {
         let c = configuration.widths[0], p = configuration.stemPatchSize
         convWeight = try reader.tensor(prefix + "0.weight", shape: [c, configuration.inputChannels, p, p])
         convBias = try reader.tensor(prefix + "0.bias", shape: [c])
@@ -37,7 +37,7 @@ struct ConvNeXtStage: Sendable {
 
     init(
         reader: TowerWeightReader, prefix: String, index: Int, configuration: ConvNeXtConfiguration, mlpChunkFloats: Int
-    ) throws(VisionTowerError) {
+    ) throws(VisionError) {
         let c = configuration.widths[index]
         eps = configuration.normEpsilon
         // timm gives stage 0 stride 1 and equal widths, hence an Identity downsample without tensors.
@@ -98,7 +98,7 @@ struct ConvNeXtBlock: Sendable {
 
     init(
         reader: TowerWeightReader, prefix: String, width c: Int, configuration: ConvNeXtConfiguration, mlpChunkFloats: Int
-    ) throws(VisionTowerError) {
+    ) throws(VisionError) {
         let k = configuration.depthwiseKernelSize, hidden = configuration.mlpRatio * c
         depthwiseWeight = try reader.tensor(prefix + "conv_dw.weight", shape: [c, 1, k, k])
         depthwiseBias = try reader.tensor(prefix + "conv_dw.bias", shape: [c])

@@ -60,12 +60,12 @@ public final class ConvNeXtTower: HighResolutionFeatureEncoder {
     ///   - weights: any store holding the tensors (OpenCLIP `.bin` through a PyTorch reader, a
     ///     safetensors conversion, or Mini-Gemini's shards).
     ///   - layout: where the tensors live (``ConvNeXtWeightLayout``).
-    /// - Throws: ``VisionTowerError/missingWeight(_:)``, ``VisionTowerError/weightShape(name:expected:actual:)``
-    ///   or ``VisionTowerError/unusedWeights(_:)`` when the checkpoint does not match the
-    ///   configuration; ``VisionTowerError/invalidConfiguration(_:)``.
+    /// - Throws: ``VisionError/missingWeight(_:)``, ``VisionError/weightShape(name:expected:actual:)``
+    ///   or ``VisionError/unusedWeights(_:)`` when the checkpoint does not match the
+    ///   configuration; ``VisionError/invalidConfiguration(reason:)``.
     public convenience init(
         configuration: ConvNeXtConfiguration, weights: some WeightStore, layout: ConvNeXtWeightLayout = .openCLIP()
-    ) throws(VisionTowerError) {
+    ) throws(VisionError) {
         try self.init(configuration: configuration, weights: weights, layout: layout, mlpChunkFloats: 7 << 20)
     }
 
@@ -73,7 +73,7 @@ public final class ConvNeXtTower: HighResolutionFeatureEncoder {
     /// exercise the chunked path on tiny inputs).
     init(
         configuration: ConvNeXtConfiguration, weights: some WeightStore, layout: ConvNeXtWeightLayout, mlpChunkFloats: Int
-    ) throws(VisionTowerError) {
+    ) throws(VisionError) {
         try configuration.validate()
         self.configuration = configuration
         let reader = TowerWeightReader(weights)
@@ -98,8 +98,8 @@ public final class ConvNeXtTower: HighResolutionFeatureEncoder {
     /// The output of every stage (after its last block; no final norm).
     /// - Parameter pixels: `[N, 3, H, W]` normalised images, any float dtype.
     /// - Returns: one `[N, widths[s], H / (4·2^s), W / (4·2^s)]` F32 tensor per stage.
-    /// - Throws: ``VisionTowerError/invalidInput(expected:actual:)`` for other shapes.
-    public func stageOutputs(_ pixels: Tensor) throws(VisionTowerError) -> [Tensor] {
+    /// - Throws: ``VisionError/invalidInput(expected:actual:)`` for other shapes.
+    public func stageOutputs(_ pixels: Tensor) throws(VisionError) -> [Tensor] {
         let minimum = minimumImageSize
         guard pixels.rank == 4, pixels.shape[0] > 0, pixels.shape[1] == configuration.inputChannels,
             pixels.shape[2] >= minimum, pixels.shape[3] >= minimum
@@ -120,8 +120,8 @@ public final class ConvNeXtTower: HighResolutionFeatureEncoder {
     /// Encodes a batch of normalised images into Mini-Gemini's fused high-resolution map.
     /// - Parameter pixels: `[N, 3, H, W]`, any float dtype (768×768 or 1536×1536 in Mini-Gemini).
     /// - Returns: `[N, channels, H/4, W/4]` in F32.
-    /// - Throws: ``VisionTowerError/invalidInput(expected:actual:)`` for other shapes.
-    public func encode(_ pixels: Tensor) throws(VisionTowerError) -> Tensor {
+    /// - Throws: ``VisionError/invalidInput(expected:actual:)`` for other shapes.
+    public func encode(_ pixels: Tensor) throws(VisionError) -> Tensor {
         let outputs = try stageOutputs(pixels)
         return try tensorOp { () throws(TensorError) in try Self.fuse(outputs) }
     }
