@@ -26,11 +26,15 @@ public struct ConvNeXtConfiguration: Codable, Sendable, Equatable {
     public var depthwiseKernelSize: Int
     /// Hidden width of each block's MLP, as a multiple of the stage width.
     public var mlpRatio: Int
+    /// timm's `conv_mlp`: the block MLP is a pair of 1×1 convolutions (weights `[out, in, 1, 1]`)
+    /// after a channels-first LayerNorm. The arithmetic is the same as the linear MLP; only the
+    /// stored weight shapes differ. The small timm trunks (atto … nano) use it.
+    public var convolutionalMLP: Bool
 
     /// Creates a configuration; the defaults are timm's ConvNeXt defaults.
     public init(
         depths: [Int], widths: [Int], normEpsilon: Float = 1e-6, inputChannels: Int = 3, stemPatchSize: Int = 4,
-        depthwiseKernelSize: Int = 7, mlpRatio: Int = 4
+        depthwiseKernelSize: Int = 7, mlpRatio: Int = 4, convolutionalMLP: Bool = false
     ) {
         self.depths = depths
         self.widths = widths
@@ -39,10 +43,15 @@ public struct ConvNeXtConfiguration: Codable, Sendable, Equatable {
         self.stemPatchSize = stemPatchSize
         self.depthwiseKernelSize = depthwiseKernelSize
         self.mlpRatio = mlpRatio
+        self.convolutionalMLP = convolutionalMLP
     }
 
     /// The trunks of timm's ConvNeXt family, by timm model name.
     public static let timmModels: [String: ConvNeXtConfiguration] = [
+        "convnext_atto": .init(depths: [2, 2, 6, 2], widths: [40, 80, 160, 320], convolutionalMLP: true),
+        "convnext_femto": .init(depths: [2, 2, 6, 2], widths: [48, 96, 192, 384], convolutionalMLP: true),
+        "convnext_pico": .init(depths: [2, 2, 6, 2], widths: [64, 128, 256, 512], convolutionalMLP: true),
+        "convnext_nano": .init(depths: [2, 2, 8, 2], widths: [80, 160, 320, 640], convolutionalMLP: true),
         "convnext_tiny": .init(depths: [3, 3, 9, 3], widths: [96, 192, 384, 768]),
         "convnext_small": .init(depths: [3, 3, 27, 3], widths: [96, 192, 384, 768]),
         "convnext_base": .init(depths: [3, 3, 27, 3], widths: [128, 256, 512, 1024]),

@@ -104,9 +104,10 @@ struct ConvNeXtBlock: Sendable {
         depthwiseBias = try reader.tensor(prefix + "conv_dw.bias", shape: [c])
         normWeight = try reader.tensor(prefix + "norm.weight", shape: [c])
         normBias = try reader.tensor(prefix + "norm.bias", shape: [c])
-        fc1Weight = try reader.tensor(prefix + "mlp.fc1.weight", shape: [hidden, c])
+        let pointwise = configuration.convolutionalMLP ? [1, 1] : []
+        fc1Weight = try reader.tensor(prefix + "mlp.fc1.weight", shape: [hidden, c] + pointwise).reshapedOrThrow([hidden, c])
         fc1Bias = try reader.tensor(prefix + "mlp.fc1.bias", shape: [hidden]).reshapedOrThrow([hidden, 1])
-        let weight2 = try reader.tensor(prefix + "mlp.fc2.weight", shape: [c, hidden])
+        let weight2 = try reader.tensor(prefix + "mlp.fc2.weight", shape: [c, hidden] + pointwise).reshapedOrThrow([c, hidden])
         let bias2 = try reader.tensor(prefix + "mlp.fc2.bias", shape: [c])
         let scale = try reader.tensor(prefix + "gamma", shape: [c]).reshapedOrThrow([c, 1])
         residualBias = try tensorOp { () throws(TensorError) in try mul(bias2, scale.reshaped([c])).reshaped([c, 1, 1]) }
