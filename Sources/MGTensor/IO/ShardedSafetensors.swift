@@ -65,21 +65,8 @@ public final class ShardedSafetensors: WeightStore {
             shards = [try SafetensorsFile(path: resolved, maximumHeaderBytes: maximumHeaderBytes)]
         }
 
-        var shardOfTensor: [String: Int] = [:]
-        for (position, shard) in shards.enumerated() {
-            for name in shard.names {
-                if let other = shardOfTensor[name] {
-                    throw .duplicateTensor(tensor: name, first: shards[other].path, second: shard.path)
-                }
-                shardOfTensor[name] = position
-            }
-        }
-        let listedByFile = Dictionary(grouping: weightMap.keys, by: { weightMap[$0] ?? "" })
-        for (position, file) in files.enumerated() {
-            for name in (listedByFile[file] ?? []).sorted() where !shards[position].contains(name) {
-                throw .tensorMissingFromShard(shard: shards[position].path, tensor: name)
-            }
-        }
+        let shardOfTensor = try assignTensorsToShards(
+            shards.map { (path: $0.path, names: $0.names) }, files: files, weightMap: weightMap)
         self.shardOfTensor = shardOfTensor
         names = shardOfTensor.keys.sorted()
     }
@@ -119,7 +106,7 @@ public final class ShardedSafetensors: WeightStore {
     }
 
     /// Parses `{"weight_map": {tensor: shard file}, ...}`; other top-level keys are ignored.
-    private static func readWeightMap(index: String) throws(CheckpointError) -> [String: String] {
+    static func readWeightMap(index: String) throws(CheckpointError) -> [String: String] {
         let file = try MappedFile(path: index)
         let bytes = file.bytes(0..<file.byteCount)
         if let offset = firstInvalidUTF8Offset(bytes) {
@@ -153,4 +140,31 @@ public final class ShardedSafetensors: WeightStore {
         }
         return weightMap
     }
+}
+
+/// Maps every tensor name to the position of the shard storing it, checking that no tensor is
+/// stored twice and that each tensor the index lists is in the shard it names.
+/// - Parameters:
+///   - shards: path and tensor names of each open shard, in the order of `files`.
+///   - files: the shard file names as the index writes them (or the single file).
+///   - weightMap: the index's `weight_map` (empty for a single file).
+func assignTensorsToShards(
+    _ shards: [(path: String, names: [String])], files: [String], weightMap: [String: String]
+) throws(CheckpointError) -> [String: Int] {
+    var shardOfTensor: [String: Int] = [:]
+    for (position, shard) in shards.enumerated() {
+        for name in shard.names {
+            if let other = shardOfTensor[name] {
+                throw .duplicateTensor(tensor: name, first: shards[other].path, second: shard.path)
+            }
+            shardOfTensor[name] = position
+        }
+    }
+    let listedByFile = Dictionary(grouping: weightMap.keys, by: { weightMap[$0] ?? "" })
+    for (position, file) in files.enumerated() {
+        for name in (listedByFile[file] ?? []).sorted() where shardOfTensor[name] != position {
+            throw .tensorMissingFromShard(shard: shards[position].path, tensor: name)
+        }
+    }
+    return shardOfTensor
 }

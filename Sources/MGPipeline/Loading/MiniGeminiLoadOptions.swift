@@ -1,0 +1,74 @@
+import Foundation
+import MGVision
+
+/// Choices for loading a Mini-Gemini checkpoint; the defaults do what the official code does.
+public struct MiniGeminiLoadOptions: Sendable {
+    /// The CLIP folder, instead of resolving `mm_vision_tower` (see ``TowerLocator``).
+    public var visionTower: URL?
+    /// The OpenCLIP ConvNeXt folder, instead of resolving `mm_vision_tower_aux`.
+    public var visionTowerAux: URL?
+    /// A registered template name (``ConversationTemplate/named(_:)``); by default the template the
+    /// official CLI picks from the checkpoint folder's name.
+    public var templateName: String?
+    /// Load `tokenizer.json` (true) or `tokenizer.model` (false). By default as the official loader:
+    /// the fast tokenizer for Gemma and Mixtral models, the SentencePiece ("slow") one otherwise.
+    public var useFastTokenizer: Bool?
+    /// Called after each loading step, on the loading thread.
+    public var progress: (@Sendable (LoadProgress) -> Void)?
+    /// Caps applied to every request.
+    public var limits: MiniGeminiLimits
+
+    public init(
+        visionTower: URL? = nil, visionTowerAux: URL? = nil, templateName: String? = nil, useFastTokenizer: Bool? = nil,
+        limits: MiniGeminiLimits = .init(), progress: (@Sendable (LoadProgress) -> Void)? = nil
+    ) {
+        self.visionTower = visionTower
+        self.visionTowerAux = visionTowerAux
+        self.templateName = templateName
+        self.useFastTokenizer = useFastTokenizer
+        self.limits = limits
+        self.progress = progress
+    }
+}
+
+/// One finished step of loading a checkpoint.
+public struct LoadProgress: Sendable, Equatable {
+    /// The steps, in the order they run.
+    public enum Step: String, Sendable, CaseIterable {
+        case configuration, tokenizer, languageModel = "language model", lowResolutionTower = "CLIP tower"
+        case highResolutionTower = "ConvNeXt tower", miningAndProjector = "mining and projector"
+    }
+
+    public var step: Step
+    /// Steps finished so far, including this one.
+    public var completed: Int
+    /// Steps in all (fewer without the high-resolution branch).
+    public var total: Int
+    /// Seconds since loading started.
+    public var elapsedSeconds: Double
+    /// What was loaded, e.g. the folder of a tower.
+    public var detail: String
+
+    /// The fraction done, 0…1.
+    public var fraction: Double { total > 0 ? Double(completed) / Double(total) : 1 }
+}
+
+/// Caps that keep one request from exhausting the machine. Exceeding one is a
+/// ``MiniGeminiError/limitExceeded(what:value:limit:)`` error before any work is done.
+public struct MiniGeminiLimits: Sendable, Equatable {
+    /// Images per request.
+    public var maximumImages: Int
+    /// Pixels of one decoded image (checked from the file header, before decoding).
+    public var maximumImagePixels: Int
+    /// New tokens per request.
+    public var maximumNewTokens: Int
+    /// Prompt positions (text plus visual tokens); nil = the model's `max_position_embeddings`.
+    public var maximumPromptPositions: Int?
+
+    public init(maximumImages: Int = 16, maximumImagePixels: Int = ImageDecoder.defaultMaximumPixels, maximumNewTokens: Int = 8192, maximumPromptPositions: Int? = nil) {
+        self.maximumImages = maximumImages
+        self.maximumImagePixels = maximumImagePixels
+        self.maximumNewTokens = maximumNewTokens
+        self.maximumPromptPositions = maximumPromptPositions
+    }
+}

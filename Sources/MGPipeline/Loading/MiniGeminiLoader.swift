@@ -1,0 +1,159 @@
+import Foundation
+import MGLanguage
+import MGMining
+import MGTensor
+import MGVision
+
+// Loading a released checkpoint folder as the official `load_pretrained_model`
+// (MGM repo: mgm/model/builder.py) and `initialize_uni_modules` (mgm_arch.py) do, with the
+// differences documented on ``MiniGemini/init(directory:options:)``.
+
+extension MiniGemini {
+    /// Loads a Mini-Gemini checkpoint folder as released (MGM-2B, MGM-7B, MGM-7B-HD, MGM-8x7B, …).
+    ///
+    /// Reads `config.json`, the tokenizer files, the weights (safetensors or PyTorch `.bin`, single
+    /// or sharded; kept memory-mapped in their stored dtype), and the two tower folders the
+    /// configuration names (found by ``TowerLocator``). As in the official loader, the CLIP tower
+    /// takes the copy of its weights stored in the checkpoint when there is one (else the CLIP
+    /// folder's), and ConvNeXt always takes the OpenCLIP folder's weights. The ConvNeXt architecture
+    /// comes from the folder's `open_clip_config.json` (the official code infers it from the folder
+    /// name, which is used when that file is absent).
+    ///
+    /// ```swift
+    /// let model = try MiniGemini(directory: URL(fileURLWithPath: "MGM-7B-HD"),
+    ///                            options: .init(progress: { print("\($0.step.rawValue) loaded") }))
+    /// ```
+    /// - Throws: ``MiniGeminiError`` naming the missing file, folder, key or mismatched size.
+    public convenience init(directory: URL, options: MiniGeminiLoadOptions = .init()) throws(MiniGeminiError) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var completed = 0
+        var total = LoadProgress.Step.allCases.count
+        func report(_ step: LoadProgress.Step, _ detail: String) {
+            completed += 1
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            options.progress?(LoadProgress(step: step, completed: completed, total: total, elapsedSeconds: elapsed, detail: detail))
+        }
+
+        let configuration = try MiniGeminiConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
+        if !configuration.hasHighResolutionBranch { total -= 1 }
+        report(.configuration, configuration.decoder.modelType)
+
+        let family = configuration.decoder.family
+        let useFast = options.useFastTokenizer ?? (family == .gemma || family == .mixtral)
+        let tokenizer: any Tokenizer
+        do { tokenizer = try TokenizerLoader.load(directory: directory, useFast: useFast) } catch { throw .tokenizer(error) }
+        report(.tokenizer, useFast ? "tokenizer.json" : "tokenizer.model")
+
+        let weights: any WeightStore
+        do { weights = try openCheckpointWeights(directory: directory.path) } catch { throw .checkpoint(error) }
+        let languageModel: DecoderModel
+        do { languageModel = try DecoderModel(configuration: configuration.decoder, weights: weights) } catch { throw .language(error) }
+        report(.languageModel, "\(configuration.decoder.layerCount) layers, \(configuration.decoder.hiddenSize) wide")
+
+        let locator = TowerLocator(checkpoint: directory)
+        let clipFolder = try locator.locate(configuration.visionTower, role: "low-resolution (CLIP)", override: options.visionTower)
+        let lowResolution = try Self.loadCLIP(folder: clipFolder, checkpoint: weights, configuration: configuration)
+        let preprocessorConfig = try Self.preprocessorConfig(in: clipFolder)
+        report(.lowResolutionTower, clipFolder.path)
+
+        var highResolution: ConvNeXtTower?
+        var miner: PatchInfoMining?
+        if let aux = configuration.visionTowerAux {
+            let folder = try locator.locate(aux, role: "high-resolution (ConvNeXt)", override: options.visionTowerAux)
+            let tower = try Self.loadConvNeXt(folder: folder)
+            if let stated = configuration.highResolutionWidth, stated != tower.channels {
+                throw .incompatibleComponents("config.json says mm_hidden_size_aux \(stated) but the ConvNeXt tower makes \(tower.channels) channels")
+            }
+            highResolution = tower
+            do { miner = try PatchInfoMining(from: weights, prefix: "model.") } catch { throw .mining(error) }
+            report(.highResolutionTower, folder.path)
+        }
+        if let stated = configuration.lowResolutionWidth, stated != lowResolution.tokenSize {
+            throw .incompatibleComponents("config.json says mm_hidden_size \(stated) but the CLIP tower makes \(lowResolution.tokenSize)-wide tokens")
+        }
+
+        let projector: MultimodalProjector
+        do { projector = try MultimodalProjector(type: configuration.projectorType, from: weights) } catch { throw .mining(error) }
+        if let output = projector.outputSize, output != configuration.decoder.hiddenSize {
+            throw .incompatibleComponents("the projector makes \(output)-wide rows but the language model is \(configuration.decoder.hiddenSize) wide")
+        }
+        let preprocessor: MGMImagePreprocessor
+        do {
+            preprocessor = try MGMImagePreprocessor(
+                config: preprocessorConfig, imageSizeAux: configuration.imageSizeAux ?? lowResolution.imageSize,
+                grid: configuration.imageGrid, global: configuration.imageGlobal)
+        } catch {
+            throw .vision(error)
+        }
+        let encoder = try ImageEncoder(
+            preprocessor: preprocessor, lowResolution: lowResolution, highResolution: highResolution, miner: miner, projector: projector)
+        report(.miningAndProjector, configuration.projectorType)
+
+        let template: ConversationTemplate
+        if let name = options.templateName {
+            guard let named = ConversationTemplate.named(name) else {
+                throw .invalidRequest("unknown template '\(name)' (known: \(ConversationTemplate.registered.keys.sorted().joined(separator: ", ")))")
+            }
+            template = named
+        } else {
+            template = ConversationTemplate.officialChoice(forModelName: directory.standardizedFileURL.lastPathComponent)
+        }
+        self.init(
+            directory: directory, configuration: configuration, tokenizer: tokenizer, languageModel: languageModel,
+            imageEncoder: encoder, template: template, limits: options.limits)
+    }
+
+    private static func loadCLIP(
+        folder: URL, checkpoint: any WeightStore, configuration: MiniGeminiConfiguration
+    ) throws(MiniGeminiError) -> CLIPVisionTower {
+        let configURL = folder.appendingPathComponent("config.json")
+        guard FileManager.default.fileExists(atPath: configURL.path) else { throw .missingFile(path: configURL.path) }
+        let selection: CLIPFeatureSelection = configuration.visionSelectFeature == "cls_patch" ? .classAndPatch : .patch
+        do {
+            let clipConfiguration = try CLIPVisionConfiguration(contentsOf: configURL)
+            // The official initialize_uni_modules overwrites the openai weights with the copy the
+            // checkpoint stores; use that copy whenever it is there.
+            if checkpoint.contains(CLIPVisionTower.miniGeminiPrefix + "embeddings.patch_embedding.weight") {
+                return try CLIPVisionTower(
+                    configuration: clipConfiguration, weights: checkpoint, prefix: CLIPVisionTower.miniGeminiPrefix,
+                    selectLayer: configuration.visionSelectLayer, featureSelection: selection)
+            }
+            let weights: any WeightStore
+            do { weights = try openCheckpointWeights(directory: folder.path) } catch { throw MiniGeminiError.checkpoint(error) }
+            return try CLIPVisionTower(
+                configuration: clipConfiguration, weights: weights, prefix: CLIPVisionTower.huggingFacePrefix,
+                selectLayer: configuration.visionSelectLayer, featureSelection: selection)
+        } catch let error as MiniGeminiError {
+            throw error
+        } catch {
+            throw ImageEncoder.wrap(error)
+        }
+    }
+
+    private static func preprocessorConfig(in folder: URL) throws(MiniGeminiError) -> CLIPPreprocessorConfig {
+        let url = folder.appendingPathComponent("preprocessor_config.json")
+        guard FileManager.default.fileExists(atPath: url.path) else { throw .missingFile(path: url.path) }
+        do { return try CLIPPreprocessorConfig(contentsOf: url) } catch { throw .vision(error) }
+    }
+
+    private static func loadConvNeXt(folder: URL) throws(MiniGeminiError) -> ConvNeXtTower {
+        let configURL = folder.appendingPathComponent("open_clip_config.json")
+        do {
+            let configuration: ConvNeXtConfiguration
+            if FileManager.default.fileExists(atPath: configURL.path) {
+                configuration = try ConvNeXtConfiguration(contentsOf: configURL)
+            } else if let name = ConvNeXtConfiguration.miniGeminiModelName(forDirectory: folder.lastPathComponent) {
+                configuration = try ConvNeXtConfiguration(named: name)
+            } else {
+                throw MiniGeminiError.missingFile(path: configURL.path)
+            }
+            let weights: any WeightStore
+            do { weights = try openCheckpointWeights(directory: folder.path) } catch { throw MiniGeminiError.checkpoint(error) }
+            return try ConvNeXtTower(configuration: configuration, weights: weights)
+        } catch let error as MiniGeminiError {
+            throw error
+        } catch {
+            throw ImageEncoder.wrap(error)
+        }
+    }
+}
