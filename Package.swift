@@ -42,7 +42,8 @@ let package = Package(
         .target(name: "MGLanguage", dependencies: ["MGTensor"]),
         .target(
             name: "MGPipeline",
-            dependencies: ["MGTensor", "MGVision", "MGMining", "MGLanguage", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["MGTensor", "MGVision", "MGMining", "MGLanguage", .product(name: "Logging", package: "swift-log")],
+            resources: [.copy("Resources")]
         ),
 
         .executableTarget(
@@ -62,7 +63,7 @@ let package = Package(
         .testTarget(name: "MGVisionTests", dependencies: ["MGVision", "MGTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MGMiningTests", dependencies: ["MGMining", "MGTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MGLanguageTests", dependencies: ["MGLanguage", "MGTestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "MGPipelineTests", dependencies: ["MGPipeline"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MGPipelineTests", dependencies: ["MGPipeline", "MGTestSupport", "mgm"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]
 )

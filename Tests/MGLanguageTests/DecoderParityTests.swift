@@ -40,7 +40,7 @@ struct DecoderParityTests {
         let ids = DecoderFixture.ids(try expected.tensor(named: "input_ids"))
         let reference = DecoderFixture.ids(try expected.tensor(named: "greedy"))
         let parameters = GenerationParameters(maximumTokens: reference.count, stopsAtEndOfSequence: false)
-        var iterator = try TokenIterator(model: model, prompt: .tokens(ids), parameters: parameters)
+        let iterator = try TokenIterator(model: model, prompt: .tokens(ids), parameters: parameters)
         let tokens = Array(iterator.prefix(reference.count))
         #expect(tokens == reference)
         #expect(iterator.error == nil)

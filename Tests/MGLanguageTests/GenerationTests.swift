@@ -16,7 +16,7 @@ struct GenerationTests {
     }
 
     func reference(_ model: DecoderModel, count: Int) throws -> [Int] {
-        var iterator = try TokenIterator(
+        let iterator = try TokenIterator(
             model: model, prompt: .tokens(prompt), parameters: GenerationParameters(maximumTokens: count, stopsAtEndOfSequence: false))
         return Array(iterator)
     }
@@ -47,8 +47,8 @@ struct GenerationTests {
     func embeddingPrompt() throws {
         let model = try DecoderFixture.model("gemma")
         let parameters = GenerationParameters(maximumTokens: 6, stopsAtEndOfSequence: false)
-        var fromIDs = try TokenIterator(model: model, prompt: .tokens(prompt), parameters: parameters)
-        var fromRows = try TokenIterator(model: model, prompt: .embeddings(try model.embed(ids: prompt), tokenIDs: prompt), parameters: parameters)
+        let fromIDs = try TokenIterator(model: model, prompt: .tokens(prompt), parameters: parameters)
+        let fromRows = try TokenIterator(model: model, prompt: .embeddings(try model.embed(ids: prompt), tokenIDs: prompt), parameters: parameters)
         #expect(Array(fromIDs) == Array(fromRows))
     }
 

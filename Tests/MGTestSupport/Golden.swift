@@ -74,3 +74,21 @@ public func sampled(_ tensor: Tensor, at indices: Tensor) -> [Float] {
     let all = tensor.floats()
     return indices.withUnsafeBytes { raw in raw.bindMemory(to: Int64.self).map { all[Int($0)] } }
 }
+
+/// Material every checkout has next to the package at `../shared` (example photos, real
+/// vocabularies), which tests read but the repository never contains.
+public enum SharedResources {
+    /// The package root (this file is `Tests/MGTestSupport/Golden.swift`).
+    public static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// `../shared/images/<name>`, or `nil` (with a printed reason) when absent.
+    public static func image(_ name: String) -> String? {
+        let path = packageRoot.appendingPathComponent("../shared/images/\(name)").standardizedFileURL.path
+        guard FileManager.default.fileExists(atPath: path) else {
+            print("skipping: \(path) is absent (the shared example photos live next to the package checkout)")
+            return nil
+        }
+        return path
+    }
+}
