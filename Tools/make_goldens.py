@@ -2,7 +2,8 @@
 """Regenerates every golden fixture deterministically.
 
 Usage: python3 Tools/make_goldens.py [module ...]
-Each module in Tools/goldens/ (other than common.py) exposes `generate()`.
+Each module in Tools/goldens/ (other than common.py) exposes `generate()`; helper modules without
+one (e.g. mgm_reference.py) are skipped.
 """
 import importlib
 import os
@@ -23,6 +24,8 @@ def main(selected):
             continue
         common.seed_everything(0)
         module = importlib.import_module(f"goldens.{name}")
+        if not hasattr(module, "generate"):
+            continue
         print(f"[goldens] {name}", flush=True)
         module.generate()
 

@@ -152,19 +152,26 @@ public final class MiniGemini: Sendable {
     /// surrounding whitespace trimmed).
     /// - Throws: the errors of ``prepare(_:tracing:)`` and of generation.
     public func answer(_ request: MiniGeminiRequest) async throws -> MiniGeminiAnswer {
-        var text = ""
         var ids: [Int] = []
         var info: MiniGeminiInfo?
         for try await event in respond(to: request) {
             switch event {
-            case .chunk(let delta, let tokenIDs):
-                text += delta
+            case .chunk(_, let tokenIDs):
                 ids += tokenIDs
             case .finished(let finished):
                 info = finished
             }
         }
         guard let info else { throw MiniGeminiError.cancelled }
-        return MiniGeminiAnswer(text: text.trimmingCharacters(in: .whitespacesAndNewlines), tokenIDs: ids, info: info)
+        return MiniGeminiAnswer(text: finalText(of: ids), tokenIDs: ids, info: info)
+    }
+
+    /// The answer text of generated ids as the official CLI computes it:
+    /// `batch_decode(ids, skip_special_tokens=True)` of the whole sequence, trimmed. It can differ
+    /// from the concatenated stream in one corner: a run of byte tokens that is not valid UTF-8
+    /// decodes as a whole (tokenizers' ByteFallback replaces every byte of such a run), while a
+    /// stream has already shown its valid leading characters.
+    public func finalText(of ids: [Int]) -> String {
+        tokenizer.decode(ids, skipSpecialTokens: true).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

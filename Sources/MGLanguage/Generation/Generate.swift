@@ -129,6 +129,9 @@ public func generate(
                     guard let event = try session.step() else { break }
                     if case .chunk(let text, let ids) = event, text.isEmpty, ids.isEmpty { continue }
                     continuation.yield(event)
+                    // Each step is long synchronous work; let the consumer (and a cancellation)
+                    // run between steps even when every cooperative thread is busy.
+                    await Task.yield()
                 }
                 if !cancelled, let last = session.flush() { continuation.yield(last) }
                 continuation.yield(.info(session.info(cancelled: cancelled)))

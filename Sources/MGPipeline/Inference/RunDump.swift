@@ -18,7 +18,9 @@ public struct RunDump: Sendable {
     public var prepared: PreparedPrompt
     /// Next-token logits at the last prompt position, `[vocab]` or `[1, vocab]`.
     public var prefillLogits: Tensor
+    /// The generated ids as transformers' `generate` returns them (a final stop token included).
     public var generatedIDs: [Int]
+    /// The answer as the official CLI shows it (see ``MiniGemini/finalText(of:)``).
     public var generatedText: String
     /// Extra string fields for `run.json` (model folder, template, image files, …).
     public var details: [String: String]
@@ -101,9 +103,11 @@ extension MiniGemini {
                 model: languageModel, tokenizer: tokenizer,
                 prompt: .embeddings(prepared.embeddings, tokenIDs: prepared.inputIDs.filter { $0 != imagePlaceholderID }),
                 parameters: request.parameters)
-            let text = result.text.trimmingCharacters(in: .whitespacesAndNewlines)
             let info = MiniGeminiInfo(prompt: prepared.text, inputIDs: prepared.inputIDs, visionSeconds: prepared.visionSeconds, generation: result.info)
-            return (RunDump(prepared: prepared, prefillLogits: logits, generatedIDs: result.tokenIDs, generatedText: text), info)
+            // As transformers' generate returns them: the stop token included.
+            var ids = result.tokenIDs
+            if case .stopToken(let id) = result.info.stopReason { ids.append(id) }
+            return (RunDump(prepared: prepared, prefillLogits: logits, generatedIDs: ids, generatedText: finalText(of: ids)), info)
         } catch {
             throw .language(error)
         }

@@ -31,10 +31,11 @@ EXIT_INVALID_REQUEST = 5
 
 
 class RunnerError(Exception):
-    def __init__(self, kind, message, status):
+    def __init__(self, kind, message, status, **details):
         super().__init__(message)
         self.kind = kind
         self.status = status
+        self.details = details
 
 
 def open_event_channel():
@@ -49,9 +50,10 @@ def import_backend():
     try:
         import torch
         import diffusers
+        import transformers  # noqa: F401  (the text encoders and tokenizers of every SD pipeline)
     except ImportError as error:
         name = getattr(error, "name", None) or str(error)
-        raise RunnerError("missing_package", f"cannot import {name}: {error}", EXIT_MISSING_PACKAGE)
+        raise RunnerError("missing_package", f"cannot import {name}: {error}", EXIT_MISSING_PACKAGE, name=name)
     return torch, diffusers
 
 
@@ -79,12 +81,19 @@ def pick_dtype(torch, requested, device):
     return table[requested]
 
 
+def local_model_path(request):
+    """The request's model folder when it names one, checked before the slow torch import."""
+    model = request.get("model") or ""
+    if not looks_like_path(model):
+        return model
+    model = os.path.expanduser(model)
+    if not os.path.isfile(os.path.join(model, "model_index.json")):
+        raise RunnerError("weights_missing", f"no diffusers pipeline at {model} (model_index.json not found)", EXIT_WEIGHTS_MISSING)
+    return model
+
+
 def load_pipeline(torch, diffusers, request, emit):
-    model = request["model"]
-    if looks_like_path(model):
-        model = os.path.expanduser(model)
-        if not os.path.isfile(os.path.join(model, "model_index.json")):
-            raise RunnerError("weights_missing", f"no diffusers pipeline at {model} (model_index.json not found)", EXIT_WEIGHTS_MISSING)
+    model = local_model_path(request)
     class_name = request.get("pipeline") or "StableDiffusionXLPipeline"
     pipeline_class = getattr(diffusers, class_name, None)
     if pipeline_class is None:
@@ -98,6 +107,9 @@ def load_pipeline(torch, diffusers, request, emit):
         options["variant"] = request["variant"]
     try:
         pipeline = pipeline_class.from_pretrained(model, **options)
+    except ImportError as error:
+        name = getattr(error, "name", None) or str(error)
+        raise RunnerError("missing_package", f"loading {model} needs {name}: {error}", EXIT_MISSING_PACKAGE, name=name)
     except (OSError, FileNotFoundError) as error:
         # huggingface_hub's LocalEntryNotFoundError / EntryNotFoundError and diffusers' "Error no
         # file named …" are all OSErrors: the files are not where they were looked for.
@@ -155,10 +167,11 @@ def main():
         channel.flush()
 
     try:
-        torch, diffusers = import_backend()
         if "--check" in sys.argv[1:]:
+            torch, diffusers = import_backend()
             emit("check", protocol=1, python=sys.version.split()[0], torch=torch.__version__, diffusers=diffusers.__version__)
             return 0
+        torch = diffusers = None
         pipelines = {}
         for line in sys.stdin:
             if not line.strip():
@@ -167,6 +180,9 @@ def main():
                 request = json.loads(line)
             except json.JSONDecodeError as error:
                 raise RunnerError("invalid_request", f"request is not JSON: {error}", EXIT_INVALID_REQUEST)
+            local_model_path(request)
+            if torch is None:
+                torch, diffusers = import_backend()
             key = tuple(request.get(k) for k in ("model", "pipeline", "device", "dtype", "variant"))
             if request.get("threads"):
                 torch.set_num_threads(int(request["threads"]))
@@ -176,7 +192,7 @@ def main():
             render(torch, pipelines[key], request, emit)
         return 0
     except RunnerError as error:
-        emit("error", kind=error.kind, message=str(error))
+        emit("error", kind=error.kind, message=str(error), **error.details)
         return error.status
     except Exception as error:  # reported to Swift as a runner failure with the exception text
         import traceback
