@@ -56,6 +56,27 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Do not print loading progress.")
     var quiet = false
 
+    @Flag(help: "Reasoning generation: append the <GEN> marker and draw the answer's <h>…</h> prompt with SDXL (diffusers).")
+    var generate = false
+
+    @Option(help: "Where --generate writes the image.")
+    var output = "generate.png"
+
+    @Option(help: "The diffusers model folder or hub id for --generate.")
+    var diffusionModel: String?
+
+    @Option(help: "Denoising steps for --generate (the official CLI uses diffusers' default, 50).")
+    var imageSteps = 50
+
+    @Option(help: "Side of the generated image in pixels.")
+    var imageSize = 1024
+
+    @Option(help: "Seed of the generated image (random when omitted).")
+    var imageSeed: UInt64?
+
+    @Option(help: "Torch threads of the diffusers backend.")
+    var diffusionThreads: Int?
+
     @Argument(help: "The question (omit with --chat).")
     var prompt: String?
 
@@ -65,18 +86,30 @@ struct RunCommand: AsyncParsableCommand {
         guard topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
         guard maxTokens > 0 else { throw ValidationError("--max-tokens must be positive") }
         guard topK >= 0 else { throw ValidationError("--top-k must not be negative") }
+        guard imageSteps > 0, imageSize > 0 else { throw ValidationError("--image-steps and --image-size must be positive") }
     }
 
     func run() async throws {
         do {
-            try await runReportingErrors()
+            try await runAnswering()
+        } catch let error as MiniGeminiError {
+            throw Self.fail(error, code: error.exitCode)
+        } catch let error as ImageGenerationError {
+            throw Self.fail(error, code: 4)
+        } catch let error as ExitCode {
+            throw error
         } catch {
-            FileHandle.standardError.write(Data("mgm: error: \(error)\n".utf8))
-            throw ExitCode(error.exitCode)
+            throw Self.fail(error, code: 1)
         }
     }
 
-    private func runReportingErrors() async throws(MiniGeminiError) {
+    /// Prints the one-line error and returns the exit code to throw.
+    private static func fail(_ error: any Error, code: Int32) -> ExitCode {
+        FileHandle.standardError.write(Data("mgm: error: \(error)\n".utf8))
+        return ExitCode(code)
+    }
+
+    private func runAnswering() async throws {
         let folder: URL
         if let model {
             folder = URL(fileURLWithPath: model)
@@ -84,10 +117,9 @@ struct RunCommand: AsyncParsableCommand {
             folder = try BundledModel.locate()
         }
         let start = DispatchTime.now().uptimeNanoseconds
-        let quiet = quiet || json
         let options = MiniGeminiLoadOptions(
             visionTower: visionTower.map { URL(fileURLWithPath: $0) }, visionTowerAux: visionTowerAux.map { URL(fileURLWithPath: $0) },
-            templateName: template, progress: quiet ? nil : Self.printProgress)
+            templateName: template, progress: quiet || json ? nil : Self.printProgress)
         let mgm = try MiniGemini(directory: folder, options: options)
         let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         var decoded: [RGBImage] = []
@@ -95,24 +127,28 @@ struct RunCommand: AsyncParsableCommand {
         let parameters = GenerationParameters(
             maximumTokens: maxTokens, temperature: temperature, topK: temperature > 0 ? topK : 0, topP: topP, seed: seed)
 
-        if !chat, let prompt {
-            let request = MiniGeminiRequest(question: prompt, images: decoded, parameters: parameters)
-            _ = try await ask(mgm, request, loadSeconds: loadSeconds, dumping: dump)
-            return
-        }
         var history: [(user: String, assistant: String)] = []
         var dumpFolder = dump
-        if let prompt {
-            let request = MiniGeminiRequest(question: prompt, images: decoded, parameters: parameters)
-            history.append((prompt, try await ask(mgm, request, loadSeconds: loadSeconds, dumping: dumpFolder)))
-            dumpFolder = nil
-        }
+        var question = prompt
         while true {
-            if !json { FileHandle.standardError.write(Data("\(mgm.template.roles.user): ".utf8)) }
-            guard let line = readLine(), !line.isEmpty else { break }
-            let request = MiniGeminiRequest(question: line, images: decoded, history: history, parameters: parameters)
-            history.append((line, try await ask(mgm, request, loadSeconds: loadSeconds, dumping: dumpFolder)))
+            if question == nil {
+                guard chat else { break }
+                if !json { FileHandle.standardError.write(Data("\(mgm.template.roles.user): ".utf8)) }
+                guard let line = readLine(), !line.isEmpty else { break }
+                question = line
+            }
+            guard let asked = question else { break }
+            // As the official CLI: the marker goes on the user's text; the raw answer stays in the history.
+            let text = generate ? GenerationMarker.appending(to: asked) : asked
+            let request = MiniGeminiRequest(question: text, images: decoded, history: history, parameters: parameters)
+            let turn = try await ask(mgm, request, dumping: dumpFolder)
+            var extras: [String: Any] = ["timings": turn.timings(loadSeconds: loadSeconds)]
+            if generate { extras.merge(try await generateImage(from: turn.text)) { $1 } }
+            if json { Self.printJSON(turn.json.merging(extras) { $1 }) }
+            history.append((text, turn.text))
             dumpFolder = nil
+            question = nil
+            guard chat else { break }
         }
     }
 
@@ -122,59 +158,86 @@ struct RunCommand: AsyncParsableCommand {
         FileHandle.standardError.write(Data(line.utf8))
     }
 
-    /// Answers one request, streaming the text (or printing JSON), and returns the answer text.
-    private func ask(_ mgm: MiniGemini, _ request: MiniGeminiRequest, loadSeconds: Double, dumping: String?) async throws(MiniGeminiError) -> String {
-        if let dumping {
-            let (dump, info) = try mgm.runRecording(request)
-            var withDetails = dump
-            withDetails.details = [
-                "model": mgm.directory.path, "template": mgm.template.name, "images": images.joined(separator: "\n"),
+    /// One answered request.
+    struct Turn {
+        /// The answer as the official CLI shows it.
+        var text: String
+        /// Generated ids as transformers returns them (a final stop token included).
+        var ids: [Int]
+        var info: MiniGeminiInfo
+
+        var json: [String: Any] {
+            ["answer": text, "generated_ids": ids, "input_ids": info.inputIDs, "prompt": info.prompt, "stop_reason": "\(info.generation.stopReason)"]
+        }
+
+        func timings(loadSeconds: Double) -> [String: Any] {
+            let g = info.generation
+            return [
+                "load_seconds": loadSeconds, "vision_seconds": info.visionSeconds, "prefill_seconds": g.prefillSeconds,
+                "time_to_first_token_seconds": info.visionSeconds + g.prefillSeconds, "prompt_positions": g.promptTokenCount,
+                "generated_tokens": g.generatedTokenCount, "decode_tokens_per_second": g.tokensPerSecond,
             ]
-            try withDetails.write(to: URL(fileURLWithPath: dumping))
-            report(text: dump.generatedText, ids: dump.generatedIDs, info: info, loadSeconds: loadSeconds, streamed: false)
-            return dump.generatedText
         }
-        var text = ""
-        var ids: [Int] = []
-        do {
-            for try await event in mgm.respond(to: request) {
-                switch event {
-                case .chunk(let delta, let tokenIDs):
-                    if !json {
-                        FileHandle.standardOutput.write(Data((text.isEmpty ? String(delta.drop { $0 == " " }) : delta).utf8))
-                    }
-                    text += delta
-                    ids += tokenIDs
-                case .finished(let info):
-                    report(text: text, ids: ids, info: info, loadSeconds: loadSeconds, streamed: true)
-                }
-            }
-        } catch let error as MiniGeminiError {
-            throw error
-        } catch let error as LanguageModelError {
-            throw .language(error)
-        } catch {
-            throw .invalidRequest("\(error)")
-        }
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    private func report(text: String, ids: [Int], info: MiniGeminiInfo, loadSeconds: Double, streamed: Bool) {
-        let answer = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard json else {
-            print(streamed ? "" : answer)
-            return
+    /// Answers one request, streaming the text to standard output unless printing JSON.
+    private func ask(_ mgm: MiniGemini, _ request: MiniGeminiRequest, dumping: String?) async throws -> Turn {
+        if let dumping {
+            var (dump, info) = try mgm.runRecording(request)
+            dump.details = ["model": mgm.directory.path, "template": mgm.template.name, "images": images.joined(separator: "\n")]
+            try dump.write(to: URL(fileURLWithPath: dumping))
+            if !json { print(dump.generatedText) }
+            return Turn(text: dump.generatedText, ids: dump.generatedIDs, info: info)
         }
-        let g = info.generation
-        let object: [String: Any] = [
-            "answer": answer, "generated_ids": ids, "input_ids": info.inputIDs, "prompt": info.prompt,
-            "stop_reason": "\(g.stopReason)",
-            "timings": [
-                "load_seconds": loadSeconds, "vision_seconds": info.visionSeconds, "prefill_seconds": g.prefillSeconds,
-                "prompt_positions": g.promptTokenCount, "generated_tokens": g.generatedTokenCount,
-                "decode_tokens_per_second": g.tokensPerSecond,
-            ],
-        ]
+        var streamed = ""
+        var ids: [Int] = []
+        var finished: MiniGeminiInfo?
+        for try await event in mgm.respond(to: request) {
+            switch event {
+            case .chunk(let delta, let tokenIDs):
+                if !json { FileHandle.standardOutput.write(Data((streamed.isEmpty ? String(delta.drop { $0 == " " }) : delta).utf8)) }
+                streamed += delta
+                ids += tokenIDs
+            case .finished(let info):
+                finished = info
+            }
+        }
+        guard let info = finished else { throw MiniGeminiError.cancelled }
+        if !json { print() }
+        if case .stopToken(let id) = info.generation.stopReason { ids.append(id) }
+        return Turn(text: mgm.finalText(of: ids), ids: ids, info: info)
+    }
+
+    /// Reasoning generation: the `<h>…</h>` prompt of the answer (the official CLI's rule) drawn by
+    /// the diffusers backend. Returns the JSON fields it adds.
+    private func generateImage(from answer: String) async throws -> [String: Any] {
+        let extraction = ImagePromptExtractor.extract(from: answer, rule: .commandLine)
+        guard let imagePrompt = extraction.prompt else {
+            let reason = extraction.noPromptReason.map { "\($0)" } ?? "none"
+            FileHandle.standardError.write(Data("mgm: the answer contains no <h>…</h> image prompt (\(reason)); no image generated\n".utf8))
+            return ["image_prompt": NSNull(), "no_prompt_reason": reason]
+        }
+        var configuration = DiffusersImageGenerator.Configuration()
+        if let diffusionModel { configuration.model = diffusionModel }
+        configuration.threads = diffusionThreads
+        let generator = DiffusersImageGenerator(configuration: configuration)
+        let request = ImageGenerationRequest(prompt: imagePrompt, width: imageSize, height: imageSize, steps: imageSteps, seed: imageSeed)
+        let quiet = quiet || json
+        let image = try await generator.generate(request) { progress in
+            guard !quiet else { return }
+            if case .step(let step, let total) = progress {
+                FileHandle.standardError.write(Data("image step \(step)/\(total)\n".utf8))
+            }
+        }
+        try image.write(to: output)
+        if !json {
+            print("Prompt: \(imagePrompt)")
+            print("Generate an image, save at \(output)")
+        }
+        return ["image_prompt": imagePrompt, "image_path": output, "image_seed": image.seed]
+    }
+
+    private static func printJSON(_ object: [String: Any]) {
         if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), let line = String(data: data, encoding: .utf8) {
             print(line)
         }

@@ -78,6 +78,19 @@ struct CommandLineTests {
         #expect(timings["load_seconds"] as? Double != nil && timings["decode_tokens_per_second"] as? Double != nil)
     }
 
+    @Test("--generate appends <GEN> and reports an answer without an <h> prompt as such")
+    func generateWithoutPrompt() throws {
+        let result = try Self.run([
+            "run", "--model", try EndToEndFixtures.checkpoint("MGM-7B-tiny").path, "--generate", "--json", "--temperature", "0",
+            "--max-tokens", "6", "Draw a cat",
+        ])
+        #expect(result.status == 0, "\(result.error)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+        #expect((json["prompt"] as? String)?.hasSuffix("USER: Draw a cat <GEN> ASSISTANT:") == true)
+        #expect(json["image_prompt"] is NSNull)
+        #expect(json["no_prompt_reason"] as? String == "noTags")
+    }
+
     @Test("broken inputs give a one-line error and a non-zero exit code")
     func errors() throws {
         let checkpoint = try EndToEndFixtures.checkpoint("MGM-7B-tiny").path
