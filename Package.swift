@@ -53,7 +53,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "MGTensorBenchmarks",
-            dependencies: ["MGTensor", "COpenBLAS"],
+            dependencies: ["MGTensor", "MGVision", "MGLanguage", "COpenBLAS"],
             path: "Benchmarks/MGTensorBenchmarks"
         ),
 

@@ -32,3 +32,8 @@ func peakResidentMiB() -> Double {
     }
     return 0
 }
+
+/// Resets the peak RSS (`VmHWM`) to the current RSS, so the next reading covers only what follows.
+func resetPeakResident() {
+    try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+}

@@ -1,8 +1,9 @@
 import Foundation
 
-/// Drives `Tools/bench/torch_ops.py` as a child process: one JSON request per line, one reply per
-/// line. Keeping one interpreter alive lets every Swift case be followed immediately by its PyTorch
-/// twin, so both are measured under the same machine conditions.
+/// Drives a Python benchmark server (`Tools/bench/torch_ops.py`, `Tools/bench/torch_models.py`) as a
+/// child process: one JSON request per line, one reply per line. Keeping one interpreter alive lets
+/// every Swift case be followed immediately by its PyTorch twin, so both are measured under the same
+/// machine conditions.
 final class TorchReference {
     private let process = Process()
     private let input = Pipe()
@@ -10,8 +11,8 @@ final class TorchReference {
     private var buffer = Data()
     let banner: String
 
-    init?(repositoryRoot: URL, threads: Int) {
-        let script = repositoryRoot.appendingPathComponent("Tools/bench/torch_ops.py")
+    init?(repositoryRoot: URL, script relativePath: String = "Tools/bench/torch_ops.py", threads: Int) {
+        let script = repositoryRoot.appendingPathComponent(relativePath)
         guard FileManager.default.fileExists(atPath: script.path) else { return nil }
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", script.path]
@@ -32,6 +33,11 @@ final class TorchReference {
 
     /// Median milliseconds of `op` in PyTorch, or nil with the error printed.
     func time(op: String, args: [String: Any], repeat count: Int) -> Double? {
+        request(op: op, args: args, repeat: count)?["ms"] as? Double
+    }
+
+    /// The server's whole reply to `op` (e.g. several timings), or nil with the error printed.
+    func request(op: String, args: [String: Any], repeat count: Int) -> [String: Any]? {
         let request: [String: Any] = ["op": op, "args": args, "repeat": count]
         guard let data = try? JSONSerialization.data(withJSONObject: request) else { return nil }
         input.fileHandleForWriting.write(data + Data("\n".utf8))
@@ -42,7 +48,7 @@ final class TorchReference {
             FileHandle.standardError.write(Data("torch \(op): \(error)\n".utf8))
             return nil
         }
-        return reply["ms"] as? Double
+        return reply
     }
 
     func close() {

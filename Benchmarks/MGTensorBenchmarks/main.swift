@@ -1,9 +1,11 @@
 import Foundation
 import MGTensor
 
-// MGTensor benchmarks: GEMM through MGTensor vs a direct cblas_sgemm, and every non-GEMM op at model
-// size next to PyTorch (fp32, same thread count) measured in the same run.
-// Usage: MGTensorBenchmarks [--repeat N] [--no-torch] [--filter TEXT]
+// MGTensor benchmarks: GEMM through MGTensor vs a direct cblas_sgemm, BF16-weight `linear` (AMX vs
+// the conversion path vs PyTorch BF16), every non-GEMM op at model size next to PyTorch (fp32, same
+// thread count), and the whole models (CLIP ViT-L/14-336, ConvNeXt-L, a Gemma-2B-shaped decoder)
+// next to PyTorch, each pair measured in the same run.
+// Usage: MGTensorBenchmarks [--repeat N] [--no-torch] [--filter gemm|bf16|models|clip|convnext|gemma|OP NAME]
 
 let arguments = CommandLine.arguments
 func option(_ name: String) -> String? {
@@ -33,11 +35,26 @@ if filter == nil || "gemm".contains(filter!.lowercased()) {
     }
 }
 
-print("\n| operation | MGTensor ms | PyTorch ms | Swift/PyTorch |")
-print("|---|---|---|---|")
+if filter == nil || "bf16 gemm".contains(filter!.lowercased()) {
+    print("\n| BF16 linear M×K×N | AMX ms | convert+sgemm ms | PyTorch BF16 ms | AMX rel. error vs F32 | convert/AMX | AMX/PyTorch |")
+    print("|---|---|---|---|---|---|---|")
+    for (m, k, n, runs) in [(600, 2048, 2048, repeatCount), (600, 2048, 16384, 3), (600, 16384, 2048, 3), (600, 2048, 256_000, 1)] {
+        let r = try runBF16GEMM(m: m, k: k, n: n, repeat: runs, torch: torch)
+        let speedup = r.amxMs.map { r.convertMs / $0 }
+        let versusTorch = r.amxMs.flatMap { amx in r.torchMs.map { amx / $0 } }
+        print("| \(m)×\(k)×\(n) | \(r.amxMs.map { fixed($0, 1) } ?? "–") | \(fixed(r.convertMs, 1)) | "
+              + "\(r.torchMs.map { fixed($0, 1) } ?? "–") | \(r.relativeError.map { String(format: "%.1e", $0) } ?? "–") | "
+              + "\(speedup.map { fixed($0) } ?? "–") | \(versusTorch.map { fixed($0) } ?? "–") |")
+    }
+}
+
+let operations = operationCases().filter { filter == nil || $0.name.lowercased().contains(filter!.lowercased()) }
+if !operations.isEmpty {
+    print("\n| operation | MGTensor ms | PyTorch ms | Swift/PyTorch |")
+    print("|---|---|---|---|")
+}
 var worst = 0.0
-for benchmark in operationCases() {
-    if let filter, !benchmark.name.lowercased().contains(filter.lowercased()) { continue }
+for benchmark in operations {
     let run = try benchmark.prepare()
     let swiftMs = try medianMilliseconds(repeat: repeatCount, run)
     let torchMs = torch?.time(op: benchmark.torchOp, args: benchmark.torchArgs, repeat: repeatCount)
@@ -45,6 +62,44 @@ for benchmark in operationCases() {
     if let ratio { worst = max(worst, ratio) }
     print("| \(pad(benchmark.name, 34)) | \(fixed(swiftMs)) | \(torchMs.map { fixed($0) } ?? "–") | \(ratio.map { fixed($0) } ?? "–") |")
 }
-if torch != nil { print("\nworst Swift/PyTorch ratio: \(fixed(worst))") }
+if torch != nil, !operations.isEmpty { print("\nworst Swift/PyTorch ratio: \(fixed(worst))") }
 print("peak RSS: \(fixed(peakResidentMiB(), 0)) MiB")
 torch?.close()
+
+func wants(_ section: String) -> Bool {
+    guard let filter = filter?.lowercased() else { return true }
+    return filter == "models" || filter == section
+}
+if wants("clip") || wants("convnext") || wants("gemma") {
+    let modelTorch = arguments.contains("--no-torch")
+        ? nil : TorchReference(repositoryRoot: root, script: "Tools/bench/torch_models.py", threads: Parallel.threadCount)
+    let modelRepeat = min(repeatCount, 3)
+    print("\n| model (random weights) | MGTensor ms | PyTorch ms | Swift/PyTorch | Swift peak RSS MiB |")
+    print("|---|---|---|---|---|")
+    var towers: [() throws -> TowerResult] = []
+    if wants("clip") { towers.append { try runCLIPTower(repeat: modelRepeat, torch: modelTorch) } }
+    if wants("convnext") {
+        towers.append { try runConvNeXtTower(size: 768, repeat: modelRepeat, torch: modelTorch) }
+        towers.append { try runConvNeXtTower(size: 1536, repeat: 1, torch: modelTorch) }
+    }
+    for run in towers {
+        let r = try run()
+        print("| \(r.name) | \(fixed(r.swiftMs, 0)) | \(r.torchMs.map { fixed($0, 0) } ?? "–") | "
+              + "\(r.torchMs.map { fixed(r.swiftMs / $0) } ?? "–") | \(fixed(r.peakMiB, 0)) |")
+    }
+    if wants("gemma") {
+        let r = try runGemmaDecoder(positions: 600, decodeSteps: 8, torch: modelTorch)
+        let tokensPerSecond = { (ms: Double) in 1000 / ms }
+        print("\n| Gemma-2B shape, BF16 weights | MGTensor | PyTorch BF16 | Swift/PyTorch time |")
+        print("|---|---|---|---|")
+        print("| prefill \(r.positions) positions, tokens/s | \(fixed(Double(r.positions) * tokensPerSecond(r.prefillMs), 1)) | "
+              + "\(r.torchPrefillMs.map { fixed(Double(r.positions) * tokensPerSecond($0), 1) } ?? "–") | "
+              + "\(r.torchPrefillMs.map { fixed(r.prefillMs / $0) } ?? "–") |")
+        print("| decode, tokens/s | \(fixed(tokensPerSecond(r.decodeMsPerToken))) | "
+              + "\(r.torchDecodeMsPerToken.map { fixed(tokensPerSecond($0)) } ?? "–") | "
+              + "\(r.torchDecodeMsPerToken.map { fixed(r.decodeMsPerToken / $0) } ?? "–") |")
+        print("\nweights \(fixed(Double(r.weightBytes) / 1e9)) GB; plain read \(fixed(r.readGBps, 1)) GB/s; fastest decode step "
+              + "\(fixed(r.fastestStepMs, 0)) ms = \(fixed(100 * r.bandwidthFraction, 0))% of the read rate; Swift peak RSS \(fixed(r.peakMiB, 0)) MiB")
+    }
+    modelTorch?.close()
+}

@@ -3,8 +3,9 @@ import MGTestSupport
 import Testing
 @testable import MGLanguage
 
-/// Prefill followed by token-by-token decode must reproduce one full forward pass
-/// (relative error ≤ 1e-5: the same arithmetic, only split differently).
+/// Prefill followed by token-by-token decode must reproduce one full forward pass (relative error
+/// ≤ 5e-5: the same model split differently; with BF16 weights on an AMX CPU multi-row products
+/// use the tile kernel, ~2e-6 relative per product, and single rows the exact F32 kernel).
 @Suite("KV cache")
 struct KVCacheTests {
     @Test("prefill + decode equals a full forward", arguments: DecoderFixture.families)
@@ -23,7 +24,7 @@ struct KVCacheTests {
         }
         #expect(cache.length == ids.count)
         let error = relativeError(actual, reference)
-        #expect(error <= 1e-5, "\(family): relative error \(error)")
+        #expect(error <= 5e-5, "\(family): relative error \(error)")
         #expect(actual.count == ids.count * vocab)
     }
 

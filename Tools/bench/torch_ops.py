@@ -38,6 +38,11 @@ def make_case(op, a):
     if op == "sgemm":
         x, w = rand(a["M"], a["K"]), rand(a["N"], a["K"])
         return lambda: F.linear(x, w)
+    if op == "linear_bf16":
+        # PyTorch's BF16 inference: activations and weights in bf16 (oneDNN, AMX where present).
+        x = rand(a["M"], a["K"]).to(torch.bfloat16)
+        w = (rand(a["N"], a["K"]) * 0.05).to(torch.bfloat16)
+        return lambda: F.linear(x, w)
     if op == "softmax":
         x = rand(*a["shape"])
         return lambda: torch.softmax(x, dim=-1)

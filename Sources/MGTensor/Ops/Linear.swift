@@ -5,8 +5,9 @@ import COpenBLAS
 ///
 /// The weight is read in place through BLAS's transpose flag, never copied when it is F32. F16 and
 /// BF16 weights (e.g. memory-mapped from a checkpoint) are never converted as a whole: a single input
-/// row (decode) uses a fused widen-and-dot kernel that streams the weight once, and larger inputs
-/// convert blocks of about 8 MB of output rows into one scratch buffer, one GEMM per block.
+/// row (decode) uses a fused widen-and-dot kernel that streams the weight once; larger inputs use the
+/// AMX tile kernel for BF16 where the CPU has it (F32-level accuracy, see ``MatrixKernels``), and
+/// otherwise convert blocks of about 8 MB of output rows into one scratch buffer, one GEMM per block.
 /// A single F32 row uses `sgemv`, which is several times faster than a one-row GEMM.
 ///
 /// - Parameters:
@@ -18,6 +19,13 @@ import COpenBLAS
 ///   bias is not `[out]`, ``TensorError/invalidArgument(operation:reason:)`` when the weight is not
 ///   rank 2 or `x` is a scalar, ``TensorError/unsupportedDType(operation:_:)`` for non-float tensors.
 public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) throws(TensorError) -> Tensor {
+    try linear(x, weight: weight, bias: bias, sixteenBitKernel: .automatic)
+}
+
+/// ``linear(_:weight:bias:)`` with the multi-row 16-bit path chosen by the caller (tests pin each).
+func linear(
+    _ x: Tensor, weight: Tensor, bias: Tensor?, sixteenBitKernel: SixteenBitLinearKernel
+) throws(TensorError) -> Tensor {
     guard weight.rank == 2 else {
         throw .invalidArgument(operation: "linear", reason: "weight must be [out, in], got \(weight.shape)")
     }
@@ -63,6 +71,10 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) throws(Tens
             default:
                 if rows == 1 {
                     fusedGEMV(weight: weight, x: xPointer, bias: biasPointer, y: yPointer)
+                } else if usesAMXLinear(weight: weight, kernel: sixteenBitKernel),
+                    amxLinear(weight: weight, x: xPointer, rows: rows, bias: biasPointer, y: yPointer)
+                {
+                    return
                 } else {
                     blockedLinear(weight: weight, x: xPointer, rows: rows, bias: biasPointer, y: yPointer)
                 }
@@ -120,7 +132,7 @@ private func fusedGEMV(weight: Tensor, x: UnsafePointer<Float>, bias: UnsafePoin
 }
 
 /// Writes `bias` (or zeros when nil) into every row of the `rows × columns` output.
-private func fillRows(_ y: UnsafeMutablePointer<Float>, rows: Int, columns: Int, bias: UnsafePointer<Float>?) {
+func fillRows(_ y: UnsafeMutablePointer<Float>, rows: Int, columns: Int, bias: UnsafePointer<Float>?) {
     guard let bias else {
         y.initialize(repeating: 0, count: rows * columns)
         return

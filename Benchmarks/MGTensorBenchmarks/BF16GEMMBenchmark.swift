@@ -1,0 +1,56 @@
+import Foundation
+import MGTensor
+
+/// `linear` with a BF16 weight at Gemma-2B layer shapes: the AMX path against the conversion path
+/// (F32 `sgemm` on widened weight blocks) in the same run, the AMX result's error relative to the
+/// conversion path, and PyTorch's all-BF16 `F.linear` (activations rounded to bf16 too).
+struct BF16GEMMResult {
+    let m: Int, k: Int, n: Int
+    let amxMs: Double?
+    let convertMs: Double
+    let torchMs: Double?
+    /// max |amx − f32| / max |f32| over the whole output.
+    let relativeError: Double?
+}
+
+func runBF16GEMM(m: Int, k: Int, n: Int, repeat count: Int, torch: TorchReference?) throws -> BF16GEMMResult {
+    let x = try randomTensor([m, k])
+    let w = try randomBF16Tensor([n, k], radius: 0.05, seed: 7)
+    let amx = MatrixKernels.amxAvailable
+    func timed(useAMX: Bool) throws -> (Double, Tensor) {
+        MatrixKernels.usesAMX = useAMX
+        defer { MatrixKernels.usesAMX = true }
+        var last: Tensor?
+        let ms = try medianMilliseconds(repeat: count) { last = try linear(x, weight: w) }
+        return (ms, last!)
+    }
+    var amxTimes: [Double] = [], convertTimes: [Double] = []
+    var amxOut: Tensor?, reference: Tensor?
+    for _ in 0..<(count > 1 ? 2 : 1) {
+        if amx {
+            let (ms, out) = try timed(useAMX: true)
+            amxTimes.append(ms)
+            amxOut = out
+        }
+        let (ms, out) = try timed(useAMX: false)
+        convertTimes.append(ms)
+        reference = out
+    }
+    var error: Double?
+    if let amxOut, let reference {
+        var maxDifference: Float = 0, maxReference: Float = 0
+        amxOut.withUnsafeFloats { a in
+            reference.withUnsafeFloats { r in
+                for index in 0..<r.count {
+                    maxDifference = max(maxDifference, abs(a[index] - r[index]))
+                    maxReference = max(maxReference, abs(r[index]))
+                }
+            }
+        }
+        error = Double(maxDifference / maxReference)
+    }
+    let torchMs = torch?.time(op: "linear_bf16", args: ["M": m, "K": k, "N": n], repeat: count)
+    return BF16GEMMResult(
+        m: m, k: k, n: n, amxMs: amxTimes.min(), convertMs: convertTimes.min()!, torchMs: torchMs,
+        relativeError: error)
+}

@@ -1,0 +1,147 @@
+import Foundation
+import MGLanguage
+import MGTensor
+import MGVision
+import Synchronization
+
+// Whole towers and the decoder at Mini-Gemini's real sizes with random weights, each followed by its
+// PyTorch twin from Tools/bench/torch_models.py in the same run.
+
+struct TowerResult {
+    let name: String
+    let swiftMs: Double
+    let torchMs: Double?
+    /// Peak RSS while building and running the Swift tower (weights included), in MiB.
+    let peakMiB: Double
+}
+
+/// CLIP ViT-L/14-336 (F32, `hidden_states[-2]` as Mini-Gemini selects it) on one 336 × 336 image.
+func runCLIPTower(repeat count: Int, torch: TorchReference?) throws -> TowerResult {
+    resetPeakResident()
+    let configuration = CLIPVisionConfiguration.vitLarge14x336
+    let shapes = clipVisionShapes(
+        hidden: configuration.hiddenSize, intermediate: configuration.intermediateSize,
+        layers: configuration.hiddenLayerCount, patch: configuration.patchSize, tokens: configuration.patchCount + 1)
+    let tower = try CLIPVisionTower(configuration: configuration, weights: MemoryWeights.random(shapes))
+    let pixels = try randomTensor([1, 3, 336, 336])
+    let ms = try medianMilliseconds(repeat: count) { _ = try tower.encode(pixels) }
+    let peak = peakResidentMiB()
+    let torchMs = torch?.time(op: "clip_vit_l336", args: [:], repeat: count)
+    return TowerResult(name: "CLIP ViT-L/14-336, 1 image", swiftMs: ms, torchMs: torchMs, peakMiB: peak)
+}
+
+/// ConvNeXt-L (F32) on one `size` × `size` image, with Mini-Gemini's four-stage fusion.
+func runConvNeXtTower(size: Int, repeat count: Int, torch: TorchReference?) throws -> TowerResult {
+    resetPeakResident()
+    let configuration = ConvNeXtConfiguration.large
+    let weights = try MemoryWeights.random(convNeXtShapes(depths: configuration.depths, widths: configuration.widths))
+    let tower = try ConvNeXtTower(configuration: configuration, weights: weights)
+    let pixels = try randomTensor([1, 3, size, size])
+    let ms = try medianMilliseconds(repeat: count) { _ = try tower.encode(pixels) }
+    let peak = peakResidentMiB()
+    let torchMs = torch?.time(op: "convnext_l", args: ["size": size], repeat: count)
+    return TowerResult(name: "ConvNeXt-L @\(size), fused map", swiftMs: ms, torchMs: torchMs, peakMiB: peak)
+}
+
+struct DecoderResult {
+    let positions: Int
+    let prefillMs: Double
+    let decodeMsPerToken: Double
+    let torchPrefillMs: Double?
+    let torchDecodeMsPerToken: Double?
+    /// Bytes of weights one decode step streams (every tensor, the tied embedding as the head).
+    let weightBytes: Int
+    /// The fastest decode step and the fastest plain read of all weight bytes, interleaved.
+    let fastestStepMs: Double
+    let fastestReadMs: Double
+    let peakMiB: Double
+
+    /// The plain read rate in GB/s.
+    var readGBps: Double { Double(weightBytes) / (fastestReadMs * 1e6) }
+    /// Decode speed relative to the memory-bound limit: the step's effective weight rate over the
+    /// plain read rate.
+    var bandwidthFraction: Double { fastestReadMs / fastestStepMs }
+}
+
+/// The Gemma-2B shape (18 layers, 2048 wide, MQA with 256-wide heads, 256000-token tied head)
+/// with random BF16 weights: one prefill of `positions` tokens (last-position logits), then
+/// `decodeSteps` single-token steps on the cache.
+func runGemmaDecoder(positions: Int, decodeSteps: Int, torch: TorchReference?) throws -> DecoderResult {
+    resetPeakResident()
+    let json = """
+        {"model_type": "gemma", "hidden_size": 2048, "intermediate_size": 16384, "num_hidden_layers": 18,
+         "num_attention_heads": 8, "num_key_value_heads": 1, "head_dim": 256, "vocab_size": 256000,
+         "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "max_position_embeddings": 8192,
+         "hidden_activation": "gelu_pytorch_tanh", "tie_word_embeddings": true}
+        """
+    let configuration = try DecoderConfiguration(jsonData: Data(json.utf8))
+    let shapes = gemmaShapes(
+        vocabulary: 256_000, hidden: 2048, intermediate: 16384, layers: 18, heads: 8, keyValueHeads: 1, headSize: 256)
+    let weights = try MemoryWeights.random(shapes, dtype: .bf16, unitOffsetNorms: true)
+    let model = try DecoderModel(configuration: configuration, weights: weights)
+
+    var state: UInt64 = 3
+    let ids = (0..<positions).map { _ in
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return Int(state >> 33) % 256_000
+    }
+    // A short warm-up, so one-time set-up (thread pools, AMX permission) is not timed.
+    var warmCache = try model.newCache(maximumLength: 16)
+    _ = try model.forward(ids: Array(ids.prefix(16)), cache: &warmCache)
+
+    var cache = try model.newCache(maximumLength: positions + decodeSteps)
+    var start = DispatchTime.now().uptimeNanoseconds
+    var logits = try model.forward(ids: ids, cache: &cache)
+    let prefillMs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+    // Each step is followed by a plain read of the weights, so both see the same machine state; the
+    // bandwidth fraction compares the fastest of each.
+    var stepMs: [Double] = [], readMs: [Double] = []
+    for _ in 0..<decodeSteps {
+        let next = try argmax(logits)
+        start = DispatchTime.now().uptimeNanoseconds
+        logits = try model.forward(ids: [next], cache: &cache)
+        stepMs.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        readMs.append(readSeconds(weights) * 1000)
+    }
+    let decodeMs = stepMs.reduce(0, +) / Double(max(1, decodeSteps))
+    let peak = peakResidentMiB()
+
+    let reply = torch?.request(op: "gemma_2b", args: ["positions": positions, "decode": decodeSteps], repeat: 1)
+    return DecoderResult(
+        positions: positions, prefillMs: prefillMs, decodeMsPerToken: decodeMs,
+        torchPrefillMs: reply?["prefill_ms"] as? Double, torchDecodeMsPerToken: reply?["decode_ms"] as? Double,
+        weightBytes: weights.byteCount, fastestStepMs: stepMs.min() ?? .nan, fastestReadMs: readMs.min() ?? .nan,
+        peakMiB: peak)
+}
+
+/// Seconds to read every weight byte once on all cores (summing them as 8-byte words): the time
+/// a memory-bound decode step cannot beat. Each thread reads four distant parts of its range in
+/// lockstep, as the GEMV kernel reads four weight rows; one sequential stream per core leaves
+/// bandwidth unused on this kind of machine.
+func readSeconds(_ weights: MemoryWeights) -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    let checksum = Atomic<UInt64>(0)
+    for tensor in weights.tensors.values {
+        tensor.withUnsafeBytes { raw in
+            let words = UncheckedPointer(UnsafeMutableRawPointer(mutating: raw.baseAddress!).assumingMemoryBound(to: UInt64.self))
+            // Units of 64 bytes; a tail under 64 bytes per tensor is skipped.
+            Parallel.forEachChunk(count: raw.count / 64, minimumChunk: 1 << 14) { range in
+                let quarter = range.count / 4
+                var sum: UInt64 = 0
+                for line in 0..<quarter {
+                    for stream in 0..<4 {
+                        let base = words.pointer + (range.lowerBound + stream * quarter + line) * 8
+                        for word in 0..<8 { sum &+= base[word] }
+                    }
+                }
+                for line in (range.lowerBound + 4 * quarter)..<range.upperBound {
+                    for word in 0..<8 { sum &+= words.pointer[line * 8 + word] }
+                }
+                checksum.wrappingAdd(sum, ordering: .relaxed)
+            }
+        }
+    }
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    if checksum.load(ordering: .relaxed) == 42 { print("", terminator: "") }  // keeps the reads
+    return seconds
+}

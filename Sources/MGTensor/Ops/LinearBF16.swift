@@ -1,0 +1,76 @@
+import CMGKernels
+import Foundation
+import Synchronization
+
+/// Run-time choice of the matrix kernels behind ``linear(_:weight:bias:)``.
+///
+/// On CPUs with Intel AMX (Sapphire Rapids and later) a multi-row product with a BF16 weight runs
+/// on the tile units: each F32 activation is split into two bf16 halves (hi = bf16(x),
+/// lo = bf16(x − hi), together within 2⁻¹⁷ of x) that are multiplied by the exact weights with F32
+/// accumulation, so results stay at F32-GEMM accuracy (relative error ~1e-6). Elsewhere, and for F16
+/// weights, blocks of the weight are widened to F32 for `sgemm`.
+public enum MatrixKernels {
+    private static let amxAllowed = Atomic<Bool>(ProcessInfo.processInfo.environment["MG_DISABLE_AMX"] != "1")
+
+    /// Whether this CPU and operating system let the process use AMX BF16 tiles.
+    public static var amxAvailable: Bool { mg_amx_bf16_available() != 0 }
+
+    /// Whether BF16 products use AMX when it is available: true by default, false when the
+    /// environment sets `MG_DISABLE_AMX=1`. Setting it affects calls that start afterwards
+    /// (e.g. to compare both paths); it cannot enable AMX on a CPU without it.
+    public static var usesAMX: Bool {
+        get { amxAllowed.load(ordering: .relaxed) && amxAvailable }
+        set { amxAllowed.store(newValue, ordering: .relaxed) }
+    }
+}
+
+/// How `linear` multiplies several rows by a 16-bit weight (internal, so tests can pin a path).
+enum SixteenBitLinearKernel {
+    /// AMX for BF16 weights whose `in` is a multiple of 32 when ``MatrixKernels/usesAMX``; the
+    /// conversion path otherwise.
+    case automatic
+    /// Widen 8 MB blocks of the weight to F32 and call `sgemm` (every CPU, F16 and BF16).
+    case convertAndSGEMM
+}
+
+/// Whether the AMX kernel would take this product under `kernel`.
+func usesAMXLinear(weight: Tensor, kernel: SixteenBitLinearKernel) -> Bool {
+    kernel == .automatic && weight.dtype == .bf16 && weight.shape[1] % Int(MG_AMX_K_STEP) == 0
+        && MatrixKernels.usesAMX
+}
+
+/// `y = x · Wᵀ (+ bias)` for a BF16 `[out, in]` weight on AMX tiles, parallel over 32-column
+/// blocks of the output. Returns false when the kernel declined (no AMX, or a scratch allocation
+/// failed); `y` may then be partly written and must be recomputed by the conversion path.
+func amxLinear(
+    weight: Tensor, x: UnsafePointer<Float>, rows: Int, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>
+) -> Bool {
+    let outFeatures = weight.shape[0], inFeatures = weight.shape[1]
+    guard mg_amx_bf16_available() != 0, inFeatures % Int(MG_AMX_K_STEP) == 0 else { return false }
+    let block = Int(MG_AMX_BLOCK)
+    let rowBlocks = (rows + block - 1) / block
+    let packed = UnsafeMutablePointer<UInt16>.allocate(capacity: mg_amx_packed_x_count(rows, inFeatures))
+    defer { packed.deallocate() }
+    let w = weight.storage.base.assumingMemoryBound(to: UInt16.self)
+    let pointers = UncheckedSendable((x, packed, w, y))
+
+    // The hi/lo split touches every activation once; worth two threads only for large inputs.
+    Parallel.forEachChunk(count: rowBlocks, minimumChunk: max(1, (1 << 17) / (block * inFeatures))) { range in
+        let (x, packed, _, _) = pointers.value
+        mg_amx_pack_x(x, inFeatures, rows, inFeatures, range.lowerBound, range.upperBound, packed)
+    }
+    if let bias { fillRows(y, rows: rows, columns: outFeatures, bias: bias) }
+
+    let failures = Atomic<Int>(0)
+    // One column block is rows × in × 64 multiply-adds; keep tiny products on one thread.
+    let blockWork = rowBlocks * block * inFeatures * block
+    Parallel.forEachChunk(count: (outFeatures + block - 1) / block, minimumChunk: max(1, (1 << 22) / blockWork)) {
+        range in
+        let (_, packed, w, y) = pointers.value
+        let status = mg_amx_gemm_bf16(
+            packed, rows, inFeatures, w, outFeatures, range.lowerBound, range.upperBound, y, outFeatures,
+            bias == nil ? 0 : 1)
+        if status != 0 { failures.add(1, ordering: .relaxed) }
+    }
+    return failures.load(ordering: .relaxed) == 0
+}
