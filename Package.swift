@@ -48,9 +48,11 @@ let package = Package(
 
         .executableTarget(
             name: "mgm",
-            dependencies: ["MGPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["MGPipeline", "MGScenes", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/mgm"
         ),
+        // Procedural scenes of the bundled demo model (same generator as Tools/scenes/scenes.py).
+        .target(name: "MGScenes", dependencies: ["MGVision", "MGPipeline"], path: "Examples/MGScenes"),
         .executableTarget(
             name: "MGTensorBenchmarks",
             dependencies: ["MGTensor", "MGVision", "MGLanguage", "COpenBLAS"],
@@ -63,6 +65,7 @@ let package = Package(
         .testTarget(name: "MGVisionTests", dependencies: ["MGVision", "MGTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MGMiningTests", dependencies: ["MGMining", "MGTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MGLanguageTests", dependencies: ["MGLanguage", "MGTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MGScenesTests", dependencies: ["MGScenes", "MGPipeline"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MGPipelineTests", dependencies: ["MGPipeline", "MGTestSupport", "mgm"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# `make demo`: what the mgm tool can do with what is in the repository today.
-# The end-to-end answer on the bundled default model arrives with the MGPipeline and
-# bundled-model work (see README, "Status"); until then the demo shows the pieces that exist.
+# `make demo`: the bundled scenes model (Models/MGM-Scenes, a tiny Mini-Gemini trained on procedural
+# scenes) answers questions about a bundled scene through the whole pipeline: preprocessing, the CLIP
+# and ConvNeXt towers, patch info mining, the projector and the Llama decoder, greedy decoding.
 set -euo pipefail
 mgm="$1"
 cd "$(dirname "$0")/.."
+image=Examples/Images/scene.png
 
-echo "== The prompt MGM-7B (vicuna_v1) sees for one image and a question =="
-"$mgm" prompt --template vicuna_v1 "What is unusual about this image?"
+echo "== Questions about $image (a red circle, a red square, a blue triangle and a small digit 8) =="
+for question in "What color is the triangle?" "What shape is blue?" "How many shapes are there?" \
+                "Is there a circle?" "What digit is shown?"; do
+  answer=$("$mgm" run --quiet --temperature 0 --max-tokens 8 --image "$image" "$question")
+  printf '%-30s %s\n' "$question" "$answer"
+done
 echo
-echo "== The same for MGM-2B (gemma), picked from the model name as the official CLI does =="
-"$mgm" prompt --model-name MGM-2B "What is unusual about this image?"
+echo "== The prompt the model saw for the last question (vicuna_v1, as the official CLI builds it) =="
+"$mgm" prompt --template vicuna_v1 "What digit is shown?"
 echo
-echo "== A checkpoint file inspected through the memory-mapped safetensors reader =="
-fixture=$(ls Tests/MGTensorTests/Fixtures/*.safetensors 2>/dev/null | head -n 1 || true)
-if [ -n "$fixture" ]; then
-  "$mgm" inspect --summary "$fixture"
-fi
+echo "== Accuracy on 20 fresh scenes (mgm eval; Documentation/Scenes.md has the 400-scene table) =="
+"$mgm" eval --scenes 20

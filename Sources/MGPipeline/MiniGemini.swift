@@ -54,6 +54,15 @@ public final class MiniGemini: Sendable {
         do { return try ImageDecoder(maximumPixels: limits.maximumImagePixels).decode(contentsOfFile: path) } catch { throw .vision(error) }
     }
 
+    /// The visual token rows of each image (`[tokens, hidden]`), for
+    /// ``MiniGeminiRequest/visualTokens``.
+    /// - Throws: ``MiniGeminiError/cancelled`` and the errors of the vision side.
+    public func encodeImages(_ images: [RGBImage]) throws(MiniGeminiError) -> [Tensor] {
+        var rows: [Tensor] = []
+        for image in images { rows.append(try imageEncoder.encode(image)) }
+        return rows
+    }
+
     /// The prompt text of a request, rendered as the official CLI renders it: images as
     /// `"<image>\n"` lines before the first user message, `"Image k:"` labels when there are
     /// several, then the template.
@@ -101,13 +110,20 @@ public final class MiniGemini: Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         var rows: [Tensor] = []
         var traces: [ImageEncodingTrace] = []
-        for image in request.images {
-            if tracing {
-                let (encoded, trace) = try imageEncoder.encodeTracing(image)
-                rows.append(encoded)
-                traces.append(trace)
-            } else {
-                rows.append(try imageEncoder.encode(image))
+        if let given = request.visualTokens, !tracing {
+            guard given.count == request.images.count else {
+                throw .invalidRequest("\(given.count) precomputed visual token sets for \(request.images.count) images")
+            }
+            rows = given
+        } else {
+            for image in request.images {
+                if tracing {
+                    let (encoded, trace) = try imageEncoder.encodeTracing(image)
+                    rows.append(encoded)
+                    traces.append(trace)
+                } else {
+                    rows.append(try imageEncoder.encode(image))
+                }
             }
         }
         let visionSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9

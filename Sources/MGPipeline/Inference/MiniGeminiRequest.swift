@@ -12,11 +12,15 @@ public struct MiniGeminiRequest: Sendable {
     public var history: [(user: String, assistant: String)]
     /// Sampling and stopping; ``GenerationParameters/miniGeminiCLI`` is the official CLI's choice.
     public var parameters: GenerationParameters
+    /// The visual token rows of ``images`` when already computed (``MiniGemini/encodeImages(_:)``),
+    /// to ask several questions about the same images without encoding them again.
+    public var visualTokens: [Tensor]?
 
     public init(
         question: String, images: [RGBImage] = [], history: [(user: String, assistant: String)] = [],
-        parameters: GenerationParameters = .miniGeminiCLI
+        parameters: GenerationParameters = .miniGeminiCLI, visualTokens: [Tensor]? = nil
     ) {
+        self.visualTokens = visualTokens
         self.question = question
         self.images = images
         self.history = history
