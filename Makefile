@@ -36,7 +36,8 @@ bench: deps
 	$(SWIFT) build -c release --product MGTensorBenchmarks
 	"$$($(SWIFT) build -c release --show-bin-path)/MGTensorBenchmarks"
 
-## Python reference tooling (torch, transformers, …) pinned in Tools/requirements.txt.
+## Python tooling (torch, transformers, diffusers, …) pinned in Tools/requirements.txt: the references,
+## the diffusers image backend and its integration test.
 python-deps:
 	$(PYTHON) -m pip install -q -r Tools/requirements.txt
 
@@ -53,3 +54,9 @@ docs:
 
 clean:
 	$(SWIFT) package clean
+
+## Fuzz every parser of untrusted input for FUZZ_SECONDS each (libFuzzer + ASan; see Fuzz/README.md).
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) ./Fuzz/run.sh

@@ -70,3 +70,15 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// libFuzzer harnesses, one per parser of untrusted input (Fuzz/README.md). A plain build compiles
+// each as a replayer of saved inputs; `make fuzz` rebuilds them with the fuzzer and ASan.
+let fuzzHarnesses: [(name: String, dependencies: [Target.Dependency])] = [
+    ("Safetensors", ["MGTensor"]), ("ShardIndex", ["MGTensor"]), ("TorchCheckpoint", ["MGTensor"]),
+    ("Configs", ["MGPipeline"]), ("TokenizerJSON", ["MGLanguage"]), ("SentencePiece", ["MGLanguage"]),
+    ("PNG", ["MGVision"]), ("JPEG", ["MGVision"]), ("Conversation", ["MGPipeline"]), ("ImagePrompt", ["MGPipeline"]),
+]
+package.targets.append(.target(name: "MGFuzzSupport", path: "Fuzz/Support"))
+package.targets += fuzzHarnesses.map { harness in
+    .executableTarget(name: "Fuzz" + harness.name, dependencies: ["MGFuzzSupport"] + harness.dependencies, path: "Fuzz/" + harness.name)
+}

@@ -252,7 +252,7 @@ extension MiniGeminiError {
         case .vision(.unreadableFile), .vision(.unsupportedFormat), .vision(.truncatedImage), .vision(.corruptImage),
              .vision(.imageTooLarge), .invalidRequest, .promptTooLong, .limitExceeded:
             2
-        case .invalidConfiguration, .towerNotFound, .missingFile, .incompatibleComponents, .checkpoint, .tokenizer, .mining:
+        case .invalidConfiguration, .towerNotFound, .missingFile, .incompatibleComponents, .checkpoint, .tokenizer, .mining, .language:
             3
         default:
             1

@@ -3,7 +3,14 @@
 
 #include <math.h>
 
-#if defined(__x86_64__) && defined(__clang__) && defined(__linux__)
+// ThreadSanitizer instruments ifunc resolvers, which run before its runtime is set up (a crash at
+// start-up): TSan builds keep the baseline code only (as CMGKernels' mg_common.h does).
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MG_IMAGE_NO_MULTIVERSION 1
+#endif
+#endif
+#if defined(__x86_64__) && defined(__clang__) && defined(__linux__) && !defined(MG_IMAGE_NO_MULTIVERSION)
 #define MG_IMAGE_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define MG_IMAGE_MULTIVERSION

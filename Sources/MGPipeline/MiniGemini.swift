@@ -95,8 +95,13 @@ public final class MiniGemini: Sendable {
         guard request.parameters.maximumTokens <= limits.maximumNewTokens else {
             throw .limitExceeded(what: "new tokens", value: request.parameters.maximumTokens, limit: limits.maximumNewTokens)
         }
-        for image in request.images where image.width * image.height > limits.maximumImagePixels {
-            throw .limitExceeded(what: "image pixels", value: image.width * image.height, limit: limits.maximumImagePixels)
+        // Preprocessing pads to a square first, so a thin image costs its longer side squared.
+        for image in request.images {
+            let side = max(image.width, image.height)
+            let padded = side.multipliedReportingOverflow(by: side)
+            guard !padded.overflow, padded.partialValue <= limits.maximumImagePixels else {
+                throw .limitExceeded(what: "padded image pixels", value: padded.overflow ? Int.max : padded.partialValue, limit: limits.maximumImagePixels)
+            }
         }
         let text = promptText(for: request)
         let ids = tokenizeWithImagePlaceholders(text, tokenizer: tokenizer)

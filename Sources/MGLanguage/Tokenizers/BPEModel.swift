@@ -6,6 +6,9 @@ import Foundation
 /// Loading builds integer-keyed tables once: single-character ids by scalar value, and merges
 /// keyed by the pair of ids (`left << 32 | right`) holding `rank << 32 | merged id`.
 struct BPEModel: Sendable {
+    /// How far ids may run past the entry count: real vocabularies are dense (ids `0..<count`).
+    static let maximumIDGap = 1 << 16
+
     let vocabulary: [ExactKey: Int]
     let tokens: [String?]
     private let singleScalarIDs: [UInt32: Int]
@@ -33,6 +36,10 @@ struct BPEModel: Sendable {
             let token = vocabObject.keys[index]
             guard let id = vocabObject.values[index].int, id >= 0 else {
                 throw .invalidJSON(reason: "vocab entry \(token) without an id")
+            }
+            // Tokens are stored by id in a dense array: a huge id in a small file must not allocate it.
+            guard id < vocabObject.keys.count + Self.maximumIDGap else {
+                throw .invalidJSON(reason: "vocab id \(id) of \(token) is far beyond the \(vocabObject.keys.count) entries")
             }
             vocabulary[exact: token] = id
             largest = max(largest, id)

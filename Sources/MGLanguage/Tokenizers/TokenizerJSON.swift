@@ -69,6 +69,10 @@ public final class TokenizerJSON: Tokenizer {
             guard let content = entry["content"]?.string, let id = entry["id"]?.int else {
                 throw .invalidJSON(reason: "added token without content or id")
             }
+            // The vocabulary size is the largest id plus one; ids far past the model's are refused.
+            guard id >= 0, id < bpe.tokens.count + BPEModel.maximumIDGap else {
+                throw .invalidJSON(reason: "added token \(content) has id \(id), far beyond the \(bpe.tokens.count) model tokens")
+            }
             added.append(AddedToken(
                 content: content, id: id, special: entry["special"]?.bool ?? false, lstrip: entry["lstrip"]?.bool ?? false,
                 rstrip: entry["rstrip"]?.bool ?? false, singleWord: entry["single_word"]?.bool ?? false,

@@ -17,6 +17,9 @@ public struct MiniGeminiLoadOptions: Sendable {
     public var progress: (@Sendable (LoadProgress) -> Void)?
     /// Caps applied to every request.
     public var limits: MiniGeminiLimits
+    /// Before loading, estimate the memory the checkpoint needs (``MemoryEstimate``) and refuse
+    /// with ``MiniGeminiError/limitExceeded(what:value:limit:)`` when it exceeds what is available.
+    public var checksMemory: Bool = true
 
     public init(
         visionTower: URL? = nil, visionTowerAux: URL? = nil, templateName: String? = nil, useFastTokenizer: Bool? = nil,

@@ -44,22 +44,31 @@ extension MiniGemini {
         do { tokenizer = try TokenizerLoader.load(directory: directory, useFast: useFast) } catch { throw .tokenizer(error) }
         report(.tokenizer, useFast ? "tokenizer.json" : "tokenizer.model")
 
+        let locator = TowerLocator(checkpoint: directory)
+        let clipFolder = try locator.locate(configuration.visionTower, role: "low-resolution (CLIP)", override: options.visionTower)
+        let auxFolder = try configuration.visionTowerAux.map { (aux) throws(MiniGeminiError) in
+            try locator.locate(aux, role: "high-resolution (ConvNeXt)", override: options.visionTowerAux)
+        }
+        if options.checksMemory {
+            try MemoryEstimate(
+                checkpoint: directory, configuration: configuration, towers: [clipFolder] + [auxFolder].compactMap { $0 },
+                contextLength: options.limits.maximumPromptPositions
+            ).check()
+        }
+
         let weights: any WeightStore
         do { weights = try openCheckpointWeights(directory: directory.path) } catch { throw .checkpoint(error) }
         let languageModel: DecoderModel
         do { languageModel = try DecoderModel(configuration: configuration.decoder, weights: weights) } catch { throw .language(error) }
         report(.languageModel, "\(configuration.decoder.layerCount) layers, \(configuration.decoder.hiddenSize) wide")
 
-        let locator = TowerLocator(checkpoint: directory)
-        let clipFolder = try locator.locate(configuration.visionTower, role: "low-resolution (CLIP)", override: options.visionTower)
         let lowResolution = try Self.loadCLIP(folder: clipFolder, checkpoint: weights, configuration: configuration)
         let preprocessorConfig = try Self.preprocessorConfig(in: clipFolder)
         report(.lowResolutionTower, clipFolder.path)
 
         var highResolution: ConvNeXtTower?
         var miner: PatchInfoMining?
-        if let aux = configuration.visionTowerAux {
-            let folder = try locator.locate(aux, role: "high-resolution (ConvNeXt)", override: options.visionTowerAux)
+        if let folder = auxFolder {
             let tower = try Self.loadConvNeXt(folder: folder)
             if let stated = configuration.highResolutionWidth, stated != tower.channels {
                 throw .incompatibleComponents("config.json says mm_hidden_size_aux \(stated) but the ConvNeXt tower makes \(tower.channels) channels")

@@ -42,7 +42,7 @@ struct TorchUnpickler {
             case 0x80:  // PROTO
                 let version = try machine.byte()
                 guard version <= 5 else { throw machine.error("unknown protocol \(version)") }
-            case 0x95: _ = try machine.fixed(8)  // FRAME: framing is irrelevant when all bytes are mapped
+            case 0x95: _ = try machine.skip(8)  // FRAME: framing is irrelevant when all bytes are mapped
             case 0x2E:  // STOP
                 guard machine.marks.isEmpty, machine.stack.count == 1 else {
                     throw machine.error("STOP with \(machine.stack.count) values and \(machine.marks.count) marks")

@@ -112,10 +112,22 @@ public struct MGMImagePreprocessor: Sendable {
         }
     }
 
+    /// The most pixels the padded square of step 1 may have: the decoder's default limit. A thin
+    /// image (1×60000 is a few hundred bytes of PNG) is within any pixel limit, but its square
+    /// would take gigabytes.
+    public static let maximumPaddedPixels = ImageDecoder.defaultMaximumPixels
+
     /// Step 1–2: the HR tensor `[1, 3, S, S]`.
-    /// - Throws: ``VisionError`` from the CLIP processor.
+    /// - Throws: ``VisionError/imageTooLarge(width:height:maximumPixels:)`` (with the square's
+    ///   sides) when the padded square exceeds ``maximumPaddedPixels``; ``VisionError`` from the
+    ///   CLIP processor.
     public func highResolution(_ image: RGBImage) throws(VisionError) -> Tensor {
-        try processor(image.paddedToSquare(background: background))
+        let side = max(image.width, image.height)
+        let (square, overflow) = side.multipliedReportingOverflow(by: side)
+        guard !overflow, square <= Self.maximumPaddedPixels else {
+            throw .imageTooLarge(width: side, height: side, maximumPixels: Self.maximumPaddedPixels)
+        }
+        return try processor(image.paddedToSquare(background: background))
     }
 
     /// Steps 1–4 for one image.

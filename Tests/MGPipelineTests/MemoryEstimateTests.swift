@@ -1,0 +1,126 @@
+import Foundation
+@testable import MGPipeline
+import MGTensor
+import Testing
+
+/// The pre-load memory estimate: weight bytes from headers, activations from the configuration,
+/// and the refusal when they do not fit.
+@Suite("Memory estimate")
+struct MemoryEstimateTests {
+    private let checkpoint: URL
+    private let towers: [URL]
+    private let configuration: MiniGeminiConfiguration
+
+    init() throws {
+        checkpoint = try EndToEndFixtures.checkpoint("MGM-7B-tiny")
+        let zoo = try EndToEndFixtures.root.appendingPathComponent("Checkpoints/model_zoo/OpenAI")
+        towers = [
+            zoo.appendingPathComponent("clip-vit-large-patch14-336"),
+            zoo.appendingPathComponent("openclip-convnext-large-d-320-laion2B-s29B-b131K-ft-soup"),
+        ]
+        configuration = try MiniGeminiConfiguration(contentsOf: checkpoint.appendingPathComponent("config.json"))
+    }
+
+    /// Data-section bytes of a safetensors file, read from its raw length prefix (an independent
+    /// count: the fixture writer packs tensors without padding).
+    private func dataBytes(_ url: URL) throws -> Int {
+        let data = try Data(contentsOf: url)
+        let headerLength = data.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        return data.count - 8 - headerLength
+    }
+
+    @Test("safetensors weights count as mapped bytes, exactly the shards' data sections")
+    func safetensorsWeights() throws {
+        let estimate = try MemoryEstimate(checkpoint: checkpoint, configuration: configuration)
+        let shards = try FileManager.default.contentsOfDirectory(atPath: checkpoint.path).filter { $0.hasSuffix(".safetensors") }
+        #expect(shards.count == 2)
+        let expected = try shards.reduce(0) { $0 + (try dataBytes(checkpoint.appendingPathComponent($1))) }
+        #expect(estimate.mappedWeightBytes == expected)
+        #expect(estimate.copiedWeightBytes == 0)
+    }
+
+    @Test("zip .bin towers count as mapped; their sum matches the tensors' element bytes")
+    func towerWeights() throws {
+        let without = try MemoryEstimate(checkpoint: checkpoint, configuration: configuration)
+        let with = try MemoryEstimate(checkpoint: checkpoint, configuration: configuration, towers: towers)
+        var towerBytes = 0
+        for tower in towers {
+            let weights = try TorchCheckpoint(path: tower.path)
+            #expect(weights.format == .zip)
+            for entry in weights.entries.values { towerBytes += (Shape.elementCount(entry.shape) ?? 0) * entry.dtype.byteSize }
+        }
+        #expect(towerBytes > 0)
+        #expect(with.mappedWeightBytes - without.mappedWeightBytes == towerBytes)
+        #expect(with.activationBytes == without.activationBytes)
+    }
+
+    @Test("activations: the KV cache and prefill of the tiny decoder, computed by hand")
+    func languageActivations() {
+        // MGM-7B-tiny: 2 layers, 4 heads, 2 KV heads of 16, hidden 64, intermediate 128, vocabulary 768.
+        let positions = 512
+        let cache = 2 * 2 * (2 * 16) * positions * 4
+        let rows = positions * (2 * 64 + 2 * 64 + 2 * 32 + 3 * 128) * 4
+        // Blocked attention: at most ~1 MB of scores per core, never more than all 4 heads' pairs.
+        let scores = min(4 * positions * positions * 4, (1 << 20) * ProcessInfo.processInfo.activeProcessorCount)
+        let logits = 768 * 2 * 4
+        #expect(MemoryEstimate.languageActivationBytes(configuration.decoder, positions: positions) == cache + rows + scores + logits)
+        #expect(configuration.decoder.maximumPositions == positions)
+    }
+
+    @Test("activations grow with concurrent requests and context length")
+    func scaling() throws {
+        let one = try MemoryEstimate(checkpoint: checkpoint, configuration: configuration, contextLength: 256)
+        let three = try MemoryEstimate(checkpoint: checkpoint, configuration: configuration, contextLength: 256, concurrentRequests: 3)
+        let full = try MemoryEstimate(checkpoint: checkpoint, configuration: configuration)
+        #expect(three.activationBytes == 3 * one.activationBytes)
+        #expect(full.activationBytes > one.activationBytes)
+        #expect(three.mappedWeightBytes == one.mappedWeightBytes)
+    }
+
+    @Test("check refuses what cannot fit, with the sizes in the error")
+    func refusal() throws {
+        let estimate = MemoryEstimate(mappedWeightBytes: 8_000_000_000, copiedWeightBytes: 1_000_000_000, activationBytes: 2_000_000_000)
+        #expect(estimate.anonymousBytes == 3_000_000_000 && estimate.totalBytes == 11_000_000_000)
+        try estimate.check(availableBytes: 11_000_000_000)
+        try estimate.check(availableBytes: 3_000_000_000, allowPaging: true)
+        #expect(throws: MiniGeminiError.self) { try estimate.check(availableBytes: 10_999_999_999) }
+        do {
+            try estimate.check(availableBytes: 2_999_999_999, allowPaging: true)
+            Issue.record("an estimate above the available memory was accepted")
+        } catch {
+            guard case .limitExceeded(let what, let value, let limit) = error else {
+                Issue.record("unexpected error \(error)")
+                return
+            }
+            #expect(value == 3_000_000_000 && limit == 2_999_999_999)
+            #expect(what.contains("11.0 GB") && what.contains("8.0 GB mapped") && what.contains("3.0 GB available"))
+        }
+        try estimate.check(availableBytes: nil)
+    }
+
+    @Test("MemAvailable is read from /proc/meminfo")
+    func meminfo() {
+        let sample = "MemTotal:       24576000 kB\nMemFree:         1000 kB\nMemAvailable:   20000000 kB\nBuffers: 1 kB\n"
+        #expect(MemoryEstimate.parseMemAvailable(sample) == 20_000_000 * 1024)
+        #expect(MemoryEstimate.parseMemAvailable("MemTotal: 5 kB\n") == nil)
+        #if os(Linux)
+        let available = MemoryEstimate.availableMemoryBytes()
+        #expect(available.map { $0 > 0 } == true)
+        #endif
+    }
+
+    @Test("a malformed weight file is a checkpoint error, not an estimate")
+    func malformedWeights() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mgm-estimate-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.copyItem(
+            at: try MalformedInputs.folder.appendingPathComponent("st_overflowing_shape.safetensors"),
+            to: folder.appendingPathComponent("model.safetensors"))
+        #expect {
+            try MemoryEstimate(checkpoint: folder, configuration: configuration)
+        } throws: { error in
+            if case MiniGeminiError.checkpoint(.invalidShape) = error { true } else { false }
+        }
+    }
+}
