@@ -95,10 +95,15 @@ if wants("clip") || wants("convnext") || wants("gemma") {
         print("| prefill \(r.positions) positions, tokens/s | \(fixed(Double(r.positions) * tokensPerSecond(r.prefillMs), 1)) | "
               + "\(r.torchPrefillMs.map { fixed(Double(r.positions) * tokensPerSecond($0), 1) } ?? "–") | "
               + "\(r.torchPrefillMs.map { fixed(r.prefillMs / $0) } ?? "–") |")
+        print("| prefill \(r.positions), bf16 activations (fast mode), tokens/s | "
+              + "\(fixed(Double(r.positions) * tokensPerSecond(r.fastPrefillMs), 1)) | "
+              + "\(r.torchPrefillMs.map { fixed(Double(r.positions) * tokensPerSecond($0), 1) } ?? "–") | "
+              + "\(r.torchPrefillMs.map { fixed(r.fastPrefillMs / $0) } ?? "–") |")
         print("| decode, tokens/s | \(fixed(tokensPerSecond(r.decodeMsPerToken))) | "
               + "\(r.torchDecodeMsPerToken.map { fixed(tokensPerSecond($0)) } ?? "–") | "
               + "\(r.torchDecodeMsPerToken.map { fixed(r.decodeMsPerToken / $0) } ?? "–") |")
-        print("\nweights \(fixed(Double(r.weightBytes) / 1e9)) GB; plain read \(fixed(r.readGBps, 1)) GB/s; fastest decode step "
+        print("\nfast mode: last-position logits off by \(String(format: "%.1e", r.fastLogitError)) (max |Δ| / max |exact|)")
+        print("weights \(fixed(Double(r.weightBytes) / 1e9)) GB; plain read \(fixed(r.readGBps, 1)) GB/s; fastest decode step "
               + "\(fixed(r.fastestStepMs, 0)) ms = \(fixed(100 * r.bandwidthFraction, 0))% of the read rate; Swift peak RSS \(fixed(r.peakMiB, 0)) MiB")
     }
     modelTorch?.close()

@@ -6,18 +6,22 @@
 // columns). Each 32-k step is therefore 6 tile loads for 8 TDPBF16PS, which keeps the load ports
 // well below the multiply rate.
 //
-// Blocking: per call, 256-column chunks of the weight are packed 256 k at a time (128 KB, in L2);
-// for every 32-row block of x, whose 256-k slice (32 KB hi+lo) stays in L1, the packed chunk is
-// streamed through eight 32 × 32 output blocks. Their F32 sums live in a private buffer
+// Blocking: per call, 256-column chunks of the weight are packed up to 1024 k at a time (512 KB,
+// in L2); for every 32-row block of x (its k slice, ≤ 128 KB hi+lo, also in L2) the packed chunk
+// is streamed through eight 32 × 32 output blocks. Their F32 sums live in a private buffer
 // (rows × 256, padded) between k slices, meant to stay in L2, and are written to y once per chunk:
-// y's own rows are N floats apart, so tile loads from it would miss the TLB row after row.
+// y's own rows are N floats apart, so tile loads from it would miss the TLB row after row. Long
+// slices matter: every slice costs a tile load and store of each output block, which at 256 k
+// (16 products per block) kept the one-pass product at the two-pass speed.
 #include "mg_gemm_amx.h"
 #include <stdlib.h>
 #include <string.h>
 
 #define TILE_ELEMENTS 512 // 16 rows × 64 bytes of bf16
 #define COLUMN_BLOCKS_PER_CHUNK 8
-#define K_SLICE 256
+#ifndef K_SLICE
+#define K_SLICE 1024
+#endif
 // Row stride of the per-call F32 sums of one chunk: 256 columns plus one cache line, so the 16
 // rows a tile load or store touches do not all fall into the same L1 set.
 #define SUMS_STRIDE (COLUMN_BLOCKS_PER_CHUNK * MG_AMX_BLOCK + 16)
@@ -43,9 +47,25 @@ size_t mg_amx_packed_x_count(size_t rows, size_t k) {
     return blocks * (k / MG_AMX_K_STEP) * 4 * TILE_ELEMENTS;
 }
 
+static inline void pack_x_blocks(const float *x, size_t ldx, size_t rows, size_t k, size_t block_begin,
+                                 size_t block_end, uint16_t *packed, int with_lo);
+
 MG_MULTIVERSION
 void mg_amx_pack_x(const float *x, size_t ldx, size_t rows, size_t k, size_t block_begin, size_t block_end,
                    uint16_t *packed) {
+    pack_x_blocks(x, ldx, rows, k, block_begin, block_end, packed, 1);
+}
+
+MG_MULTIVERSION
+void mg_amx_pack_x_rounded(const float *x, size_t ldx, size_t rows, size_t k, size_t block_begin, size_t block_end,
+                           uint16_t *packed) {
+    pack_x_blocks(x, ldx, rows, k, block_begin, block_end, packed, 0);
+}
+
+// The lo tiles are left unwritten when `with_lo` is 0 (the one-pass product never reads them).
+static inline __attribute__((always_inline)) void pack_x_blocks(const float *x, size_t ldx, size_t rows, size_t k,
+                                                                size_t block_begin, size_t block_end,
+                                                                uint16_t *packed, int with_lo) {
     size_t steps = k / MG_AMX_K_STEP;
     for (size_t block = block_begin; block < block_end; block++) {
         uint16_t *out = packed + block * steps * 4 * TILE_ELEMENTS;
@@ -56,13 +76,17 @@ void mg_amx_pack_x(const float *x, size_t ldx, size_t rows, size_t k, size_t blo
             if (row >= rows) {
                 for (size_t s = 0; s < steps; s++) {
                     memset(hi_row + s * 4 * TILE_ELEMENTS, 0, MG_AMX_K_STEP * 2);
-                    memset(hi_row + s * 4 * TILE_ELEMENTS + 2 * TILE_ELEMENTS, 0, MG_AMX_K_STEP * 2);
+                    if (with_lo) memset(hi_row + s * 4 * TILE_ELEMENTS + 2 * TILE_ELEMENTS, 0, MG_AMX_K_STEP * 2);
                 }
                 continue;
             }
             const float *source = x + row * ldx;
             for (size_t s = 0; s < steps; s++) {
                 uint16_t *hi = hi_row + s * 4 * TILE_ELEMENTS, *lo = hi + 2 * TILE_ELEMENTS;
+                if (!with_lo) {
+                    for (int i = 0; i < MG_AMX_K_STEP; i++) hi[i] = bf16_round(source[s * MG_AMX_K_STEP + i]);
+                    continue;
+                }
                 for (int i = 0; i < MG_AMX_K_STEP; i++) {
                     float value = source[s * MG_AMX_K_STEP + i];
                     uint16_t h = bf16_round(value);
@@ -184,7 +208,7 @@ static void pack_weight_block(const uint16_t *w, size_t n, size_t k, size_t colu
 // One 32 × 32 output block over `steps` 32-k steps; c has a row stride of `ldc` floats.
 AMX_TARGET
 static void block_product(const uint16_t *x_tiles, const uint16_t *w_tiles, size_t steps, float *c, size_t ldc,
-                          int load) {
+                          int load, int passes) {
     size_t stride = ldc * sizeof(float);
     if (load) {
         _tile_loadd(0, c, stride);
@@ -206,12 +230,14 @@ static void block_product(const uint16_t *x_tiles, const uint16_t *w_tiles, size
         _tile_dpbf16ps(1, 4, 7);
         _tile_dpbf16ps(2, 5, 6);
         _tile_dpbf16ps(3, 5, 7);
-        _tile_loadd(4, x_tiles + 2 * TILE_ELEMENTS, 64);
-        _tile_loadd(5, x_tiles + 3 * TILE_ELEMENTS, 64);
-        _tile_dpbf16ps(0, 4, 6);
-        _tile_dpbf16ps(1, 4, 7);
-        _tile_dpbf16ps(2, 5, 6);
-        _tile_dpbf16ps(3, 5, 7);
+        if (passes > 1) {
+            _tile_loadd(4, x_tiles + 2 * TILE_ELEMENTS, 64);
+            _tile_loadd(5, x_tiles + 3 * TILE_ELEMENTS, 64);
+            _tile_dpbf16ps(0, 4, 6);
+            _tile_dpbf16ps(1, 4, 7);
+            _tile_dpbf16ps(2, 5, 6);
+            _tile_dpbf16ps(3, 5, 7);
+        }
         x_tiles += 4 * TILE_ELEMENTS;
         w_tiles += 2 * TILE_ELEMENTS;
     }
@@ -224,6 +250,14 @@ static void block_product(const uint16_t *x_tiles, const uint16_t *w_tiles, size
 AMX_TARGET
 int mg_amx_gemm_bf16(const uint16_t *packed_x, size_t rows, size_t k, const uint16_t *w, size_t n,
                      size_t column_block_begin, size_t column_block_end, float *y, size_t ldy, int accumulate) {
+    return mg_amx_gemm_bf16_passes(packed_x, rows, k, w, n, column_block_begin, column_block_end, y, ldy, accumulate,
+                                   2);
+}
+
+AMX_TARGET
+int mg_amx_gemm_bf16_passes(const uint16_t *packed_x, size_t rows, size_t k, const uint16_t *w, size_t n,
+                            size_t column_block_begin, size_t column_block_end, float *y, size_t ldy, int accumulate,
+                            int passes) {
     if (!mg_amx_bf16_available() || k % MG_AMX_K_STEP != 0) return -1;
     size_t steps_total = k / MG_AMX_K_STEP;
     size_t row_blocks = (rows + MG_AMX_BLOCK - 1) / MG_AMX_BLOCK;
@@ -258,7 +292,7 @@ int mg_amx_gemm_bf16(const uint16_t *packed_x, size_t rows, size_t k, const uint
                 float *row_sums = sums + rb * MG_AMX_BLOCK * SUMS_STRIDE;
                 for (size_t b = 0; b < chunk_blocks; b++) {
                     block_product(x_tiles, packed_w + b * steps * 2 * TILE_ELEMENTS, steps,
-                                  row_sums + b * MG_AMX_BLOCK, SUMS_STRIDE, step0 > 0);
+                                  row_sums + b * MG_AMX_BLOCK, SUMS_STRIDE, step0 > 0, passes);
                 }
             }
         }
@@ -283,6 +317,14 @@ int mg_amx_gemm_bf16(const uint16_t *packed_x, size_t rows, size_t k, const uint
 #else
 
 int mg_amx_bf16_available(void) { return 0; }
+
+int mg_amx_gemm_bf16_passes(const uint16_t *packed_x, size_t rows, size_t k, const uint16_t *w, size_t n,
+                            size_t column_block_begin, size_t column_block_end, float *y, size_t ldy, int accumulate,
+                            int passes) {
+    (void)packed_x, (void)rows, (void)k, (void)w, (void)n, (void)column_block_begin, (void)column_block_end;
+    (void)y, (void)ldy, (void)accumulate, (void)passes;
+    return -1;
+}
 
 int mg_amx_gemm_bf16(const uint16_t *packed_x, size_t rows, size_t k, const uint16_t *w, size_t n,
                      size_t column_block_begin, size_t column_block_end, float *y, size_t ldy, int accumulate) {

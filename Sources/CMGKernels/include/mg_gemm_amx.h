@@ -27,6 +27,12 @@ size_t mg_amx_packed_x_count(size_t rows, size_t k);
 void mg_amx_pack_x(const float *x, size_t ldx, size_t rows, size_t k, size_t block_begin, size_t block_end,
                    uint16_t *packed);
 
+/// mg_amx_pack_x for the one-pass product: only hi = bf16(x) (round to nearest even) is written,
+/// i.e. the activations are rounded to bf16 as an all-bf16 framework would (relative error ~2^-9
+/// per activation, ~1e-3 on outputs).
+void mg_amx_pack_x_rounded(const float *x, size_t ldx, size_t rows, size_t k, size_t block_begin, size_t block_end,
+                           uint16_t *packed);
+
 /// Output columns [column_block_begin · 32, min(n, column_block_end · 32)) of
 /// y (`rows` × `n`, row stride `ldy`) for the row-major bf16 weight `w` (`n` × `k`, dense):
 /// y = x · wᵀ when `accumulate` is 0, y += x · wᵀ otherwise (e.g. y pre-filled with a bias).
@@ -34,5 +40,26 @@ void mg_amx_pack_x(const float *x, size_t ldx, size_t rows, size_t k, size_t blo
 /// or the 132 KB of scratch memory could not be allocated.
 int mg_amx_gemm_bf16(const uint16_t *packed_x, size_t rows, size_t k, const uint16_t *w, size_t n,
                      size_t column_block_begin, size_t column_block_end, float *y, size_t ldy, int accumulate);
+
+/// mg_amx_gemm_bf16 with the number of activation passes: 2 (hi and lo, F32-level accuracy) for
+/// x packed by mg_amx_pack_x, or 1 (hi only, half the work) for x packed by mg_amx_pack_x_rounded.
+int mg_amx_gemm_bf16_passes(const uint16_t *packed_x, size_t rows, size_t k, const uint16_t *w, size_t n,
+                            size_t column_block_begin, size_t column_block_end, float *y, size_t ldy, int accumulate,
+                            int passes);
+
+// ---- F32 × F32 on AMX (operands split into bf16 hi + lo; Ahi·Bhi + Alo·Bhi + Ahi·Blo) ----
+// C[m, n] (+)= A[m, k] · B[k, n], all row-major F32, near F32 accuracy (each product term off by
+// about 2^-16 at most; relative errors ~1e-6 on sums). A is packed once with mg_amx_pack_x (same
+// layout as the activations above, A's rows in the role of x's rows); B is packed inside the call.
+
+/// Number of uint16 elements of B packed for `column_blocks` 32-column blocks (internal scratch size).
+size_t mg_amx_packed_b_count(size_t k, size_t column_blocks);
+
+/// Columns [column_block_begin · 32, min(n, column_block_end · 32)) of C for A packed by
+/// mg_amx_pack_x (`m` rows, `k` a multiple of 32) and the row-major F32 `b` (`k` × `n`, row stride
+/// `ldb`). C = A·B when `accumulate` is 0, C += A·B otherwise. Returns 0, or -1 with C untouched
+/// when AMX is unavailable, k is not a multiple of 32 or scratch memory could not be allocated.
+int mg_amx_gemm_split(const uint16_t *packed_a, size_t m, size_t k, const float *b, size_t ldb, size_t n,
+                      size_t column_block_begin, size_t column_block_end, float *c, size_t ldc, int accumulate);
 
 #endif

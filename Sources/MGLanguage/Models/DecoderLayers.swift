@@ -36,6 +36,7 @@ struct AttentionContext {
     let keyCache: UnsafeMutablePointer<Float>
     let valueCache: UnsafeMutablePointer<Float>
     let cacheLayout: KVCache.Layout
+    let precision: LinearPrecision
 }
 
 extension DecoderLayer {
@@ -49,9 +50,10 @@ extension DecoderLayer {
         let normed2 = try rmsNorm(h, weight: postAttentionNorm, eps: c.rmsNormEpsilon, addUnitOffset: gemma)
         switch feedForward {
         case .dense(let gate, let up, let down):
-            try addInPlace(&h, denseMLP(normed2, gate: gate, up: up, down: down, activation: c.activation))
+            try addInPlace(
+                &h, denseMLP(normed2, gate: gate, up: up, down: down, activation: c.activation, precision: context.precision))
         case .mixture(let experts):
-            try addInPlace(&h, experts(normed2, activation: c.activation))
+            try addInPlace(&h, experts(normed2, activation: c.activation, precision: context.precision))
         }
         return h
     }
@@ -60,9 +62,17 @@ extension DecoderLayer {
         let c = context.configuration
         let length = x.shape[0], d = c.headDimension, hq = c.attentionHeads, hkv = c.keyValueHeads
         let w = attention
-        var q = try linear(x, weight: w.query, bias: w.queryBias)   // [T, Hq·D]
-        var k = try linear(x, weight: w.key, bias: w.keyBias)       // [T, Hkv·D]
-        let v = try linear(x, weight: w.value, bias: w.valueBias)   // [T, Hkv·D]
+        var q: Tensor, k: Tensor  // [T, Hq·D], [T, Hkv·D]
+        let v: Tensor  // [T, Hkv·D]
+        if w.queryBias == nil, w.keyBias == nil, w.valueBias == nil {
+            // One pass over the three weights (a single hand-off to the worker threads in decode).
+            let projected = try linear(x, weights: [w.query, w.key, w.value], precision: context.precision)
+            (q, k, v) = (projected[0], projected[1], projected[2])
+        } else {
+            q = try linear(x, weight: w.query, bias: w.queryBias, precision: context.precision)
+            k = try linear(x, weight: w.key, bias: w.keyBias, precision: context.precision)
+            v = try linear(x, weight: w.value, bias: w.valueBias, precision: context.precision)
+        }
         let table = context.rotary
         table.cosines.withUnsafeBufferPointer { cosines in
             table.sines.withUnsafeBufferPointer { sines in
@@ -107,18 +117,20 @@ extension DecoderLayer {
                 }
             }
         }
-        return try linear(output, weight: w.output, bias: w.outputBias)
+        return try linear(output, weight: w.output, bias: w.outputBias, precision: context.precision)
     }
 }
 
 /// `down(act(gate(x)) ⊙ up(x))` for `x` `[T, hidden]`.
-func denseMLP(_ x: Tensor, gate: Tensor, up: Tensor, down: Tensor, activation: DecoderActivation) throws(TensorError) -> Tensor {
-    let g = try linear(x, weight: gate)
-    let u = try linear(x, weight: up)
+func denseMLP(
+    _ x: Tensor, gate: Tensor, up: Tensor, down: Tensor, activation: DecoderActivation, precision: LinearPrecision
+) throws(TensorError) -> Tensor {
+    let projected = try linear(x, weights: [gate, up], precision: precision)
+    let (g, u) = (projected[0], projected[1])
     let a: Tensor
     switch activation {
     case .silu: a = try siluGated(g, u)
     case .gelu(let approximation): a = try geluGated(g, u, approximation: approximation)
     }
-    return try linear(a, weight: down)
+    return try linear(a, weight: down, precision: precision)
 }

@@ -28,6 +28,8 @@ public final class DecoderModel: CausalLanguageModel {
     let finalNorm: Tensor           // [hidden]
     let outputProjection: Tensor    // [vocab, hidden]; the embedding table when tied
     let rotary: RotaryEmbedding
+    /// Arithmetic of the multi-token products (``DecoderLoadOptions/matrixPrecision``).
+    public let matrixPrecision: LinearPrecision
 
     /// Loads the decoder from any weight store, verifying every shape against `configuration`.
     /// - Throws: ``LanguageModelError/missingWeight(_:)``,
@@ -95,6 +97,7 @@ public final class DecoderModel: CausalLanguageModel {
         unusedWeightNames = unused
         rotary = try tensorOp { () throws(TensorError) in try RotaryEmbedding(headDim: d, theta: c.ropeTheta) }
         self.configuration = c
+        matrixPrecision = options.matrixPrecision
     }
 
     /// Loads `config.json` and the safetensors weights (one file or an index of shards) of a
@@ -139,7 +142,8 @@ public final class DecoderModel: CausalLanguageModel {
             if c.family == .gemma { h = try scale(h, by: c.inputScale) }
             let context = AttentionContext(
                 configuration: c, rotary: try rotary.table(positions: Array(past..<past + length)), past: past,
-                keyCache: buffers.keys, valueCache: buffers.values, cacheLayout: layout)
+                keyCache: buffers.keys, valueCache: buffers.values, cacheLayout: layout,
+                precision: matrixPrecision)
             for (index, layer) in layers.enumerated() {
                 h = try layer(h, layerIndex: index, context: context)
             }
@@ -147,7 +151,7 @@ public final class DecoderModel: CausalLanguageModel {
                 h = try h.row(length - 1).reshaped([1, c.hiddenSize])
             }
             let normed = try rmsNorm(h, weight: finalNorm, eps: c.rmsNormEpsilon, addUnitOffset: c.family == .gemma)
-            return try linear(normed, weight: outputProjection)       // [T or 1, vocab]
+            return try linear(normed, weight: outputProjection, precision: matrixPrecision)  // [T or 1, vocab]
         }
         cache.advance(by: length)
         return logits

@@ -42,7 +42,7 @@ struct MixtureOfExperts: Sendable {
         }
     }
 
-    func callAsFunction(_ x: Tensor, activation: DecoderActivation) throws(TensorError) -> Tensor {
+    func callAsFunction(_ x: Tensor, activation: DecoderActivation, precision: LinearPrecision) throws(TensorError) -> Tensor {
         let length = x.shape[0], hidden = x.shape[1]
         let routes = try routes(x)
         let input = x.floats()
@@ -62,7 +62,8 @@ struct MixtureOfExperts: Sendable {
                 gathered.replaceSubrange(i * hidden..<(i + 1) * hidden, with: input[Int(row) * hidden..<(Int(row) + 1) * hidden])
             }
             let tokens = try Tensor(shape: [rows.count, hidden], values: gathered)
-            let y = try denseMLP(tokens, gate: expert.w1, up: expert.w3, down: expert.w2, activation: activation)
+            let y = try denseMLP(
+                tokens, gate: expert.w1, up: expert.w3, down: expert.w2, activation: activation, precision: precision)
             y.withUnsafeFloats { yBuffer in
                 output.withUnsafeMutableFloats { out in
                     mg_decoder_scatter_add(out.baseAddress!, yBuffer.baseAddress!, rows, weights, rows.count, hidden)

@@ -24,6 +24,20 @@ public enum MatrixKernels {
     }
 }
 
+/// The arithmetic of multi-row products with BF16 weights (``linear(_:weight:bias:precision:)``).
+public enum LinearPrecision: Sendable, Hashable {
+    /// F32-level results (the default): on AMX each activation is split into two bf16 halves, on
+    /// other CPUs the weights are widened to F32 for `sgemm`. Relative error ~1e-6 against an F32
+    /// product of the same weights.
+    case float32
+    /// Activations rounded once to bf16 (round to nearest even) and multiplied by the bf16 weights
+    /// with F32 accumulation — what PyTorch does for a BF16 model (`F.linear` on bf16 tensors),
+    /// half the tile work of ``float32`` on AMX. Relative error ~1e-3 (2⁻⁹ per activation). Only
+    /// multi-row products of BF16 weights on AMX are affected; single rows (decode) and every other
+    /// path stay exact.
+    case bfloat16Activations
+}
+
 /// How `linear` multiplies several rows by a 16-bit weight (internal, so tests can pin a path).
 enum SixteenBitLinearKernel {
     /// AMX for BF16 weights whose `in` is a multiple of 32 when ``MatrixKernels/usesAMX``; the
@@ -43,8 +57,10 @@ func usesAMXLinear(weight: Tensor, kernel: SixteenBitLinearKernel) -> Bool {
 /// blocks of the output. Returns false when the kernel declined (no AMX, or a scratch allocation
 /// failed); `y` may then be partly written and must be recomputed by the conversion path.
 func amxLinear(
-    weight: Tensor, x: UnsafePointer<Float>, rows: Int, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>
+    weight: Tensor, x: UnsafePointer<Float>, rows: Int, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>,
+    precision: LinearPrecision = .float32
 ) -> Bool {
+    let rounded = precision == .bfloat16Activations
     let outFeatures = weight.shape[0], inFeatures = weight.shape[1]
     guard mg_amx_bf16_available() != 0, inFeatures % Int(MG_AMX_K_STEP) == 0 else { return false }
     let block = Int(MG_AMX_BLOCK)
@@ -57,19 +73,23 @@ func amxLinear(
     // The hi/lo split touches every activation once; worth two threads only for large inputs.
     Parallel.forEachChunk(count: rowBlocks, minimumChunk: max(1, (1 << 17) / (block * inFeatures))) { range in
         let (x, packed, _, _) = pointers.value
-        mg_amx_pack_x(x, inFeatures, rows, inFeatures, range.lowerBound, range.upperBound, packed)
+        if rounded {
+            mg_amx_pack_x_rounded(x, inFeatures, rows, inFeatures, range.lowerBound, range.upperBound, packed)
+        } else {
+            mg_amx_pack_x(x, inFeatures, rows, inFeatures, range.lowerBound, range.upperBound, packed)
+        }
     }
     if let bias { fillRows(y, rows: rows, columns: outFeatures, bias: bias) }
 
     let failures = Atomic<Int>(0)
-    // One column block is rows × in × 64 multiply-adds; keep tiny products on one thread.
+    // One column block is rows × in × 32 multiply-adds per pass; keep tiny products on one thread.
     let blockWork = rowBlocks * block * inFeatures * block
     Parallel.forEachChunk(count: (outFeatures + block - 1) / block, minimumChunk: max(1, (1 << 22) / blockWork)) {
         range in
         let (_, packed, w, y) = pointers.value
-        let status = mg_amx_gemm_bf16(
+        let status = mg_amx_gemm_bf16_passes(
             packed, rows, inFeatures, w, outFeatures, range.lowerBound, range.upperBound, y, outFeatures,
-            bias == nil ? 0 : 1)
+            bias == nil ? 0 : 1, rounded ? 1 : 2)
         if status != 0 { failures.add(1, ordering: .relaxed) }
     }
     return failures.load(ordering: .relaxed) == 0

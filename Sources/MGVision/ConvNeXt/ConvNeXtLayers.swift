@@ -86,11 +86,15 @@ struct ConvNeXtBlock: Sendable {
     let depthwiseWeight: Tensor  // [C, 1, k, k]
     let depthwiseBias: Tensor  // [C]
     let normWeight, normBias: Tensor  // [C]
-    let fc1Weight: Tensor  // [4C, C]
+    let fc1Weight: Tensor  // [4C, C] (an empty placeholder when packed)
     let fc1Bias: Tensor  // [4C, 1], a column broadcast over pixels
-    let fc2Weight: Tensor  // [C, 4C], with gamma folded in when the checkpoint is F32
+    let fc1Bias1D: Tensor  // [4C], the same values for the packed product
+    let fc2Weight: Tensor  // [C, 4C], with gamma folded in when the checkpoint is F32 (empty when packed)
     let gamma: Tensor?  // [C, 1] when not folded (16-bit weights stay in their stored dtype)
     let residualBias: Tensor  // [C, 1, 1]: gamma ⊙ fc2.bias
+    /// fc1 and fc2 (gamma folded) split into bf16 hi/lo tiles for the AMX product, when the CPU has
+    /// AMX and the checkpoint is F32 (near-F32 accuracy, 2–4× `sgemm`'s speed; see SplitBF16Matrix).
+    let fc1Packed, fc2Packed: SplitBF16Matrix?
     let kernelSize: Int
     let eps: Float
     /// Upper bound on the hidden activations (`[N, 4C, columns]` floats) of one MLP chunk.
@@ -105,18 +109,26 @@ struct ConvNeXtBlock: Sendable {
         normWeight = try reader.tensor(prefix + "norm.weight", shape: [c])
         normBias = try reader.tensor(prefix + "norm.bias", shape: [c])
         let pointwise = configuration.convolutionalMLP ? [1, 1] : []
-        fc1Weight = try reader.tensor(prefix + "mlp.fc1.weight", shape: [hidden, c] + pointwise).reshapedOrThrow([hidden, c])
-        fc1Bias = try reader.tensor(prefix + "mlp.fc1.bias", shape: [hidden]).reshapedOrThrow([hidden, 1])
+        let weight1 = try reader.tensor(prefix + "mlp.fc1.weight", shape: [hidden, c] + pointwise).reshapedOrThrow([hidden, c])
+        fc1Bias1D = try reader.tensor(prefix + "mlp.fc1.bias", shape: [hidden])
+        fc1Bias = try fc1Bias1D.reshapedOrThrow([hidden, 1])
         let weight2 = try reader.tensor(prefix + "mlp.fc2.weight", shape: [c, hidden] + pointwise).reshapedOrThrow([c, hidden])
         let bias2 = try reader.tensor(prefix + "mlp.fc2.bias", shape: [c])
         let scale = try reader.tensor(prefix + "gamma", shape: [c]).reshapedOrThrow([c, 1])
         residualBias = try tensorOp { () throws(TensorError) in try mul(bias2, scale.reshaped([c])).reshaped([c, 1, 1]) }
+        // A packed weight replaces its F32 tensor (the packed copy is as large), so only one is kept.
+        let placeholder = try tensorOp { () throws(TensorError) in try Tensor.zeros([0, 0]) }
         if weight2.dtype == .f32 {
             // gamma·(W·h) = (gamma ⊙ rows of W)·h: one pass over the block output saved.
-            fc2Weight = try tensorOp { () throws(TensorError) in try mul(weight2, scale) }
+            let folded = try tensorOp { () throws(TensorError) in try mul(weight2, scale) }
             gamma = nil
+            fc1Packed = weight1.dtype == .f32 ? SplitBF16Matrix(weight1) : nil
+            fc2Packed = SplitBF16Matrix(folded)
+            fc1Weight = fc1Packed == nil ? weight1 : placeholder
+            fc2Weight = fc2Packed == nil ? folded : placeholder
         } else {
-            (fc2Weight, gamma) = (weight2, scale)
+            (fc1Weight, fc2Weight, gamma) = (weight1, weight2, scale)
+            (fc1Packed, fc2Packed) = (nil, nil)
         }
         kernelSize = k
         eps = configuration.normEpsilon
@@ -134,7 +146,7 @@ struct ConvNeXtBlock: Sendable {
         // under glibc's 32 MB mmap ceiling: reused from the heap instead of a fresh zero-filled
         // mapping per block (113 MB per product at stage 0 of a 768×768 input). At 768 that is
         // 4 chunks in stage 0, 2 in stage 1 and none after.
-        let pixels = h * w, hidden = fc1Weight.shape[0]
+        let pixels = h * w, hidden = fc1Bias1D.shape[0]
         let chunks = max(1, (n * pixels * hidden + mlpChunkFloats - 1) / mlpChunkFloats)
         var mixed: Tensor  // [N, C, P]
         if chunks == 1 {
@@ -154,8 +166,15 @@ struct ConvNeXtBlock: Sendable {
 
     /// `fc2(gelu(fc1(columns)))` on `[N, C, p]` pixel columns, without the fc2 bias.
     private func mlp(_ columns: Tensor) throws(TensorError) -> Tensor {
-        var expanded = try matmul(fc1Weight, columns)  // [N, 4C, p]
-        try addInPlace(&expanded, fc1Bias)
+        // Each weight is packed when its reduction length allows (tiny widths may leave fc1 out).
+        var expanded: Tensor  // [N, 4C, p]
+        if let fc1Packed {
+            expanded = try matmul(fc1Packed, columns, rowBias: fc1Bias1D)
+        } else {
+            expanded = try matmul(fc1Weight, columns)
+            try addInPlace(&expanded, fc1Bias)
+        }
+        if let fc2Packed { return try matmul(fc2Packed, gelu(expanded)) }
         return try matmul(fc2Weight, gelu(expanded))  // [N, C, p]
     }
 }
