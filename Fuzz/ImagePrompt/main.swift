@@ -13,7 +13,11 @@ FuzzDriver.run { bytes in
         let whole = ImagePromptExtractor.extract(from: answer, rule: rule)
         precondition((whole.prompt == nil) == (whole.noPromptReason != nil), "prompt and reason disagree")
         if whole.prompt != nil {
-            precondition(answer.contains(ImagePromptExtractor.openingTag) && answer.contains(ImagePromptExtractor.closingTag))
+            // The tags are matched on code points, as Python does (`String.contains` would compare
+            // grapheme clusters, and a combining mark after `>` hides a tag from it).
+            let utf8 = Array(answer.utf8)
+            precondition(utf8.firstRange(of: Array(ImagePromptExtractor.openingTag.utf8)) != nil
+                && utf8.firstRange(of: Array(ImagePromptExtractor.closingTag.utf8)) != nil)
         } else {
             precondition(whole.displayText == whole.textWithoutPrompt)
         }
