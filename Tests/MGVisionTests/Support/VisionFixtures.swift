@@ -25,14 +25,7 @@ enum FixturePaths {
 
     /// `../shared/images/<name>` relative to the package root, or `nil` (with a printed reason) when absent.
     static func sharedImage(_ name: String) -> String? {
-        let root = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let path = root.appendingPathComponent("../shared/images/\(name)").standardizedFileURL.path
-        guard FileManager.default.fileExists(atPath: path) else {
-            print("skipping: \(path) is absent (the shared example photos live next to the package checkout)")
-            return nil
-        }
-        return path
+        SharedResources.image(name)
     }
 }
 
