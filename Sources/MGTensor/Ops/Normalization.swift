@@ -14,27 +14,9 @@ import CMGKernels
 /// - Throws: ``TensorError/invalidArgument(operation:reason:)`` for a scalar input,
 ///   ``TensorError/shapeMismatch(operation:_:_:)`` when weight or bias is not `[C]`.
 public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) throws(TensorError) -> Tensor {
-    guard x.rank >= 1 else { throw .invalidArgument(operation: "layerNorm", reason: "input must have rank >= 1") }
-    let features = x.shape[x.rank - 1]
-    let w = try Pointwise.parameter(weight, count: features, operation: "layerNorm weight")
-    let b = try Pointwise.parameter(bias, count: features, operation: "layerNorm bias")
-    let input = try x.asFloat32()
-    var result = Tensor(uninitializedShape: x.shape)
-    if result.count == 0 { return result }
-    let rows = x.count / features
-    input.withUnsafeFloats { source in
-        result.withUnsafeMutableFloats { destination in
-            let src = source.baseAddress!, dst = destination.baseAddress!
-            withOptionalPointers(w, b) { wp, bp in
-                Parallel.forEachChunk(count: rows, minimumChunk: max(1, 8192 / features)) { range in
-                    mg_layer_norm_rows(
-                        src + range.lowerBound * features, wp, bp, dst + range.lowerBound * features,
-                        range.count, features, eps)
-                }
-            }
-        }
+    try normalizingRows(x, operation: "layerNorm", weight: weight, bias: bias) { src, wp, bp, dst, rows, features in
+        mg_layer_norm_rows(src, wp, bp, dst, rows, features, eps)
     }
-    return result
 }
 
 /// Channels-first layer normalisation of an `[N, C, ...spatial]` tensor: every pixel is normalised
@@ -92,9 +74,22 @@ public func layerNorm2d(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float 
 /// - Throws: ``TensorError/invalidArgument(operation:reason:)`` for a scalar input,
 ///   ``TensorError/shapeMismatch(operation:_:_:)`` when weight is not `[C]`.
 public func rmsNorm(_ x: Tensor, weight: Tensor?, eps: Float = 1e-6, addUnitOffset: Bool = false) throws(TensorError) -> Tensor {
-    guard x.rank >= 1 else { throw .invalidArgument(operation: "rmsNorm", reason: "input must have rank >= 1") }
+    try normalizingRows(x, operation: "rmsNorm", weight: weight, bias: nil) { src, wp, _, dst, rows, features in
+        mg_rms_norm_rows(src, wp, dst, rows, features, eps, addUnitOffset ? 1 : 0)
+    }
+}
+
+/// The shared frame of the last-axis norms: checks and converts the `[C]` weight and bias, then
+/// runs `kernel` over chunks of rows on both cores (`kernel(source, weight, bias, destination,
+/// rows, features)`, pointers already offset to the chunk).
+private func normalizingRows(
+    _ x: Tensor, operation: String, weight: Tensor?, bias: Tensor?,
+    kernel: (UnsafePointer<Float>, UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>, Int, Int) -> Void
+) throws(TensorError) -> Tensor {
+    guard x.rank >= 1 else { throw .invalidArgument(operation: operation, reason: "input must have rank >= 1") }
     let features = x.shape[x.rank - 1]
-    let w = try Pointwise.parameter(weight, count: features, operation: "rmsNorm weight")
+    let w = try Pointwise.parameter(weight, count: features, operation: "\(operation) weight")
+    let b = try Pointwise.parameter(bias, count: features, operation: "\(operation) bias")
     let input = try x.asFloat32()
     var result = Tensor(uninitializedShape: x.shape)
     if result.count == 0 { return result }
@@ -102,11 +97,10 @@ public func rmsNorm(_ x: Tensor, weight: Tensor?, eps: Float = 1e-6, addUnitOffs
     input.withUnsafeFloats { source in
         result.withUnsafeMutableFloats { destination in
             let src = source.baseAddress!, dst = destination.baseAddress!
-            withOptionalPointers(w, nil) { wp, _ in
+            withOptionalPointers(w, b) { wp, bp in
                 Parallel.forEachChunk(count: rows, minimumChunk: max(1, 8192 / features)) { range in
-                    mg_rms_norm_rows(
-                        src + range.lowerBound * features, wp, dst + range.lowerBound * features, range.count,
-                        features, eps, addUnitOffset ? 1 : 0)
+                    let offset = range.lowerBound * features
+                    kernel(src + offset, wp, bp, dst + offset, range.count, features)
                 }
             }
         }
