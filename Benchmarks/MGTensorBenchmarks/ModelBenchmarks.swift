@@ -67,11 +67,9 @@ struct DecoderResult {
     var bandwidthFraction: Double { fastestReadMs / fastestStepMs }
 }
 
-/// The Gemma-2B shape (18 layers, 2048 wide, MQA with 256-wide heads, 256000-token tied head)
-/// with random BF16 weights: one prefill of `positions` tokens (last-position logits), then
-/// `decodeSteps` single-token steps on the cache.
-func runGemmaDecoder(positions: Int, decodeSteps: Int, torch: TorchReference?) throws -> DecoderResult {
-    resetPeakResident()
+/// A Gemma-2B-shaped decoder with random BF16 weights (see ``runGemmaDecoder``), in the given
+/// matrix precision, sharing `weights`.
+func gemmaModel(weights: MemoryWeights, precision: LinearPrecision) throws -> DecoderModel {
     let json = """
         {"model_type": "gemma", "hidden_size": 2048, "intermediate_size": 16384, "num_hidden_layers": 18,
          "num_attention_heads": 8, "num_key_value_heads": 1, "head_dim": 256, "vocab_size": 256000,
@@ -79,18 +77,50 @@ func runGemmaDecoder(positions: Int, decodeSteps: Int, torch: TorchReference?) t
          "hidden_activation": "gelu_pytorch_tanh", "tie_word_embeddings": true}
         """
     let configuration = try DecoderConfiguration(jsonData: Data(json.utf8))
+    return try DecoderModel(
+        configuration: configuration, weights: weights, options: DecoderLoadOptions(matrixPrecision: precision))
+}
+
+/// Random BF16 weights of the Gemma-2B shape (5 GB), and `positions` random token ids.
+func gemmaWeightsAndIDs(positions: Int) throws -> (MemoryWeights, [Int]) {
     let shapes = gemmaShapes(
         vocabulary: 256_000, hidden: 2048, intermediate: 16384, layers: 18, heads: 8, keyValueHeads: 1, headSize: 256)
     let weights = try MemoryWeights.random(shapes, dtype: .bf16, unitOffsetNorms: true)
-    let model = try DecoderModel(configuration: configuration, weights: weights)
-    let fastModel = try DecoderModel(
-        configuration: configuration, weights: weights, options: DecoderLoadOptions(matrixPrecision: .bfloat16Activations))
-
     var state: UInt64 = 3
     let ids = (0..<positions).map { _ in
         state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
         return Int(state >> 33) % 256_000
     }
+    return (weights, ids)
+}
+
+/// Prefill only, `rounds` times in each precision (fast first), printing every time: a short
+/// loop to run under a profiler (`--filter prefill`; no PyTorch, no decode).
+func profileGemmaPrefill(positions: Int, rounds: Int) throws {
+    let (weights, ids) = try gemmaWeightsAndIDs(positions: positions)
+    for precision in [LinearPrecision.bfloat16Activations, .float32] {
+        let model = try gemmaModel(weights: weights, precision: precision)
+        var warmCache = try model.newCache(maximumLength: 16)
+        _ = try model.forward(ids: Array(ids.prefix(16)), cache: &warmCache)
+        for _ in 0..<rounds {
+            var cache = try model.newCache(maximumLength: positions)
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = try model.forward(ids: ids, cache: &cache)
+            let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+            print("prefill \(positions) \(precision): \(String(format: "%.0f", ms)) ms = "
+                  + "\(String(format: "%.1f", Double(positions) * 1000 / ms)) tokens/s")
+        }
+    }
+}
+
+/// The Gemma-2B shape (18 layers, 2048 wide, MQA with 256-wide heads, 256000-token tied head)
+/// with random BF16 weights: one prefill of `positions` tokens (last-position logits), then
+/// `decodeSteps` single-token steps on the cache.
+func runGemmaDecoder(positions: Int, decodeSteps: Int, torch: TorchReference?) throws -> DecoderResult {
+    resetPeakResident()
+    let (weights, ids) = try gemmaWeightsAndIDs(positions: positions)
+    let model = try gemmaModel(weights: weights, precision: .float32)
+    let fastModel = try gemmaModel(weights: weights, precision: .bfloat16Activations)
     // A short warm-up, so one-time set-up (thread pools, AMX permission) is not timed.
     var start = DispatchTime.now().uptimeNanoseconds
     var warmCache = try model.newCache(maximumLength: 16)

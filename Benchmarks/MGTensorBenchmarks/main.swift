@@ -5,7 +5,7 @@ import MGTensor
 // the conversion path vs PyTorch BF16), every non-GEMM op at model size next to PyTorch (fp32, same
 // thread count), and the whole models (CLIP ViT-L/14-336, ConvNeXt-L, a Gemma-2B-shaped decoder)
 // next to PyTorch, each pair measured in the same run.
-// Usage: MGTensorBenchmarks [--repeat N] [--no-torch] [--filter gemm|bf16|models|clip|convnext|gemma|OP NAME]
+// Usage: MGTensorBenchmarks [--repeat N] [--no-torch] [--filter gemm|bf16|models|clip|convnext|gemma|prefill|OP NAME]
 
 let arguments = CommandLine.arguments
 func option(_ name: String) -> String? {
@@ -14,6 +14,11 @@ func option(_ name: String) -> String? {
 }
 let repeatCount = option("--repeat").flatMap(Int.init) ?? 7
 let filter = option("--filter")
+if filter == "prefill" {
+    // Not part of the full run: Gemma-shape prefills only, for profiling.
+    try profileGemmaPrefill(positions: 600, rounds: min(repeatCount, 3))
+    exit(0)
+}
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 let torch = arguments.contains("--no-torch") ? nil : TorchReference(repositoryRoot: root, threads: Parallel.threadCount)
 
@@ -36,13 +41,13 @@ if filter == nil || "gemm".contains(filter!.lowercased()) {
 }
 
 if filter == nil || "bf16 gemm".contains(filter!.lowercased()) {
-    print("\n| BF16 linear M×K×N | AMX ms | convert+sgemm ms | PyTorch BF16 ms | AMX rel. error vs F32 | convert/AMX | AMX/PyTorch |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| BF16 linear M×K×N | AMX exact ms | AMX bf16-act ms | convert+sgemm ms | PyTorch BF16 ms | exact rel. error vs F32 | convert/exact | bf16-act/PyTorch |")
+    print("|---|---|---|---|---|---|---|---|")
     for (m, k, n, runs) in [(600, 2048, 2048, repeatCount), (600, 2048, 16384, 3), (600, 16384, 2048, 3), (600, 2048, 256_000, 1)] {
         let r = try runBF16GEMM(m: m, k: k, n: n, repeat: runs, torch: torch)
         let speedup = r.amxMs.map { r.convertMs / $0 }
-        let versusTorch = r.amxMs.flatMap { amx in r.torchMs.map { amx / $0 } }
-        print("| \(m)×\(k)×\(n) | \(r.amxMs.map { fixed($0, 1) } ?? "–") | \(fixed(r.convertMs, 1)) | "
+        let versusTorch = r.amxFastMs.flatMap { amx in r.torchMs.map { amx / $0 } }
+        print("| \(m)×\(k)×\(n) | \(r.amxMs.map { fixed($0, 1) } ?? "–") | \(r.amxFastMs.map { fixed($0, 1) } ?? "–") | \(fixed(r.convertMs, 1)) | "
               + "\(r.torchMs.map { fixed($0, 1) } ?? "–") | \(r.relativeError.map { String(format: "%.1e", $0) } ?? "–") | "
               + "\(speedup.map { fixed($0) } ?? "–") | \(versusTorch.map { fixed($0) } ?? "–") |")
     }

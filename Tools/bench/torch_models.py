@@ -11,8 +11,8 @@ reply is one JSON object of timings in milliseconds (or {"error": text}). Models
 - convnext_l: the timm ConvNeXt-L trunk OpenCLIP builds (F32, eval), then Mini-Gemini's backbone
   fusion (stages 1–3 resized bilinearly to stage 0 and concatenated).
 - gemma_2b: transformers GemmaForCausalLM with Gemma-2B's shape in BF16 (weights and activations):
-  a prefill of T positions returning the last position's logits, then D single-token decode steps
-  on the KV cache.
+  a prefill of T positions returning the last position's logits (the faster of two), then D
+  single-token decode steps on the KV cache of the second.
 """
 import gc
 import json
@@ -90,9 +90,12 @@ def gemma_2b(args, repeat):
     ids = torch.randint(0, config.vocab_size, (1, positions), generator=generator)
 
     model(input_ids=ids[:, :16], use_cache=True, logits_to_keep=1)  # warm-up (kernel selection)
-    start = time.perf_counter()
-    out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
-    prefill_ms = (time.perf_counter() - start) * 1000.0
+    # The fastest of two prefills, as the Swift side takes the fastest of two in each precision.
+    prefill_ms = float("inf")
+    for _ in range(2):
+        start = time.perf_counter()
+        out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
+        prefill_ms = min(prefill_ms, (time.perf_counter() - start) * 1000.0)
     cache = out.cache
     token = out.logits[:, -1:].argmax(-1)
     start = time.perf_counter()

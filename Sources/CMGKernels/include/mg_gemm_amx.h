@@ -2,13 +2,16 @@
 #define MG_GEMM_AMX_H
 #include "mg_common.h"
 
-// y[M, N] (+)= x[M, K] · w[N, K]ᵀ with bf16 weights on Intel AMX tiles, at F32-level accuracy: each
-// F32 activation is split into hi = bf16(x) and lo = bf16(x − hi) (|x − hi − lo| ≤ 2^-17 |x|),
-// and both halves are multiplied by the exact bf16 weights with F32 accumulation.
+// y[M, N] (+)= x[M, K] · w[N, K]ᵀ with bf16 weights on Intel AMX tiles. Two arithmetics:
+// - two passes (F32-level accuracy): each F32 activation is split into hi = bf16(x) and
+//   lo = bf16(x − hi) (|x − hi − lo| ≤ 2^-17 |x|), and both halves are multiplied by the exact bf16
+//   weights with F32 accumulation;
+// - one pass: activations rounded once to bf16 (as an all-bf16 framework computes), half the work.
 //
-// Use: check mg_amx_bf16_available() once; pack the activations with mg_amx_pack_x (in parallel
-// over row blocks if wanted), then call mg_amx_gemm_bf16 on disjoint column-block ranges, one call
-// per thread. K must be a multiple of MG_AMX_K_STEP.
+// Use: check mg_amx_bf16_available() once; pack the activations with mg_amx_pack_x (two passes) or
+// mg_amx_pack_x_rounded (one pass), in parallel over row blocks if wanted, then call
+// mg_amx_gemm_bf16_passes on disjoint column-block ranges, one call per thread. K must be a
+// multiple of MG_AMX_K_STEP. Packing converts denormal activations (|x| < 2^-126) to zero.
 
 /// Rows of activations per packed block and columns of output per weight block.
 #define MG_AMX_BLOCK 32
@@ -19,7 +22,8 @@
 /// arch_prctl permission, requested once). 0 otherwise, including on non-x86-64 builds.
 int mg_amx_bf16_available(void);
 
-/// Number of uint16 elements of the packed activations for `rows` × `k` (k a multiple of 32).
+/// Number of uint16 elements of the two-pass packed activations for `rows` × `k` (k a multiple of
+/// 32); the one-pass packing uses the first half of it.
 size_t mg_amx_packed_x_count(size_t rows, size_t k);
 
 /// Packs the row blocks [block_begin, block_end) (32 rows each) of the row-major F32 `x`
@@ -27,9 +31,10 @@ size_t mg_amx_packed_x_count(size_t rows, size_t k);
 void mg_amx_pack_x(const float *x, size_t ldx, size_t rows, size_t k, size_t block_begin, size_t block_end,
                    uint16_t *packed);
 
-/// mg_amx_pack_x for the one-pass product: only hi = bf16(x) (round to nearest even) is written,
-/// i.e. the activations are rounded to bf16 as an all-bf16 framework would (relative error ~2^-9
-/// per activation, ~1e-3 on outputs).
+/// mg_amx_pack_x for the one-pass product: only hi = bf16(x) (round to nearest even) is written, two
+/// tiles per block and 32-k step instead of four (mg_amx_packed_x_count / 2 elements), i.e. the
+/// activations are rounded to bf16 as an all-bf16 framework would (relative error ~2^-9 per
+/// activation, ~1e-3 on outputs).
 void mg_amx_pack_x_rounded(const float *x, size_t ldx, size_t rows, size_t k, size_t block_begin, size_t block_end,
                            uint16_t *packed);
 
@@ -37,7 +42,7 @@ void mg_amx_pack_x_rounded(const float *x, size_t ldx, size_t rows, size_t k, si
 /// y (`rows` × `n`, row stride `ldy`) for the row-major bf16 weight `w` (`n` × `k`, dense):
 /// y = x · wᵀ when `accumulate` is 0, y += x · wᵀ otherwise (e.g. y pre-filled with a bias).
 /// Returns 0 on success, or -1 with y untouched when AMX is unavailable, k is not a multiple of 32
-/// or the 132 KB of scratch memory could not be allocated.
+/// or the thread's 1 MB weight buffer (kept for later calls) could not be allocated.
 int mg_amx_gemm_bf16(const uint16_t *packed_x, size_t rows, size_t k, const uint16_t *w, size_t n,
                      size_t column_block_begin, size_t column_block_end, float *y, size_t ldy, int accumulate);
 
@@ -46,6 +51,19 @@ int mg_amx_gemm_bf16(const uint16_t *packed_x, size_t rows, size_t k, const uint
 int mg_amx_gemm_bf16_passes(const uint16_t *packed_x, size_t rows, size_t k, const uint16_t *w, size_t n,
                             size_t column_block_begin, size_t column_block_end, float *y, size_t ldy, int accumulate,
                             int passes);
+
+/// The first half of a gated MLP: a = act(x · gateᵀ) ⊙ (x · upᵀ) for the bf16 weights `gate` and
+/// `up` (both `n` × `k`, dense, n a multiple of 32), with x packed for `passes` (1 or 2) as above
+/// and `activation` an mg_activation_kind (mg_pointwise.h). Columns [column_block_begin · 32,
+/// column_block_end · 32) of a are written into `packed_out` as the activations of a following
+/// product with reduction length n: rounded to bf16 (the mg_amx_pack_x_rounded layout) when
+/// `out_passes` is 1, split hi/lo (the mg_amx_pack_x layout) when 2; `packed_out` holds
+/// mg_amx_packed_x_count(rows, n) elements (half with one pass). Returns 0, or -1 with nothing
+/// written when AMX is unavailable, k or n is not a multiple of 32, k > 8192 or scratch memory
+/// could not be allocated.
+int mg_amx_gated_bf16(const uint16_t *packed_x, size_t rows, size_t k, const uint16_t *gate, const uint16_t *up,
+                      size_t n, size_t column_block_begin, size_t column_block_end, int passes, int activation,
+                      uint16_t *packed_out, int out_passes);
 
 // ---- F32 × F32 on AMX (operands split into bf16 hi + lo; Ahi·Bhi + Alo·Bhi + Ahi·Blo) ----
 // C[m, n] (+)= A[m, k] · B[k, n], all row-major F32, near F32 accuracy (each product term off by

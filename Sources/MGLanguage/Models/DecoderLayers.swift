@@ -121,16 +121,14 @@ extension DecoderLayer {
     }
 }
 
-/// `down(act(gate(x)) ⊙ up(x))` for `x` `[T, hidden]`.
+/// `down(act(gate(x)) ⊙ up(x))` for `x` `[T, hidden]` (fused on AMX for prefill, see ``gatedMLP``).
 func denseMLP(
     _ x: Tensor, gate: Tensor, up: Tensor, down: Tensor, activation: DecoderActivation, precision: LinearPrecision
 ) throws(TensorError) -> Tensor {
-    let projected = try linear(x, weights: [gate, up], precision: precision)
-    let (g, u) = (projected[0], projected[1])
-    let a: Tensor
+    let gated: GatedActivation
     switch activation {
-    case .silu: a = try siluGated(g, u)
-    case .gelu(let approximation): a = try geluGated(g, u, approximation: approximation)
+    case .silu: gated = .silu
+    case .gelu(let approximation): gated = .gelu(approximation)
     }
-    return try linear(a, weight: down, precision: precision)
+    return try gatedMLP(x, gate: gate, up: up, down: down, activation: gated, precision: precision)
 }

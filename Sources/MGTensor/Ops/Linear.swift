@@ -146,12 +146,21 @@ private func fusedGEMV(weight: Tensor, x: UnsafePointer<Float>, bias: UnsafePoin
 /// For a single input row with 16-bit weights (decode) all the GEMVs run in one parallel pass over
 /// their concatenated output rows: one thread hand-off instead of one per weight, and the memory
 /// stream never stalls between small matrices (e.g. a layer's q/k/v or gate/up projections).
-/// Other inputs go through ``linear(_:weight:bias:precision:)`` one weight at a time.
+/// Several rows with BF16 weights on AMX are packed once for all the products, which then share
+/// one parallel pass over their output blocks. Other inputs go through
+/// ``linear(_:weight:bias:precision:)`` one weight at a time.
 /// - Throws: as ``linear(_:weight:bias:)`` for any of the weights.
 public func linear(_ x: Tensor, weights: [Tensor], precision: LinearPrecision = .float32) throws(TensorError) -> [Tensor] {
     let inFeatures = x.shape.last ?? 0
-    let fusable = x.rank >= 1 && x.count == inFeatures && inFeatures > 0
-        && weights.allSatisfy { ($0.dtype == .bf16 || $0.dtype == .f16) && $0.rank == 2 && $0.shape[1] == inFeatures }
+    let sameInput = x.rank >= 1 && inFeatures > 0 && weights.allSatisfy { $0.rank == 2 && $0.shape[1] == inFeatures }
+    if sameInput, weights.count > 1, x.count > inFeatures, x.dtype.isFloatingPointCompute,
+        weights.allSatisfy({ usesAMXLinear(weight: $0, kernel: .automatic) && $0.shape[0] > 0 }),
+        let outputs = try multiRowAMXLinear(x, weights: weights, precision: precision)
+    {
+        return outputs
+    }
+    let fusable = sameInput && x.count == inFeatures
+        && weights.allSatisfy { ($0.dtype == .bf16 || $0.dtype == .f16) }
     guard fusable, weights.count > 1 else {
         var results = [Tensor]()
         for weight in weights { results.append(try linear(x, weight: weight, precision: precision)) }
@@ -193,6 +202,27 @@ public func linear(_ x: Tensor, weights: [Tensor], precision: LinearPrecision = 
         outputs.append(try part.reshaped(leading + [weights[index].shape[0]]))
     }
     return outputs
+}
+
+/// The multi-row products of ``linear(_:weights:precision:)`` on AMX, or nil when the kernel
+/// declined (the caller then runs each product on its own).
+private func multiRowAMXLinear(_ x: Tensor, weights: [Tensor], precision: LinearPrecision) throws(TensorError)
+    -> [Tensor]?
+{
+    let input = try x.asFloat32()
+    let leading = Array(x.shape.dropLast())
+    let rows = leading.reduce(1, *)
+    for weight in weights { try checkBLASDimensions([rows, weight.shape[0], weight.shape[1]], operation: "linear") }
+    // Fresh, uniquely owned results: their storage is written in place.
+    let outputs = weights.map { Tensor(uninitializedShape: leading + [$0.shape[0]]) }
+    let pointers = outputs.map { $0.storage.mutableBase.assumingMemoryBound(to: Float.self) }
+    let accepted = input.withUnsafeFloats { xBuffer in
+        amxLinear(
+            weights: weights, x: xBuffer.baseAddress!, rows: rows, biases: weights.map { _ in nil }, outputs: pointers,
+            precision: precision)
+    }
+    withExtendedLifetime(outputs) {}
+    return accepted ? outputs : nil
 }
 
 /// Writes `bias` (or zeros when nil) into every row of the `rows × columns` output.

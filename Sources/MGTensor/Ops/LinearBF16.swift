@@ -60,37 +60,74 @@ func amxLinear(
     weight: Tensor, x: UnsafePointer<Float>, rows: Int, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>,
     precision: LinearPrecision = .float32
 ) -> Bool {
-    let rounded = precision == .bfloat16Activations
-    let outFeatures = weight.shape[0], inFeatures = weight.shape[1]
-    guard mg_amx_bf16_available() != 0, inFeatures % Int(MG_AMX_K_STEP) == 0 else { return false }
-    let block = Int(MG_AMX_BLOCK)
-    let rowBlocks = (rows + block - 1) / block
-    let packed = UnsafeMutablePointer<UInt16>.allocate(capacity: mg_amx_packed_x_count(rows, inFeatures))
-    defer { packed.deallocate() }
-    let w = weight.storage.base.assumingMemoryBound(to: UInt16.self)
-    let pointers = UncheckedSendable((x, packed, w, y))
+    amxLinear(weights: [weight], x: x, rows: rows, biases: [bias], outputs: [y], precision: precision)
+}
 
-    // The hi/lo split touches every activation once; worth two threads only for large inputs.
-    Parallel.forEachChunk(count: rowBlocks, minimumChunk: max(1, (1 << 17) / (block * inFeatures))) { range in
-        let (x, packed, _, _) = pointers.value
-        if rounded {
-            mg_amx_pack_x_rounded(x, inFeatures, rows, inFeatures, range.lowerBound, range.upperBound, packed)
-        } else {
-            mg_amx_pack_x(x, inFeatures, rows, inFeatures, range.lowerBound, range.upperBound, packed)
+/// ``amxLinear(weight:x:rows:bias:y:precision:)`` for several BF16 weights `[out_i, in]` applied to
+/// the same rows (e.g. a layer's q/k/v projections): the activations are packed once, and the
+/// column blocks of all outputs share one parallel pass, so narrow weights (a 256-wide k or v) do
+/// not each stream the whole input on their own.
+func amxLinear(
+    weights: [Tensor], x: UnsafePointer<Float>, rows: Int, biases: [UnsafePointer<Float>?],
+    outputs: [UnsafeMutablePointer<Float>], precision: LinearPrecision = .float32
+) -> Bool {
+    guard let inFeatures = weights.first?.shape[1] else { return true }
+    guard mg_amx_bf16_available() != 0, inFeatures % Int(MG_AMX_K_STEP) == 0 else { return false }
+    let passes: Int32 = precision == .bfloat16Activations ? 1 : 2
+    let block = Int(MG_AMX_BLOCK)
+    // Column blocks of each output, and where each weight's blocks start in the combined range.
+    let blockCounts = weights.map { ($0.shape[0] + block - 1) / block }
+    let starts = blockCounts.reduce(into: [0]) { $0.append($0.last! + $1) }
+    for (index, weight) in weights.enumerated() {
+        if let bias = biases[index] { fillRows(outputs[index], rows: rows, columns: weight.shape[0], bias: bias) }
+    }
+    let sources = weights.map { $0.storage.base.assumingMemoryBound(to: UInt16.self) }
+    let failures = Atomic<Int>(0)
+    withPackedActivations(x: x, rows: rows, k: inFeatures, passes: passes) { packed in
+        let pointers = UncheckedSendable((packed, sources, outputs))
+        // One column block is rows × in × 32 multiply-adds per pass; keep tiny products on one thread.
+        let rowBlocks = (rows + block - 1) / block
+        let blockWork = rowBlocks * block * inFeatures * block
+        Parallel.forEachChunk(count: starts.last!, minimumChunk: max(1, (1 << 22) / blockWork)) { range in
+            let (packed, sources, outputs) = pointers.value
+            var blockIndex = range.lowerBound
+            while blockIndex < range.upperBound {
+                var index = 0
+                while starts[index + 1] <= blockIndex { index += 1 }
+                let end = min(range.upperBound, starts[index + 1])
+                let outFeatures = weights[index].shape[0]
+                let status = mg_amx_gemm_bf16_passes(
+                    packed, rows, inFeatures, sources[index], outFeatures, blockIndex - starts[index],
+                    end - starts[index], outputs[index], outFeatures, biases[index] == nil ? 0 : 1, passes)
+                if status != 0 { failures.add(1, ordering: .relaxed) }
+                blockIndex = end
+            }
         }
     }
-    if let bias { fillRows(y, rows: rows, columns: outFeatures, bias: bias) }
-
-    let failures = Atomic<Int>(0)
-    // One column block is rows × in × 32 multiply-adds per pass; keep tiny products on one thread.
-    let blockWork = rowBlocks * block * inFeatures * block
-    Parallel.forEachChunk(count: (outFeatures + block - 1) / block, minimumChunk: max(1, (1 << 22) / blockWork)) {
-        range in
-        let (_, packed, w, y) = pointers.value
-        let status = mg_amx_gemm_bf16_passes(
-            packed, rows, inFeatures, w, outFeatures, range.lowerBound, range.upperBound, y, outFeatures,
-            bias == nil ? 0 : 1, rounded ? 1 : 2)
-        if status != 0 { failures.add(1, ordering: .relaxed) }
-    }
+    withExtendedLifetime(weights) {}
     return failures.load(ordering: .relaxed) == 0
+}
+
+/// Runs `body` with `x` (`rows` × `k`, dense) packed for the AMX products: rounded to bf16 when
+/// `passes` is 1, split into hi/lo halves when 2. The buffer is only valid during the call.
+func withPackedActivations<R>(
+    x: UnsafePointer<Float>, rows: Int, k: Int, passes: Int32, _ body: (UnsafePointer<UInt16>) -> R
+) -> R {
+    let block = Int(MG_AMX_BLOCK)
+    let rowBlocks = (rows + block - 1) / block
+    let count = mg_amx_packed_x_count(rows, k) / (passes == 1 ? 2 : 1)
+    return PackingScratch.withBuffer(byteCount: count * MemoryLayout<UInt16>.stride) { raw in
+        let packed = raw.bindMemory(to: UInt16.self, capacity: count)
+        let pointers = UncheckedSendable((x, packed))
+        // Packing touches every activation once; worth two threads only for large inputs.
+        Parallel.forEachChunk(count: rowBlocks, minimumChunk: max(1, (1 << 18) / (block * k))) { range in
+            let (x, packed) = pointers.value
+            if passes == 1 {
+                mg_amx_pack_x_rounded(x, k, rows, k, range.lowerBound, range.upperBound, packed)
+            } else {
+                mg_amx_pack_x(x, k, rows, k, range.lowerBound, range.upperBound, packed)
+            }
+        }
+        return body(UnsafePointer(packed))
+    }
 }

@@ -1,0 +1,49 @@
+import Synchronization
+
+/// Large scratch buffers for packed AMX operands, kept between products.
+///
+/// A decoder's prefill packs activations of the same few sizes in every layer (megabytes each).
+/// Fresh allocations of that size are fresh `mmap`s, and the first write to each page faults
+/// (about a tenth of a prefill went to page faults); buffers returned here are handed to the next
+/// request that fits, already mapped. At most ``capacity`` buffers and ``byteLimit`` bytes are
+/// kept; the rest are freed as usual.
+enum PackingScratch {
+    static let capacity = 4
+    static let byteLimit = 192 << 20
+
+    private struct Buffer: @unchecked Sendable {
+        let pointer: UnsafeMutableRawPointer
+        let byteCount: Int
+    }
+    private static let kept = Mutex<[Buffer]>([])
+
+    /// Runs `body` with at least `byteCount` bytes of 64-byte aligned, uninitialised memory that is
+    /// valid only during the call.
+    static func withBuffer<R>(byteCount: Int, _ body: (UnsafeMutableRawPointer) -> R) -> R {
+        let size = max(byteCount, 64)
+        let reused = kept.withLock { buffers -> Buffer? in
+            // The smallest kept buffer that fits, so a small request does not hold a large one.
+            guard let index = buffers.indices.filter({ buffers[$0].byteCount >= size })
+                .min(by: { buffers[$0].byteCount < buffers[$1].byteCount })
+            else { return nil }
+            return buffers.remove(at: index)
+        }
+        let buffer = reused ?? Buffer(pointer: .allocate(byteCount: size, alignment: 64), byteCount: size)
+        defer { giveBack(buffer) }
+        return body(buffer.pointer)
+    }
+
+    private static func giveBack(_ buffer: Buffer) {
+        let evicted = kept.withLock { buffers -> [Buffer] in
+            buffers.append(buffer)
+            var evicted: [Buffer] = []
+            // Drop the smallest first: the large buffers are the expensive ones to fault in again.
+            while buffers.count > capacity || buffers.reduce(0, { $0 + $1.byteCount }) > byteLimit {
+                guard let index = buffers.indices.min(by: { buffers[$0].byteCount < buffers[$1].byteCount }) else { break }
+                evicted.append(buffers.remove(at: index))
+            }
+            return evicted
+        }
+        for buffer in evicted { buffer.pointer.deallocate() }
+    }
+}
