@@ -150,8 +150,8 @@ def export(run, out):
                                        "layers": 1}},
             "preprocess_cfg": {"mean": list(M.MEAN), "std": list(M.STD), "interpolation": "bicubic",
                                "resize_mode": "shortest"}})
-    print(f"exported {run} → {out} ({checkpoint['steps']} steps, {checkpoint['scenes']} scenes, "
-          f"{checkpoint['seconds'] / 60:.1f} min)")
+    minutes = sum(record.get("minutes", record.get("seconds", 0) / 60) for record in checkpoint.get("history", []))
+    print(f"exported {run} → {out} ({minutes:.1f} CPU-minutes of training recorded)")
 
 
 def main():

@@ -10,7 +10,8 @@ import MGPipeline
 /// print(accuracy.table)
 /// ```
 public enum SceneEvaluation {
-    /// Seeds of evaluation scenes start here; training draws its scenes from seeds below it.
+    /// Seeds of evaluation scenes start here; training (`Tools/train_scenes.py`) draws its scenes
+    /// from seeds at and above 2⁴⁰, so the evaluation never sees a training scene.
     public static let firstEvaluationSeed: UInt64 = 1_000_000_000
 
     /// Asks every question of `scenes` scenes with seeds `firstSeed`, `firstSeed + 1`, …; each
