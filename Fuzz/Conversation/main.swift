@@ -9,8 +9,10 @@ import MGTensor
 // byte-level BPE), and splicing visual rows into the embedded text.
 //
 // Input: byte 0 picks the template, byte 1 the number of images (0...7), byte 2 the visual rows
-// per image (1...4); the rest is UTF-8 text whose U+0001-separated parts are history turns
-// (user, assistant, …) and, last, the question.
+// per image (1...4, bits 0–1) and the tokenizer (bit 2); the rest is UTF-8 text whose
+// U+0001-separated parts are history turns (user, assistant, …) and, last, the question.
+// One tokenizer per input rather than both: tokenising the rendered prompt is most of the cost
+// under ASan, and libFuzzer's coverage feedback tells the two paths apart anyway.
 let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .appendingPathComponent("../../Tests/MGLanguageTests/Fixtures").standardizedFileURL
 let tokenizers: [any Tokenizer] = [
@@ -31,6 +33,7 @@ FuzzDriver.run { bytes in
     let template = templates[Int(bytes[0]) % templates.count]
     let imageCount = Int(bytes[1] % 8)
     let rowsPerImage = Int(bytes[2] % 4) + 1
+    let tokenizer = tokenizers[Int(bytes[2] >> 2) % tokenizers.count]
     let parts = String(decoding: bytes.dropFirst(3), as: UTF8.self).components(separatedBy: "\u{1}")
 
     var conversation = Conversation(template: template)
@@ -43,20 +46,18 @@ FuzzDriver.run { bytes in
     let prompt = Conversation.labelingImages(in: conversation.prompt())
 
     let images = (0..<imageCount).map { index in matrix((0..<(rowsPerImage * hidden)).map { Float(index * 100 + $0) }) }
-    for tokenizer in tokenizers {
-        let ids = tokenizeWithImagePlaceholders(prompt, tokenizer: tokenizer)
-        let placeholders = ids.count { $0 == imagePlaceholderID }
-        precondition(placeholders == prompt.components(separatedBy: imagePlaceholderText).count - 1)
-        precondition(ids.allSatisfy { $0 == imagePlaceholderID || (0..<tokenizer.vocabularySize).contains($0) })
-        let spliced = try? spliceVisualTokens(ids: ids, visualTokens: images) { textIDs throws(LanguageModelError) in
-            matrix(textIDs.flatMap { id in Array(repeating: Float(-1 - id), count: hidden) })
-        }
-        if placeholders == imageCount {
-            guard let spliced else { fatalError("splicing failed with matching counts") }
-            precondition(spliced.shape == [ids.count - placeholders + imageCount * rowsPerImage, hidden])
-        } else {
-            precondition(spliced == nil, "splicing accepted \(imageCount) images for \(placeholders) placeholders")
-        }
-        _ = tokenizer.decode(ids.filter { $0 != imagePlaceholderID }, skipSpecialTokens: true)
+    let ids = tokenizeWithImagePlaceholders(prompt, tokenizer: tokenizer)
+    let placeholders = ids.count { $0 == imagePlaceholderID }
+    precondition(placeholders == prompt.components(separatedBy: imagePlaceholderText).count - 1)
+    precondition(ids.allSatisfy { $0 == imagePlaceholderID || (0..<tokenizer.vocabularySize).contains($0) })
+    let spliced = try? spliceVisualTokens(ids: ids, visualTokens: images) { textIDs throws(LanguageModelError) in
+        matrix(textIDs.flatMap { id in Array(repeating: Float(-1 - id), count: hidden) })
     }
+    if placeholders == imageCount {
+        guard let spliced else { fatalError("splicing failed with matching counts") }
+        precondition(spliced.shape == [ids.count - placeholders + imageCount * rowsPerImage, hidden])
+    } else {
+        precondition(spliced == nil, "splicing accepted \(imageCount) images for \(placeholders) placeholders")
+    }
+    _ = tokenizer.decode(ids.filter { $0 != imagePlaceholderID }, skipSpecialTokens: true)
 }

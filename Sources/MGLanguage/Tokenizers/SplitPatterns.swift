@@ -64,8 +64,8 @@ enum SplitPattern: Sendable, Equatable {
         // [^\r\n\p{L}\p{N}]?\p{L}+
         if s[i].isLetter { return run(s, from: i, while: \.isLetter) }
         if !s[i].isNewline, !s[i].isNumber, i + 1 < n, s[i + 1].isLetter { return run(s, from: i + 1, while: \.isLetter) }
-        // \p{N}{1,3}
-        if s[i].isNumber { return min(run(s, from: i, while: \.isNumber), i + 3) }
+        // \p{N}{1,3}: the scan stops after three, or a long digit run costs quadratic time.
+        if s[i].isNumber { return run(s, from: i, while: \.isNumber, limit: 3) }
         // ' ?[^\s\p{L}\p{N}]+[\r\n]*'
         if let end = optionalSpaceThen(s, at: i, \.isSymbol) { return run(s, from: end, while: \.isNewline) }
         guard s[i].isSpace else { return nil }
@@ -118,9 +118,12 @@ enum SplitPattern: Sendable, Equatable {
         return predicate(s[i]) ? run(s, from: i, while: predicate) : nil
     }
 
-    private static func run(_ s: [Unicode.Scalar], from start: Int, while predicate: (Unicode.Scalar) -> Bool) -> Int {
+    /// End of the run of `predicate` scalars from `start`, at most `limit` long.
+    private static func run(
+        _ s: [Unicode.Scalar], from start: Int, while predicate: (Unicode.Scalar) -> Bool, limit: Int = .max
+    ) -> Int {
         var end = start
-        while end < s.count, predicate(s[end]) { end += 1 }
+        while end < s.count, end - start < limit, predicate(s[end]) { end += 1 }
         return end
     }
 }

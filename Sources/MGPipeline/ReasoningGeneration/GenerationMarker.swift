@@ -101,6 +101,20 @@ enum ScalarText {
         return result
     }
 
+    /// How many of the ascending `positions` are at most `limit` (a binary search).
+    static func countNotAbove(_ limit: Int, in positions: ArraySlice<Int>) -> Int {
+        var low = positions.startIndex, high = positions.endIndex
+        while low < high {
+            let middle = low + (high - low) / 2
+            if positions[middle] <= limit { low = middle + 1 } else { high = middle }
+        }
+        return low - positions.startIndex
+    }
+
+    static func countNotAbove(_ limit: Int, in positions: [Int]) -> Int {
+        countNotAbove(limit, in: positions[...])
+    }
+
     static func string(_ text: [Unicode.Scalar], _ range: Range<Int>) -> String {
         var view = String.UnicodeScalarView()
         view.append(contentsOf: text[range])

@@ -84,44 +84,15 @@ public enum ImagePromptExtractor {
         answer: String, text: [Unicode.Scalar], openings: [Int], closings: [Int], rule: ImagePromptRule
     ) -> ImagePromptExtraction {
         let whole = ScalarText.string(text, 0..<text.count)
-        func none(_ reason: NoImagePromptReason) -> ImagePromptExtraction {
-            ImagePromptExtraction(answer: answer, prompt: nil, noPromptReason: reason, displayText: whole, textWithoutPrompt: whole)
-        }
-        switch (openings.isEmpty, closings.isEmpty) {
-        case (true, true): return none(.noTags)
-        case (false, true): return none(.unclosed)
-        case (true, false): return none(.unopened)
-        case (false, false): break
-        }
-        let open = openingTag.unicodeScalars.count, close = closingTag.unicodeScalars.count
-        // `pair` is the scalar range removed from the text for `textWithoutPrompt`; `inner` the prompt.
         let inner: Range<Int>, pair: Range<Int>
-        switch rule {
-        case .commandLine:
-            // split("</h>")[-2]: the piece ending at the last closing tag; then split("<h>")[-1].
-            let end = closings[closings.count - 1]
-            let pieceStart = closings.count >= 2 ? closings[closings.count - 2] + close : 0
-            if let lastOpening = openings.last(where: { $0 >= pieceStart && $0 + open <= end }) {
-                inner = (lastOpening + open)..<end
-                pair = lastOpening..<(end + close)
-            } else {
-                inner = pieceStart..<end
-                pair = pieceStart..<(end + close)
-            }
-        case .webWorker:
-            // split("<h>")[1]: from the first opening to the second (or the end); then split("</h>")[0].
-            let start = openings[0] + open
-            let segmentEnd = openings.count >= 2 ? openings[1] : text.count
-            if let closing = closings.first(where: { $0 >= start && $0 + close <= segmentEnd }) {
-                inner = start..<closing
-                pair = openings[0]..<(closing + close)
-            } else {
-                inner = start..<segmentEnd
-                pair = openings[0]..<segmentEnd
-            }
+        switch locate(in: text, count: text.count, openings: openings, closings: closings, rule: rule) {
+        case .none(let reason):
+            return ImagePromptExtraction(
+                answer: answer, prompt: nil, noPromptReason: reason, displayText: whole, textWithoutPrompt: whole)
+        case .found(let promptRange, let pairRange):
+            (inner, pair) = (promptRange, pairRange)
         }
         let prompt = ScalarText.string(text, inner)
-        guard prompt.unicodeScalars.contains(where: { !$0.properties.isWhitespace }) else { return none(.emptyPrompt) }
         let before = ScalarText.string(text, 0..<pair.lowerBound)
         let after = ScalarText.string(text, pair.upperBound..<text.count)
         let display: String
@@ -131,6 +102,60 @@ public enum ImagePromptExtractor {
         }
         return ImagePromptExtraction(
             answer: answer, prompt: prompt, noPromptReason: nil, displayText: display, textWithoutPrompt: before + after)
+    }
+
+    /// Where `rule` finds the prompt.
+    enum Location: Equatable {
+        /// `inner` is the prompt; `pair` the scalar range removed for `textWithoutPrompt`.
+        case found(inner: Range<Int>, pair: Range<Int>)
+        case none(NoImagePromptReason)
+    }
+
+    /// Applies `rule` to the first `count` scalars of `text`, given every tag position there
+    /// (ascending; openings that do not fit in `count` are ignored). Costs the prompt's length
+    /// plus a logarithm of the tag counts, never the whole text, so the streaming scanner can
+    /// ask again at every closing tag.
+    static func locate(
+        in text: [Unicode.Scalar], count: Int, openings allOpenings: [Int], closings: [Int], rule: ImagePromptRule
+    ) -> Location {
+        let open = openingTag.unicodeScalars.count, close = closingTag.unicodeScalars.count
+        let openings = allOpenings[..<ScalarText.countNotAbove(count - open, in: allOpenings)]
+        switch (openings.isEmpty, closings.isEmpty) {
+        case (true, true): return .none(.noTags)
+        case (false, true): return .none(.unclosed)
+        case (true, false): return .none(.unopened)
+        case (false, false): break
+        }
+        let inner: Range<Int>, pair: Range<Int>
+        switch rule {
+        case .commandLine:
+            // split("</h>")[-2]: the piece ending at the last closing tag; then split("<h>")[-1].
+            let end = closings[closings.count - 1]
+            let pieceStart = closings.count >= 2 ? closings[closings.count - 2] + close : 0
+            let before = ScalarText.countNotAbove(end - open, in: openings)
+            if before > 0, openings[before - 1] >= pieceStart {
+                inner = (openings[before - 1] + open)..<end
+                pair = openings[before - 1]..<(end + close)
+            } else {
+                inner = pieceStart..<end
+                pair = pieceStart..<(end + close)
+            }
+        case .webWorker:
+            // split("<h>")[1]: from the first opening to the second (or the end); then split("</h>")[0].
+            let start = openings[0] + open
+            let segmentEnd = openings.count >= 2 ? openings[1] : count
+            // Only the first closing at or after `start` can end inside the segment.
+            let first = ScalarText.countNotAbove(start - 1, in: closings[...])
+            if first < closings.count, closings[first] + close <= segmentEnd {
+                inner = start..<closings[first]
+                pair = openings[0]..<(closings[first] + close)
+            } else {
+                inner = start..<segmentEnd
+                pair = openings[0]..<segmentEnd
+            }
+        }
+        guard text[inner].contains(where: { !$0.properties.isWhitespace }) else { return .none(.emptyPrompt) }
+        return .found(inner: inner, pair: pair)
     }
 
     /// Python's `str.strip()` without arguments: leading and trailing Unicode whitespace removed

@@ -90,16 +90,15 @@ public struct ImagePromptStreamScanner: Sendable {
         return ImagePromptExtractor.extract(answer: answer, text: text, openings: openings, closings: closings, rule: rule)
     }
 
-    /// Applies the rule to the text up to the newest closing tag.
+    /// Applies the rule to the text up to the newest closing tag. Only the prompt is built (not
+    /// the display texts), so a stream with many closing tags stays linear in its length.
     private mutating func updateCandidate() -> String? {
         guard let lastClosing = closings.last else { return nil }
-        let openLength = ImagePromptExtractor.openingTag.unicodeScalars.count
         let prefixEnd = lastClosing + ImagePromptExtractor.closingTag.unicodeScalars.count
-        let prefix = Array(text[..<prefixEnd])
-        let result = ImagePromptExtractor.extract(
-            answer: ScalarText.string(prefix, 0..<prefix.count), text: prefix,
-            openings: openings.filter { $0 + openLength <= prefixEnd }, closings: closings, rule: rule)
-        guard let prompt = result.prompt else { return nil }
+        let location = ImagePromptExtractor.locate(
+            in: text, count: prefixEnd, openings: openings, closings: closings, rule: rule)
+        guard case .found(let inner, _) = location else { return nil }
+        let prompt = ScalarText.string(text, inner)
         if rule == .webWorker {
             // Later tags cannot change the worker's first pair once it is closed inside the
             // segment that ends at the second opening tag — which a later chunk cannot insert

@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+
+@testable import MGLanguage
+
+/// Tokenising user text must take time proportional to its length: a prompt is untrusted input,
+/// and a tokenizer that is quadratic in some shape of text (one long word, a long run of spaces,
+/// many added tokens) lets a short request occupy a core for minutes.
+///
+/// Each case times `n` and `4n` scalars of the same pattern. Linear work grows 4×, quadratic
+/// 16×; the bound of 8× leaves room for noise on a shared machine (the smaller input is the
+/// best of three runs, the larger one of two).
+@Suite struct TokenizerScalingTests {
+    /// Text shapes that stress each stage: pre-tokenizer runs, BPE over one long word, the added
+    /// token matcher, byte fallback.
+    static let patterns: [(name: String, unit: String)] = [
+        ("prose", "The quick brown fox jumps over the lazy dog. "),
+        ("one long word", "abcdefghij"),
+        ("one letter", "a"),
+        ("spaces", " "),
+        ("spaces and newlines", "  \n \t\r\n"),
+        ("digits", "0123456789"),
+        ("non-Latin", "日本語のテキスト🙂naïve "),
+        ("added tokens", "</s><s> x<unk>"),
+        ("punctuation", "!?.,;:'\"()[]{}"),
+    ]
+
+    static func tokenizers() throws -> [String: any Tokenizer] {
+        let sp = try #require(TokenizerFixtures.url("tokenizer_sp_bpe", "model"))
+        var nonLegacy = SentencePieceTokenizer.Options()
+        nonLegacy.legacy = false
+        var result: [String: any Tokenizer] = [
+            "sentencepiece legacy": try SentencePieceTokenizer(modelURL: sp),
+            "sentencepiece non-legacy": try SentencePieceTokenizer(modelURL: sp, options: nonLegacy),
+        ]
+        for name in ["tokenizer_bytelevel", "tokenizer_bytelevel_gpt2", "tokenizer_bytefallback"] {
+            result[name] = try TokenizerJSON(url: try #require(TokenizerFixtures.url(name, "json")))
+        }
+        return result
+    }
+
+    /// `scalars` scalars of `unit` repeated.
+    static func text(_ unit: String, scalars: Int) -> String {
+        let unitScalars = Array(unit.unicodeScalars)
+        return String(scalars: (0..<scalars).map { unitScalars[$0 % unitScalars.count] })
+    }
+
+    /// The best of `runs` timings of `work`, in seconds of this thread's CPU time: other
+    /// processes and parallel tests taking the cores do not count, wall-clock time would.
+    static func seconds(_ runs: Int, _ work: () -> Void) -> Double {
+        func now() -> Double {
+            var time = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+            return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+        }
+        var best = Double.infinity
+        for _ in 0..<runs {
+            let start = now()
+            work()
+            best = min(best, now() - start)
+        }
+        return best
+    }
+
+    /// How much longer `4n` scalars of `unit` take than `n`, with both times for the message.
+    static func growth(of tokenizer: any Tokenizer, unit: String, n: Int) -> (ratio: Double, small: Double, large: Double) {
+        let small = text(unit, scalars: n), large = text(unit, scalars: 4 * n)
+        let smallTime = seconds(3) { _ = tokenizer.encode(small, addSpecialTokens: true) }
+        let largeTime = seconds(2) { _ = tokenizer.encode(large, addSpecialTokens: true) }
+        return (largeTime / max(smallTime, 1e-6), smallTime, largeTime)
+    }
+
+    /// A large input done in under this many seconds passes whatever the ratio: at that size
+    /// timer and scheduling noise dominate, and a quadratic tokenizer takes seconds (the Llama-3
+    /// digit case below took 14 s for 25k scalars in a debug build).
+    static let noiseFloor = 0.05
+
+    @Test(arguments: ["sentencepiece legacy", "sentencepiece non-legacy", "tokenizer_bytelevel",
+                      "tokenizer_bytelevel_gpt2", "tokenizer_bytefallback"])
+    func encodingTimeGrowsLinearly(tokenizer name: String) throws {
+        let tokenizer = try #require(try Self.tokenizers()[name])
+        for (pattern, unit) in Self.patterns {
+            let result = Self.growth(of: tokenizer, unit: unit, n: 5_000)
+            #expect(result.large < Self.noiseFloor || result.ratio < 8,
+                    "\(name) / \(pattern): 5k scalars \(result.small) s, 20k \(result.large) s (×\(result.ratio))")
+        }
+    }
+
+    /// Regression: the Llama-3 pattern's `\p{N}{1,3}` scanned the whole digit run at every
+    /// match, so 25k digits took 14 s and 100k digits 237 s in a debug build.
+    @Test func longDigitRunsSplitInLinearTime() throws {
+        let tokenizer = try #require(try Self.tokenizers()["tokenizer_bytelevel"])
+        let result = Self.growth(of: tokenizer, unit: "0123456789", n: 50_000)
+        #expect(result.large < Self.noiseFloor || result.ratio < 8,
+                "50k digits \(result.small) s, 200k \(result.large) s (×\(result.ratio))")
+        let digits = Self.text("0123456789", scalars: 200_000)
+        let pieces = SplitPattern.llama3.matches(in: Array(digits.unicodeScalars))
+        // Three digits a piece; 200,000 = 3 × 66,666 + 2 leaves two for the last.
+        #expect(pieces.count == 66_667 && pieces.dropLast().allSatisfy { $0.count == 3 } && pieces.last == 199_998..<200_000)
+    }
+}
