@@ -144,7 +144,9 @@ public func concat(_ tensors: [Tensor], axis: Int) throws(TensorError) -> Tensor
             offset += source.bytes
         }
         let pieceBox = UncheckedSendable(pieces)
-        Parallel.forEachChunk(count: pieces.count, minimumChunk: parallelCopyBytes / copyPieceBytes) { range in
+        // Many small parts make many pieces but little work: decide on bytes, not on pieces.
+        let minimumChunk = rowBytes < parallelCopyBytes ? max(1, pieces.count) : parallelCopyBytes / copyPieceBytes
+        Parallel.forEachChunk(count: pieces.count, minimumChunk: minimumChunk) { range in
             let destination = box.value.1
             for piece in pieceBox.value[range] {
                 (destination + piece.offset).copyMemory(from: piece.source, byteCount: piece.bytes)
