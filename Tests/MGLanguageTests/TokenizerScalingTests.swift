@@ -1,4 +1,5 @@
 import Foundation
+import MGTestSupport
 import Testing
 
 @testable import MGLanguage
@@ -39,28 +40,9 @@ import Testing
         return result
     }
 
-    /// `scalars` scalars of `unit` repeated.
-    static func text(_ unit: String, scalars: Int) -> String {
-        let unitScalars = Array(unit.unicodeScalars)
-        return String(scalars: (0..<scalars).map { unitScalars[$0 % unitScalars.count] })
-    }
+    static func text(_ unit: String, scalars: Int) -> String { ScalingMeasurement.text(unit, scalars: scalars) }
 
-    /// The best of `runs` timings of `work`, in seconds of this thread's CPU time: other
-    /// processes and parallel tests taking the cores do not count, wall-clock time would.
-    static func seconds(_ runs: Int, _ work: () -> Void) -> Double {
-        func now() -> Double {
-            var time = timespec()
-            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
-            return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
-        }
-        var best = Double.infinity
-        for _ in 0..<runs {
-            let start = now()
-            work()
-            best = min(best, now() - start)
-        }
-        return best
-    }
+    static func seconds(_ runs: Int, _ work: () -> Void) -> Double { ScalingMeasurement.seconds(runs, work) }
 
     /// How much longer `4n` scalars of `unit` take than `n`, with both times for the message.
     static func growth(of tokenizer: any Tokenizer, unit: String, n: Int) -> (ratio: Double, small: Double, large: Double) {

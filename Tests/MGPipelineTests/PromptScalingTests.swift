@@ -1,5 +1,6 @@
 import Foundation
 import MGLanguage
+import MGTestSupport
 import Testing
 @testable import MGPipeline
 
@@ -10,29 +11,9 @@ import Testing
 /// The bound of 8× leaves room for noise on a shared machine (best of three runs for the smaller
 /// input, two for the larger).
 @Suite struct PromptScalingTests {
-    static func text(_ unit: String, scalars: Int) -> String {
-        let unitScalars = Array(unit.unicodeScalars)
-        var view = String.UnicodeScalarView()
-        view.append(contentsOf: (0..<scalars).map { unitScalars[$0 % unitScalars.count] })
-        return String(view)
-    }
+    static func text(_ unit: String, scalars: Int) -> String { ScalingMeasurement.text(unit, scalars: scalars) }
 
-    /// The best of `runs` timings of `work`, in seconds of this thread's CPU time: other
-    /// processes and parallel tests taking the cores do not count, wall-clock time would.
-    static func seconds(_ runs: Int, _ work: () -> Void) -> Double {
-        func now() -> Double {
-            var time = timespec()
-            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
-            return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
-        }
-        var best = Double.infinity
-        for _ in 0..<runs {
-            let start = now()
-            work()
-            best = min(best, now() - start)
-        }
-        return best
-    }
+    static func seconds(_ runs: Int, _ work: () -> Void) -> Double { ScalingMeasurement.seconds(runs, work) }
 
     /// Below this many seconds for the larger input, timer and scheduling noise dominate.
     static let noiseFloor = 0.05
