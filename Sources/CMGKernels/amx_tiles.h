@@ -1,5 +1,5 @@
 // Private to CMGKernels: the AMX tile pieces shared by the BF16-weight products
-// (gemm_bf16_amx.c, gemm_bf16_amx_gated.c). x86-64 Linux only; include after mg_gemm_amx.h.
+// (gemm_bf16_amx.c, gemm_bf16_amx_gated.c) and the split-F32 product (gemm_f32_amx.c). x86-64 Linux only; include after mg_gemm_amx.h.
 #ifndef MG_AMX_TILES_H
 #define MG_AMX_TILES_H
 #include "mg_gemm_amx.h"
@@ -82,12 +82,10 @@ static inline void pack_weight_block(const uint16_t *w, size_t n, size_t k, size
     }
 }
 
-// One 32 × 32 output block over `steps` 32-k steps, kept in t0–t3 throughout; c has a row stride
-// of `ldc` floats and is read first when `load` is set. x_tiles advance by `passes` · 2 tiles per
-// step (hi, then lo when passes is 2), w_tiles by 2.
+// The 32 × 32 output block at c (row stride `ldc` floats) lives in t0–t3: loaded from c when
+// `load` is set, else zeroed, and stored back once the block's k steps are done.
 AMX_TARGET
-static inline void block_product(const uint16_t *x_tiles, const uint16_t *w_tiles, size_t steps, float *c,
-                                 size_t ldc, int load, int passes) {
+static inline void accumulators_begin(const float *c, size_t ldc, int load) {
     size_t stride = ldc * sizeof(float);
     if (load) {
         _tile_loadd(0, c, stride);
@@ -100,6 +98,24 @@ static inline void block_product(const uint16_t *x_tiles, const uint16_t *w_tile
         _tile_zero(2);
         _tile_zero(3);
     }
+}
+
+AMX_TARGET
+static inline void accumulators_store(float *c, size_t ldc) {
+    size_t stride = ldc * sizeof(float);
+    _tile_stored(0, c, stride);
+    _tile_stored(1, c + 16, stride);
+    _tile_stored(2, c + 16 * ldc, stride);
+    _tile_stored(3, c + 16 * ldc + 16, stride);
+}
+
+// One 32 × 32 output block over `steps` 32-k steps, kept in t0–t3 throughout; c has a row stride
+// of `ldc` floats and is read first when `load` is set. x_tiles advance by `passes` · 2 tiles per
+// step (hi, then lo when passes is 2), w_tiles by 2.
+AMX_TARGET
+static inline void block_product(const uint16_t *x_tiles, const uint16_t *w_tiles, size_t steps, float *c,
+                                 size_t ldc, int load, int passes) {
+    accumulators_begin(c, ldc, load);
     if (passes == 1) {
         for (size_t s = 0; s < steps; s++) {
             _tile_loadd(6, w_tiles, 64);
@@ -133,10 +149,7 @@ static inline void block_product(const uint16_t *x_tiles, const uint16_t *w_tile
             w_tiles += 2 * TILE_ELEMENTS;
         }
     }
-    _tile_stored(0, c, stride);
-    _tile_stored(1, c + 16, stride);
-    _tile_stored(2, c + 16 * ldc, stride);
-    _tile_stored(3, c + 16 * ldc + 16, stride);
+    accumulators_store(c, ldc);
 }
 
 /// Sets every tile to 16 rows × 64 bytes (the only shape these kernels use).

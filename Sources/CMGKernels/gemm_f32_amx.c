@@ -26,20 +26,10 @@ size_t mg_amx_packed_b_count(size_t k, size_t column_blocks) {
 }
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__)) && defined(__linux__)
-#include <immintrin.h>
-
-#define SPLIT_TARGET __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512bf16")))
-
-struct split_tile_config {
-    uint8_t palette;
-    uint8_t start_row;
-    uint8_t reserved[14];
-    uint16_t column_bytes[16];
-    uint8_t rows[16];
-};
+#include "amx_tiles.h"
 
 // hi = bf16(x) (round to nearest even), lo = bf16(x − hi); lo is 0 where hi is not finite.
-SPLIT_TARGET
+AMX_TARGET
 static inline void split16(__m512 x, __m512i *hi_bits, __m512i *lo_bits) {
     __m256i h = (__m256i)_mm512_cvtneps_pbh(x);
     __m512 high = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
@@ -54,7 +44,7 @@ static inline void split16(__m512 x, __m512i *hi_bits, __m512i *lo_bits) {
 // Packs B rows [k0, k0 + steps·32) of the `blocks` 32-column blocks starting at `column` (zero
 // past n) into `out` (per block: steps × 4 tiles). Rows are read left to right across the whole
 // chunk, so each B row segment streams contiguously (B's rows are usually far apart in memory).
-SPLIT_TARGET
+AMX_TARGET
 static void pack_b_chunk(const float *b, size_t ldb, size_t n, size_t column, size_t blocks, size_t k0,
                          size_t steps, uint16_t *out) {
     for (size_t s = 0; s < steps; s++) {
@@ -81,21 +71,10 @@ static void pack_b_chunk(const float *b, size_t ldb, size_t n, size_t column, si
 }
 
 // One 32 × 32 block of C over `steps` 32-k steps; c has a row stride of `ldc` floats.
-SPLIT_TARGET
+AMX_TARGET
 static void split_block_product(const uint16_t *a_tiles, const uint16_t *b_tiles, size_t steps, float *c,
                                 size_t ldc, int load) {
-    size_t stride = ldc * sizeof(float);
-    if (load) {
-        _tile_loadd(0, c, stride);
-        _tile_loadd(1, c + 16, stride);
-        _tile_loadd(2, c + 16 * ldc, stride);
-        _tile_loadd(3, c + 16 * ldc + 16, stride);
-    } else {
-        _tile_zero(0);
-        _tile_zero(1);
-        _tile_zero(2);
-        _tile_zero(3);
-    }
+    accumulators_begin(c, ldc, load);
     for (size_t s = 0; s < steps; s++) {
         _tile_loadd(6, b_tiles, 64);
         _tile_loadd(7, b_tiles + TILE_ELEMENTS, 64);
@@ -122,13 +101,10 @@ static void split_block_product(const uint16_t *a_tiles, const uint16_t *b_tiles
         a_tiles += 4 * TILE_ELEMENTS;
         b_tiles += 4 * TILE_ELEMENTS;
     }
-    _tile_stored(0, c, stride);
-    _tile_stored(1, c + 16, stride);
-    _tile_stored(2, c + 16 * ldc, stride);
-    _tile_stored(3, c + 16 * ldc + 16, stride);
+    accumulators_store(c, ldc);
 }
 
-SPLIT_TARGET
+AMX_TARGET
 int mg_amx_gemm_split(const uint16_t *packed_a, size_t m, size_t k, const float *b, size_t ldb, size_t n,
                       size_t column_block_begin, size_t column_block_end, float *c, size_t ldc, int accumulate) {
     if (!mg_amx_bf16_available() || k % MG_AMX_K_STEP != 0) return -1;
@@ -140,14 +116,7 @@ int mg_amx_gemm_split(const uint16_t *packed_a, size_t m, size_t k, const float 
     // Edge blocks (past m or n) go through this buffer so tiles never touch memory outside C.
     float edge[MG_AMX_BLOCK * MG_AMX_BLOCK] __attribute__((aligned(64)));
 
-    struct split_tile_config config;
-    memset(&config, 0, sizeof config);
-    config.palette = 1;
-    for (int t = 0; t < 8; t++) {
-        config.rows[t] = 16;
-        config.column_bytes[t] = 64;
-    }
-    _tile_loadconfig(&config);
+    configure_tiles();
 
     // Equal chunks of at most CHUNK_BLOCKS: each chunk streams all of A once, so a short last chunk
     // would cost as much A traffic as a full one.
