@@ -165,10 +165,10 @@ def vision_targets(scenes):
     return D.batch_token_targets(scenes) + (scene_level_targets(scenes),)
 
 
-def fused_tokens(model, hr, lr, hr_grad=False):
+def fused_tokens(model, hr, lr):
     tokens = model.lr_features(lr)
     if model.use_hr:
-        with torch.set_grad_enabled(hr_grad and torch.is_grad_enabled()):
+        with torch.no_grad():  # the ConvNeXt learns from digit crops only (a third of the cost)
             aux = model.aux_map(hr)
         tokens = tokens + model.unified_resampler_fast(tokens, aux)
     return tokens
