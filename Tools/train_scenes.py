@@ -492,13 +492,18 @@ def main():
     log = Log(os.path.join(args.out, "log.jsonl"))
     phases = args.phases.split(",")
     crops = CropTrainer(model, args.lr, args.crop_batch, args.seed + 1) if model.use_hr else None
+    # A resumed run keeps the crop classifier too: a fresh one's gradients would first push noise
+    # into the trained ConvNeXt (older checkpoints have none and start it fresh).
+    if args.resume and crops is not None and "crop_head" in resumed:
+        crops.head.load_state_dict(resumed["crop_head"])
     clock = Clock(args.threads)
     record = {"phases": phases, "args": dict(vars(args))}
 
     def save():
         record["minutes"] = round(clock.minutes(), 2)
         torch.save({"state_dict": model.state_dict(), "heads": heads.state_dict(), "use_hr": model.use_hr,
-                    "vocab_size": codec.vocab_size, "history": history + [record]},
+                    "vocab_size": codec.vocab_size, "history": history + [record],
+                    **({"crop_head": crops.head.state_dict()} if crops is not None else {})},
                    os.path.join(args.out, "checkpoint.pt.tmp"))
         os.replace(os.path.join(args.out, "checkpoint.pt.tmp"), os.path.join(args.out, "checkpoint.pt"))
 
