@@ -111,10 +111,6 @@ enum ScalarText {
         return low - positions.startIndex
     }
 
-    static func countNotAbove(_ limit: Int, in positions: [Int]) -> Int {
-        countNotAbove(limit, in: positions[...])
-    }
-
     static func string(_ text: [Unicode.Scalar], _ range: Range<Int>) -> String {
         var view = String.UnicodeScalarView()
         view.append(contentsOf: text[range])

@@ -119,7 +119,7 @@ public enum ImagePromptExtractor {
         in text: [Unicode.Scalar], count: Int, openings allOpenings: [Int], closings: [Int], rule: ImagePromptRule
     ) -> Location {
         let open = openingTag.unicodeScalars.count, close = closingTag.unicodeScalars.count
-        let openings = allOpenings[..<ScalarText.countNotAbove(count - open, in: allOpenings)]
+        let openings = allOpenings[..<ScalarText.countNotAbove(count - open, in: allOpenings[...])]
         switch (openings.isEmpty, closings.isEmpty) {
         case (true, true): return .none(.noTags)
         case (false, true): return .none(.unclosed)
