@@ -69,10 +69,11 @@ func linear(
                 if let biasPointer { fillRows(yPointer, rows: rows, columns: outFeatures, bias: biasPointer) }
                 let beta: Float = biasPointer == nil ? 0 : 1
                 if rows == 1 {
-                    _ = Parallel.configureBLAS
-                    cblas_sgemv(
-                        CblasRowMajor, CblasNoTrans, Int32(outFeatures), Int32(inFeatures), 1, w,
-                        Int32(inFeatures), xPointer, 1, beta, yPointer, 1)
+                    BLASThreads.run(threaded: outFeatures * inFeatures >= BLASThreads.minimumThreadedGEMVElements) {
+                        cblas_sgemv(
+                            CblasRowMajor, CblasNoTrans, Int32(outFeatures), Int32(inFeatures), 1, w,
+                            Int32(inFeatures), xPointer, 1, beta, yPointer, 1)
+                    }
                 } else {
                     sgemmRowMajor(
                         m: rows, n: outFeatures, k: inFeatures, a: xPointer, b: w, transposeB: true,

@@ -1,5 +1,5 @@
 import COpenBLAS
-import Synchronization
+import Foundation
 
 /// Matrix product over the last two axes, with NumPy/PyTorch broadcasting of the leading axes.
 ///
@@ -145,29 +145,49 @@ func sgemmRowMajor(
     b: UnsafePointer<Float>, ldb: Int? = nil, transposeB: Bool,
     beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil
 ) {
-    _ = Parallel.configureBLAS
-    cblas_sgemm(
-        CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-        Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda ?? k),
-        b, Int32(ldb ?? (transposeB ? k : n)), beta, c, Int32(ldc ?? n))
+    let flops = 2.0 * Double(m) * Double(n) * Double(k)
+    BLASThreads.run(threaded: flops >= BLASThreads.minimumThreadedGEMMFlops) {
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda ?? k),
+            b, Int32(ldb ?? (transposeB ? k : n)), beta, c, Int32(ldc ?? n))
+    }
 }
 
 /// Switches OpenBLAS to one thread while parallel regions issue their own small GEMMs, so BLAS
 /// threads and ours do not oversubscribe the cores. The setting is process-wide, so nested and
 /// concurrent regions are counted and the thread count is restored when the last one ends.
 enum BLASThreads {
-    private static let depth = Mutex(0)
+    // NSLock rather than `Mutex`: ThreadSanitizer does not see the standard library's Mutex on
+    // Linux and reports every counted region as a race; it does see pthread mutexes.
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var depth = 0
+
+    /// GEMMs below this (under a millisecond on one core) stay on the calling thread. OpenBLAS
+    /// threads anything above 2^18 multiply-adds and then waits for its worker: on a busy machine a
+    /// worker that is not scheduled stalls each such call for a scheduler time slice, which made the
+    /// small bundled model 20× slower under load. Real-size layers are far above this.
+    static let minimumThreadedGEMMFlops = Double(1 << 26)
+    /// Matrix-vector products below this many weights (4 MB in F32) stay on the calling thread.
+    static let minimumThreadedGEMVElements = 1 << 20
+
+    /// Runs `body` with OpenBLAS's threads when `threaded`, otherwise on the calling thread only.
+    static func run<R>(threaded: Bool, _ body: () throws -> R) rethrows -> R {
+        _ = Parallel.configureBLAS
+        if threaded || Parallel.threadCount == 1 { return try body() }
+        return try singleThreaded(body)
+    }
 
     static func singleThreaded<R>(_ body: () throws -> R) rethrows -> R {
         _ = Parallel.configureBLAS
-        depth.withLock { value in
-            if value == 0 { openblas_set_num_threads(1) }
-            value += 1
+        lock.withLock {
+            if depth == 0 { openblas_set_num_threads(1) }
+            depth += 1
         }
         defer {
-            depth.withLock { value in
-                value -= 1
-                if value == 0 { openblas_set_num_threads(Int32(Parallel.threadCount)) }
+            lock.withLock {
+                depth -= 1
+                if depth == 0 { openblas_set_num_threads(Int32(Parallel.threadCount)) }
             }
         }
         return try body()

@@ -24,7 +24,9 @@ public enum Parallel {
     }()
 
     /// Calls `body` on disjoint chunks covering `0..<count`, in parallel when `count` is at least
-    /// twice `minimumChunk`. Chunks are contiguous and in order within each call.
+    /// twice `minimumChunk`. Each chunk is a contiguous range. The calling thread runs chunks too and
+    /// never waits for a helper thread that has not started, so a loaded machine slows a region
+    /// down to one core at worst instead of stalling it (see `ParallelRegion`).
     public static func forEachChunk(count: Int, minimumChunk: Int, _ body: (Range<Int>) -> Void) {
         guard count > 0 else { return }
         let workers = min(threadCount, max(1, count / max(1, minimumChunk)))
@@ -35,13 +37,8 @@ public enum Parallel {
         // A few chunks per worker balance uneven work (e.g. causal attention rows).
         let chunks = min(count, workers * 4)
         let size = (count + chunks - 1) / chunks
-        let chunkCount = (count + size - 1) / size
         withoutActuallyEscaping(body) { body in
-            let box = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
-                let start = chunk * size
-                box.value(start..<min(count, start + size))
-            }
+            ParallelRegion(count: count, chunkSize: size, body: body).run(helperCount: workers - 1)
         }
     }
 }

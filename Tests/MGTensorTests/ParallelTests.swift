@@ -1,0 +1,55 @@
+import Dispatch
+@testable import MGTensor
+import Foundation
+import Testing
+
+@Suite("Parallel chunks")
+struct ParallelTests {
+    /// Counts how often each index was visited (every index must be visited exactly once), under
+    /// an `NSLock`: ThreadSanitizer sees it, while the standard library's `Mutex` it does not, on Linux.
+    private final class Visits: @unchecked Sendable {
+        private let lock = NSLock()
+        private var counts: [Int]
+        init(_ count: Int) { counts = [Int](repeating: 0, count: count) }
+        func visit(_ range: Range<Int>) { lock.withLock { for index in range { counts[index] += 1 } } }
+        var all: [Int] { lock.withLock { counts } }
+    }
+
+    @Test(arguments: [(1, 1), (2, 1), (7, 1), (1000, 1), (1000, 300), (1000, 2000), (100_003, 64)])
+    func everyIndexOnce(count: Int, minimumChunk: Int) {
+        let visits = Visits(count)
+        Parallel.forEachChunk(count: count, minimumChunk: minimumChunk) { visits.visit($0) }
+        #expect(visits.all == [Int](repeating: 1, count: count))
+    }
+
+    @Test func nestedAndConcurrentCallers() {
+        let outer = 8, inner = 5000
+        let visits = Visits(outer * inner)
+        DispatchQueue.concurrentPerform(iterations: 4) { caller in
+            Parallel.forEachChunk(count: outer, minimumChunk: 1) { rows in
+                for row in rows where row % 4 == caller {
+                    Parallel.forEachChunk(count: inner, minimumChunk: 16) { range in
+                        visits.visit((row * inner + range.lowerBound)..<(row * inner + range.upperBound))
+                    }
+                }
+            }
+        }
+        #expect(visits.all == [Int](repeating: 1, count: outer * inner))
+    }
+
+    /// The property that keeps a busy machine from stalling every small op: helpers that never get
+    /// to run (here: their queue is suspended) are not waited for; the caller runs every chunk.
+    @Test(.timeLimit(.minutes(1))) func callerFinishesWithoutHelpers() {
+        let queue = DispatchQueue(label: "suspended helpers", attributes: .concurrent)
+        queue.suspend()
+        let visits = Visits(64)
+        withoutActuallyEscaping({ (range: Range<Int>) in visits.visit(range) }) { body in
+            ParallelRegion(count: 64, chunkSize: 4, body: body).run(helperCount: 3, on: queue)
+        }
+        #expect(visits.all == [Int](repeating: 1, count: 64))
+        // Late helpers find no chunk left and return without touching the finished call's closure.
+        queue.resume()
+        queue.sync(flags: .barrier) {}
+        #expect(visits.all == [Int](repeating: 1, count: 64))
+    }
+}
