@@ -76,9 +76,10 @@ let package = Package(
 let fuzzHarnesses: [(name: String, dependencies: [Target.Dependency])] = [
     ("Safetensors", ["MGTensor"]), ("ShardIndex", ["MGTensor"]), ("TorchCheckpoint", ["MGTensor"]),
     ("Configs", ["MGPipeline"]), ("TokenizerJSON", ["MGLanguage"]), ("SentencePiece", ["MGLanguage"]),
-    ("PNG", ["MGVision"]), ("JPEG", ["MGVision"]), ("Conversation", ["MGPipeline"]), ("ImagePrompt", ["MGPipeline"]),
+    ("PNG", ["MGFuzzImageDecoding"]), ("JPEG", ["MGFuzzImageDecoding"]), ("Conversation", ["MGPipeline"]), ("ImagePrompt", ["MGPipeline"]),
 ]
 package.targets.append(.target(name: "MGFuzzSupport", path: "Fuzz/Support"))
+package.targets.append(.target(name: "MGFuzzImageDecoding", dependencies: ["MGFuzzSupport", "MGVision"], path: "Fuzz/ImageDecoding"))
 package.targets += fuzzHarnesses.map { harness in
     .executableTarget(name: "Fuzz" + harness.name, dependencies: ["MGFuzzSupport"] + harness.dependencies, path: "Fuzz/" + harness.name)
 }

@@ -1,14 +1,4 @@
-import MGFuzzSupport
-import MGVision
+import MGFuzzImageDecoding
 
-// JPEG bytes through the C decoder shims; an image that decodes must also preprocess (padding to a
-// square and resizing stress extreme aspect ratios).
-let decoder = ImageDecoder(maximumPixels: 1 << 22)
-let preprocessor = try MGMImagePreprocessor(imageSizeAux: 32, lowResolutionSize: 16, grid: 2, global: true)
-FuzzDriver.run { bytes in
-    guard let image = try? decoder.decode(bytes) else { return }
-    precondition(image.width > 0 && image.height > 0 && image.width * image.height <= decoder.maximumPixels)
-    precondition(image.pixels.count == image.width * image.height * 3)
-    // The padded square is what costs: bound it so that one input stays far below the timeout.
-    if max(image.width, image.height) <= 1024 { _ = try? preprocessor(image) }
-}
+// JPEG inputs (seeds in Fuzz/Corpus/JPEG) through the shared image-decoding harness.
+try ImageDecodingHarness.run()
