@@ -1,6 +1,7 @@
 import Dispatch
 @testable import MGTensor
 import Foundation
+import MGTestSupport
 import Testing
 
 @Suite("Parallel chunks")
@@ -51,5 +52,22 @@ struct ParallelTests {
         queue.resume()
         queue.sync(flags: .barrier) {}
         #expect(visits.all == [Int](repeating: 1, count: 64))
+    }
+
+    /// BF16 products on the AMX path from four threads at once share the packing scratch pool;
+    /// each must equal the same product computed alone, bit for bit.
+    @Test(.enabled(if: MatrixKernels.usesAMX)) func concurrentAMXProductsShareScratch() throws {
+        let weight = try DeterministicData.tensor(seed: 760, shape: [300, 320]).converted(to: .bf16)
+        let inputs = try (0..<4).map { try DeterministicData.tensor(seed: 761 + UInt64($0), shape: [80, 320]) }
+        let alone = try inputs.map { try linear($0, weight: weight).floats() }
+        var together = [[Float]](repeating: [], count: 4)
+        together.withUnsafeMutableBufferPointer { slots in
+            nonisolated(unsafe) let slots = slots
+            // Each iteration writes only its own slot; repeated so the threads overlap in the pool.
+            DispatchQueue.concurrentPerform(iterations: 4) { index in
+                for _ in 0..<10 { slots[index] = (try? linear(inputs[index], weight: weight).floats()) ?? [] }
+            }
+        }
+        #expect(together == alone)
     }
 }

@@ -1,4 +1,4 @@
-import Synchronization
+import Foundation
 
 /// Large scratch buffers for packed AMX operands, kept between products.
 ///
@@ -15,18 +15,20 @@ enum PackingScratch {
         let pointer: UnsafeMutableRawPointer
         let byteCount: Int
     }
-    private static let kept = Mutex<[Buffer]>([])
+    // NSLock rather than `Mutex`, which ThreadSanitizer does not see on Linux (see `BLASThreads`).
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var kept: [Buffer] = []
 
     /// Runs `body` with at least `byteCount` bytes of 64-byte aligned, uninitialised memory that is
     /// valid only during the call.
     static func withBuffer<R>(byteCount: Int, _ body: (UnsafeMutableRawPointer) -> R) -> R {
         let size = max(byteCount, 64)
-        let reused = kept.withLock { buffers -> Buffer? in
+        let reused = lock.withLock { () -> Buffer? in
             // The smallest kept buffer that fits, so a small request does not hold a large one.
-            guard let index = buffers.indices.filter({ buffers[$0].byteCount >= size })
-                .min(by: { buffers[$0].byteCount < buffers[$1].byteCount })
+            guard let index = kept.indices.filter({ kept[$0].byteCount >= size })
+                .min(by: { kept[$0].byteCount < kept[$1].byteCount })
             else { return nil }
-            return buffers.remove(at: index)
+            return kept.remove(at: index)
         }
         let buffer = reused ?? Buffer(pointer: .allocate(byteCount: size, alignment: 64), byteCount: size)
         defer { giveBack(buffer) }
@@ -34,13 +36,13 @@ enum PackingScratch {
     }
 
     private static func giveBack(_ buffer: Buffer) {
-        let evicted = kept.withLock { buffers -> [Buffer] in
-            buffers.append(buffer)
+        let evicted = lock.withLock { () -> [Buffer] in
+            kept.append(buffer)
             var evicted: [Buffer] = []
             // Drop the smallest first: the large buffers are the expensive ones to fault in again.
-            while buffers.count > capacity || buffers.reduce(0, { $0 + $1.byteCount }) > byteLimit {
-                guard let index = buffers.indices.min(by: { buffers[$0].byteCount < buffers[$1].byteCount }) else { break }
-                evicted.append(buffers.remove(at: index))
+            while kept.count > capacity || kept.reduce(0, { $0 + $1.byteCount }) > byteLimit {
+                guard let index = kept.indices.min(by: { kept[$0].byteCount < kept[$1].byteCount }) else { break }
+                evicted.append(kept.remove(at: index))
             }
             return evicted
         }
