@@ -166,7 +166,7 @@ enum BLASThreads {
     /// GEMMs below this (under a millisecond on one core) stay on the calling thread. OpenBLAS
     /// threads anything above 2^18 multiply-adds and then waits for its worker: on a busy machine a
     /// worker that is not scheduled stalls each such call for a scheduler time slice, which made the
-    /// small bundled model 20× slower under load. Real-size layers are far above this.
+    /// small bundled model 20–30× slower under load. Real-size layers are far above this.
     static let minimumThreadedGEMMFlops = Double(1 << 26)
     /// Matrix-vector products below this many weights (4 MB in F32) stay on the calling thread.
     static let minimumThreadedGEMVElements = 1 << 20

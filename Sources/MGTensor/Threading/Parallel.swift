@@ -1,6 +1,5 @@
 import CMGKernels
 import COpenBLAS
-import Dispatch
 import Foundation
 
 /// Splits loops across the machine's cores. Kernels call it with a minimum chunk size so small
@@ -25,8 +24,8 @@ public enum Parallel {
 
     /// Calls `body` on disjoint chunks covering `0..<count`, in parallel when `count` is at least
     /// twice `minimumChunk`. Each chunk is a contiguous range. The calling thread runs chunks too and
-    /// never waits for a helper thread that has not started, so a loaded machine slows a region
-    /// down to one core at worst instead of stalling it (see `ParallelRegion`).
+    /// never waits for a helper thread that has not started, so on a loaded machine a region goes
+    /// on with the threads that are running (see `ParallelRegion`).
     public static func forEachChunk(count: Int, minimumChunk: Int, _ body: (Range<Int>) -> Void) {
         guard count > 0 else { return }
         let workers = min(threadCount, max(1, count / max(1, minimumChunk)))
