@@ -3,6 +3,7 @@
 // Mirrors the eager attention of transformers' LlamaAttention: scores scaled by 1/sqrt(D), softmax
 // in float32, probabilities times values.
 #include "mg_decoder.h"
+#include "mg_norm.h"
 #include "pointwise_math.h"
 
 MG_MULTIVERSION
@@ -52,29 +53,7 @@ void mg_decoder_attention(const float *q, size_t q_stride, const float *keys, co
             const float *k = keys + (first + j) * head_dim;
             for (size_t g = 0; g < group; g++) scratch[g * n + j] = scale * dot(qt + g * head_dim, k, head_dim);
         }
-        for (size_t g = 0; g < group; g++) {
-            float *restrict row = scratch + g * n;
-            float maximum = row[0];
-            for (size_t j = 1; j < n; j++) maximum = row[j] > maximum ? row[j] : maximum;
-            float lanes[MG_LANES] = {0};
-            size_t body = n - n % MG_LANES;
-            for (size_t j = 0; j < body; j += MG_LANES) {
-                for (int l = 0; l < MG_LANES; l++) {
-                    float e = mg_exp_nonpositive(row[j + l] - maximum);
-                    row[j + l] = e;
-                    lanes[l] += e;
-                }
-            }
-            float sum = 0;
-            for (int l = 0; l < MG_LANES; l++) sum += lanes[l];
-            for (size_t j = body; j < n; j++) {
-                float e = mg_exp_nonpositive(row[j] - maximum);
-                row[j] = e;
-                sum += e;
-            }
-            float inverse = 1.0f / sum;
-            for (size_t j = 0; j < n; j++) row[j] *= inverse;
-        }
+        mg_softmax_rows(scratch, scratch, group, n);
         for (size_t g = 0; g < group; g++) {
             float *restrict o = ot + g * head_dim;
             for (size_t d = 0; d < head_dim; d++) o[d] = 0;
