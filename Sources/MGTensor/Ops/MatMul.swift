@@ -155,8 +155,9 @@ func sgemmRowMajor(
 }
 
 /// Switches OpenBLAS to one thread while parallel regions issue their own small GEMMs, so BLAS
-/// threads and ours do not oversubscribe the cores. The setting is process-wide, so nested and
-/// concurrent regions are counted and the thread count is restored when the last one ends.
+/// threads and ours do not oversubscribe the cores, and for any GEMM too small to be worth sharing
+/// (``run(threaded:_:)``). The setting is process-wide, so nested and concurrent regions are counted
+/// and the thread count is restored when the last one ends.
 enum BLASThreads {
     // NSLock rather than `Mutex`: ThreadSanitizer does not see the standard library's Mutex on
     // Linux and reports every counted region as a race; it does see pthread mutexes.
