@@ -18,9 +18,17 @@ public protocol WeightStore: Sendable {
     /// The tensor `name` in its stored dtype (a zero-copy view where the format allows).
     /// - Throws: ``CheckpointError/tensorNotFound(path:tensor:)`` when there is no such tensor.
     func tensor(named name: String) throws(CheckpointError) -> Tensor
+
+    /// The matrix `name` as a linear layer consumes it: GGML quantized blocks where the store holds
+    /// them (GGUF), otherwise ``MatrixWeight/dense(_:)`` of ``tensor(named:)`` (the default).
+    func matrix(named name: String) throws(CheckpointError) -> MatrixWeight
 }
 
 extension WeightStore {
+    public func matrix(named name: String) throws(CheckpointError) -> MatrixWeight {
+        .dense(try tensor(named: name))
+    }
+
     /// The tensor `name`, or `nil` when the store has none (e.g. an optional bias).
     public func tensorIfPresent(named name: String) throws(CheckpointError) -> Tensor? {
         guard contains(name) else { return nil }
