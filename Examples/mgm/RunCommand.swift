@@ -35,7 +35,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Seed of the sampler.")
     var seed: UInt64 = 0
 
-    @Option(help: "Conversation template name, instead of the one the official CLI picks from the folder name.")
+    @Option(help: """
+        Conversation template: a registered name (e.g. llama_3), 'official-cli' for the official CLI's folder-name rule,         or 'auto'. By default it is chosen from the tokenizer's special tokens and config.json.
+        """)
     var template: String?
 
     @Option(help: "The CLIP tower folder, instead of resolving mm_vision_tower.")
@@ -117,10 +119,12 @@ struct RunCommand: AsyncParsableCommand {
             folder = try BundledModel.locate()
         }
         let start = DispatchTime.now().uptimeNanoseconds
-        let options = MiniGeminiLoadOptions(
+        var options = MiniGeminiLoadOptions(
             visionTower: visionTower.map { URL(fileURLWithPath: $0) }, visionTowerAux: visionTowerAux.map { URL(fileURLWithPath: $0) },
-            templateName: template, progress: quiet || json ? nil : Self.printProgress)
+            progress: quiet || json ? nil : Self.printProgress)
+        options.templateSelection = template.map(TemplateSelection.init(argument:)) ?? .automatic
         let mgm = try MiniGemini(directory: folder, options: options)
+        Self.reportTemplate(mgm, quiet: quiet || json)
         let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         var decoded: [RGBImage] = []
         for path in images { decoded.append(try mgm.decodeImage(contentsOfFile: path)) }
@@ -144,11 +148,23 @@ struct RunCommand: AsyncParsableCommand {
             let turn = try await ask(mgm, request, dumping: dumpFolder)
             var extras: [String: Any] = ["timings": turn.timings(loadSeconds: loadSeconds)]
             if generate { extras.merge(try await generateImage(from: turn.text)) { $1 } }
+            extras["template"] = mgm.template.name
+            extras["template_reason"] = mgm.templateChoice.reason
             if json { Self.printJSON(turn.json.merging(extras) { $1 }) }
             history.append((text, turn.text))
             dumpFolder = nil
             question = nil
             guard chat else { break }
+        }
+    }
+
+    /// Prints the template and why it was chosen; warns (always, on standard error) when the
+    /// official CLI's folder-name rule would have chosen another one.
+    private static func reportTemplate(_ mgm: MiniGemini, quiet: Bool) {
+        let choice = mgm.templateChoice
+        if !quiet { FileHandle.standardError.write(Data("template: \(choice.template.name) (\(choice.reason))\n".utf8)) }
+        if choice.source != .officialCLIRule, let warning = choice.officialCLIDisagreement(modelPath: mgm.directory.standardizedFileURL.path) {
+            FileHandle.standardError.write(Data("mgm: warning: \(warning)\n".utf8))
         }
     }
 

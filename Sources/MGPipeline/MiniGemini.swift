@@ -26,20 +26,33 @@ public final class MiniGemini: Sendable {
     /// Images → visual token rows.
     public let imageEncoder: ImageEncoder
     /// The conversation template prompts are rendered with.
-    public let template: ConversationTemplate
+    public var template: ConversationTemplate { templateChoice.template }
+    /// The template and why it was chosen (see ``TemplateSelection``).
+    public let templateChoice: TemplateChoice
     public let limits: MiniGeminiLimits
 
     /// Assembles a model from loaded parts (``init(directory:options:)`` is the usual way).
-    public init(
+    public convenience init(
         directory: URL, configuration: MiniGeminiConfiguration, tokenizer: any Tokenizer, languageModel: DecoderModel,
         imageEncoder: ImageEncoder, template: ConversationTemplate, limits: MiniGeminiLimits = .init()
+    ) {
+        self.init(
+            directory: directory, configuration: configuration, tokenizer: tokenizer, languageModel: languageModel,
+            imageEncoder: imageEncoder, templateChoice: TemplateChoice(template: template, reason: "given by the caller", source: .explicit),
+            limits: limits)
+    }
+
+    /// Assembles a model from loaded parts with a template choice that records its reason.
+    public init(
+        directory: URL, configuration: MiniGeminiConfiguration, tokenizer: any Tokenizer, languageModel: DecoderModel,
+        imageEncoder: ImageEncoder, templateChoice: TemplateChoice, limits: MiniGeminiLimits = .init()
     ) {
         self.directory = directory
         self.configuration = configuration
         self.tokenizer = tokenizer
         self.languageModel = languageModel
         self.imageEncoder = imageEncoder
-        self.template = template
+        self.templateChoice = templateChoice
         self.limits = limits
     }
 

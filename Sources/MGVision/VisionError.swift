@@ -27,6 +27,12 @@ public enum VisionError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidConfiguration(reason: String)
     /// A model name (OpenCLIP/timm) this library has no architecture for.
     case unknownModel(String)
+    /// A tower's configuration and its weights describe different architectures: `field` (e.g.
+    /// `widths`) is `configured` in the configuration but `weights` in the tensor shapes.
+    case architectureMismatch(field: String, configured: String, weights: String)
+    /// A tower's architecture could not be read from its weights (no configuration named a known
+    /// model, and the tensors lack or contradict what the architecture needs).
+    case architectureNotInferable(String)
     /// An activation name (`hidden_act`) the tower does not implement.
     case unsupportedActivation(String)
     /// A tensor the tower needs is not in the checkpoint.
@@ -57,6 +63,9 @@ public enum VisionError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidImage(let reason): "invalid image: \(reason)"
         case .invalidConfiguration(let reason): "invalid vision configuration: \(reason)"
         case .unknownModel(let name): "unknown vision model '\(name)'"
+        case .architectureMismatch(let field, let configured, let weights):
+            "the tower's configuration says \(field) \(configured) but its weights have \(field) \(weights)"
+        case .architectureNotInferable(let reason): "cannot read the tower architecture from its weights: \(reason)"
         case .unsupportedActivation(let name): "unsupported activation '\(name)' (known: quick_gelu, gelu, gelu_new, gelu_pytorch_tanh)"
         case .missingWeight(let name): "missing weight \(name)"
         case .weightShape(let name, let expected, let actual): "weight \(name) has shape \(actual), expected \(expected)"

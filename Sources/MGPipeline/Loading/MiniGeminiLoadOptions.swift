@@ -7,9 +7,16 @@ public struct MiniGeminiLoadOptions: Sendable {
     public var visionTower: URL?
     /// The OpenCLIP ConvNeXt folder, instead of resolving `mm_vision_tower_aux`.
     public var visionTowerAux: URL?
-    /// A registered template name (``ConversationTemplate/named(_:)``); by default the template the
-    /// official CLI picks from the checkpoint folder's name.
-    public var templateName: String?
+    /// How the conversation template is chosen: by default from the tokenizer's special tokens and
+    /// `config.json` (``TemplateChoice/fromFiles(_:)``); a registered name; or the official CLI's
+    /// folder-name rule.
+    public var templateSelection: TemplateSelection = .automatic
+    /// A registered template name (``ConversationTemplate/named(_:)``), or `nil` for
+    /// ``TemplateSelection/automatic``: a shorthand for ``templateSelection``.
+    public var templateName: String? {
+        get { if case .named(let name) = templateSelection { name } else { nil } }
+        set { templateSelection = newValue.map { .named($0) } ?? .automatic }
+    }
     /// Load `tokenizer.json` (true) or `tokenizer.model` (false). By default as the official loader:
     /// the fast tokenizer for Gemma and Mixtral models, the SentencePiece ("slow") one otherwise.
     public var useFastTokenizer: Bool?
@@ -27,7 +34,7 @@ public struct MiniGeminiLoadOptions: Sendable {
     ) {
         self.visionTower = visionTower
         self.visionTowerAux = visionTowerAux
-        self.templateName = templateName
+        self.templateSelection = templateName.map { .named($0) } ?? .automatic
         self.useFastTokenizer = useFastTokenizer
         self.limits = limits
         self.progress = progress

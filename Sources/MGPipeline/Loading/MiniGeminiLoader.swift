@@ -42,6 +42,10 @@ extension MiniGemini {
         let useFast = options.useFastTokenizer ?? (family == .gemma || family == .mixtral)
         let tokenizer: any Tokenizer
         do { tokenizer = try TokenizerLoader.load(directory: directory, useFast: useFast) } catch { throw .tokenizer(error) }
+        // Decided before the weights load, so an unknown template name fails fast.
+        let templateChoice = try TemplateChoice.choose(
+            options.templateSelection, evidence: TemplateEvidence(tokenizer: tokenizer, configuration: configuration.decoder, directory: directory),
+            modelPath: directory.standardizedFileURL.path)
         report(.tokenizer, useFast ? "tokenizer.json" : "tokenizer.model")
 
         let locator = TowerLocator(checkpoint: directory)
@@ -62,20 +66,20 @@ extension MiniGemini {
         do { languageModel = try DecoderModel(configuration: configuration.decoder, weights: weights) } catch { throw .language(error) }
         report(.languageModel, "\(configuration.decoder.layerCount) layers, \(configuration.decoder.hiddenSize) wide")
 
-        let lowResolution = try Self.loadCLIP(folder: clipFolder, checkpoint: weights, configuration: configuration)
+        let (lowResolution, clipSource) = try Self.loadCLIP(folder: clipFolder, checkpoint: weights, configuration: configuration)
         let preprocessorConfig = try Self.preprocessorConfig(in: clipFolder)
-        report(.lowResolutionTower, clipFolder.path)
+        report(.lowResolutionTower, clipFolder.path + Self.architectureNote(clipSource))
 
         var highResolution: ConvNeXtTower?
         var miner: PatchInfoMining?
         if let folder = auxFolder {
-            let tower = try Self.loadConvNeXt(folder: folder)
+            let (tower, convNeXtSource) = try Self.loadConvNeXt(folder: folder)
             if let stated = configuration.highResolutionWidth, stated != tower.channels {
                 throw .incompatibleComponents("config.json says mm_hidden_size_aux \(stated) but the ConvNeXt tower makes \(tower.channels) channels")
             }
             highResolution = tower
             do { miner = try PatchInfoMining(from: weights, prefix: "model.") } catch { throw .mining(error) }
-            report(.highResolutionTower, folder.path)
+            report(.highResolutionTower, folder.path + Self.architectureNote(convNeXtSource))
         }
         if let stated = configuration.lowResolutionWidth, stated != lowResolution.tokenSize {
             throw .incompatibleComponents("config.json says mm_hidden_size \(stated) but the CLIP tower makes \(lowResolution.tokenSize)-wide tokens")
@@ -98,45 +102,44 @@ extension MiniGemini {
             preprocessor: preprocessor, lowResolution: lowResolution, highResolution: highResolution, miner: miner, projector: projector)
         report(.miningAndProjector, configuration.projectorType)
 
-        let template: ConversationTemplate
-        if let name = options.templateName {
-            guard let named = ConversationTemplate.named(name) else {
-                throw .invalidRequest("unknown template '\(name)' (known: \(ConversationTemplate.registered.keys.sorted().joined(separator: ", ")))")
-            }
-            template = named
-        } else {
-            template = ConversationTemplate.officialChoice(forModelName: directory.standardizedFileURL.lastPathComponent)
-        }
         self.init(
             directory: directory, configuration: configuration, tokenizer: tokenizer, languageModel: languageModel,
-            imageEncoder: encoder, template: template, limits: options.limits)
+            imageEncoder: encoder, templateChoice: templateChoice, limits: options.limits)
     }
 
     private static func loadCLIP(
         folder: URL, checkpoint: any WeightStore, configuration: MiniGeminiConfiguration
-    ) throws(MiniGeminiError) -> CLIPVisionTower {
+    ) throws(MiniGeminiError) -> (tower: CLIPVisionTower, source: TowerArchitectureSource) {
         let configURL = folder.appendingPathComponent("config.json")
-        guard FileManager.default.fileExists(atPath: configURL.path) else { throw .missingFile(path: configURL.path) }
         let selection: CLIPFeatureSelection = configuration.visionSelectFeature == "cls_patch" ? .classAndPatch : .patch
         do {
-            let clipConfiguration = try CLIPVisionConfiguration(contentsOf: configURL)
+            // Without config.json the sizes are read from the weights (CLIPVisionConfiguration.resolve).
+            let stated = FileManager.default.fileExists(atPath: configURL.path) ? try CLIPVisionConfiguration(contentsOf: configURL) : nil
             // The official initialize_uni_modules overwrites the openai weights with the copy the
             // checkpoint stores; use that copy whenever it is there.
+            let weights: any WeightStore, prefix: String
             if checkpoint.contains(CLIPVisionTower.miniGeminiPrefix + "embeddings.patch_embedding.weight") {
-                return try CLIPVisionTower(
-                    configuration: clipConfiguration, weights: checkpoint, prefix: CLIPVisionTower.miniGeminiPrefix,
-                    selectLayer: configuration.visionSelectLayer, featureSelection: selection)
+                (weights, prefix) = (checkpoint, CLIPVisionTower.miniGeminiPrefix)
+            } else {
+                do { weights = try openCheckpointWeights(directory: folder.path) } catch { throw MiniGeminiError.checkpoint(error) }
+                prefix = CLIPVisionTower.huggingFacePrefix
             }
-            let weights: any WeightStore
-            do { weights = try openCheckpointWeights(directory: folder.path) } catch { throw MiniGeminiError.checkpoint(error) }
-            return try CLIPVisionTower(
-                configuration: clipConfiguration, weights: weights, prefix: CLIPVisionTower.huggingFacePrefix,
+            let (clipConfiguration, source) = try CLIPVisionConfiguration.resolve(configuration: stated, weights: weights, prefix: prefix)
+            let tower = try CLIPVisionTower(
+                configuration: clipConfiguration, weights: weights, prefix: prefix,
                 selectLayer: configuration.visionSelectLayer, featureSelection: selection)
+            return (tower, source)
         } catch let error as MiniGeminiError {
             throw error
         } catch {
             throw ImageEncoder.wrap(error)
         }
+    }
+
+    /// A progress note when a tower's architecture was read from its weights.
+    private static func architectureNote(_ source: TowerArchitectureSource) -> String {
+        if case .weights = source { return "; architecture \(source)" }
+        return ""
     }
 
     private static func preprocessorConfig(in folder: URL) throws(MiniGeminiError) -> CLIPPreprocessorConfig {
@@ -145,20 +148,21 @@ extension MiniGemini {
         do { return try CLIPPreprocessorConfig(contentsOf: url) } catch { throw .vision(error) }
     }
 
-    private static func loadConvNeXt(folder: URL) throws(MiniGeminiError) -> ConvNeXtTower {
+    private static func loadConvNeXt(folder: URL) throws(MiniGeminiError) -> (tower: ConvNeXtTower, source: TowerArchitectureSource) {
         let configURL = folder.appendingPathComponent("open_clip_config.json")
         do {
-            let configuration: ConvNeXtConfiguration
-            if FileManager.default.fileExists(atPath: configURL.path) {
-                configuration = try ConvNeXtConfiguration(contentsOf: configURL)
-            } else if let name = ConvNeXtConfiguration.miniGeminiModelName(forDirectory: folder.lastPathComponent) {
-                configuration = try ConvNeXtConfiguration(named: name)
+            // The model name of open_clip_config.json, else the one the official code derives from
+            // the folder name; an unknown or absent name reads the architecture from the weights.
+            let modelName: String?
+            if let data = FileManager.default.contents(atPath: configURL.path) {
+                modelName = try ConvNeXtConfiguration.timmModelName(openCLIPConfigData: data)
             } else {
-                throw MiniGeminiError.missingFile(path: configURL.path)
+                modelName = ConvNeXtConfiguration.miniGeminiModelName(forDirectory: folder.lastPathComponent)
             }
             let weights: any WeightStore
             do { weights = try openCheckpointWeights(directory: folder.path) } catch { throw MiniGeminiError.checkpoint(error) }
-            return try ConvNeXtTower(configuration: configuration, weights: weights)
+            let (configuration, source) = try ConvNeXtConfiguration.resolve(modelName: modelName, weights: weights)
+            return (try ConvNeXtTower(configuration: configuration, weights: weights), source)
         } catch let error as MiniGeminiError {
             throw error
         } catch {

@@ -98,26 +98,7 @@ public struct ConvNeXtConfiguration: Codable, Sendable, Equatable {
     ///   `vision_cfg.timm_model_name`, ``VisionError/unknownModel(_:)`` for a trunk that is
     ///   not a ConvNeXt.
     public init(openCLIPConfigData data: Data) throws(VisionError) {
-        struct VisionConfig: Decodable {
-            var timmModelName: String?
-            enum CodingKeys: String, CodingKey { case timmModelName = "timm_model_name" }
-        }
-        struct ModelConfig: Decodable {
-            var visionConfig: VisionConfig?
-            enum CodingKeys: String, CodingKey { case visionConfig = "vision_cfg" }
-        }
-        struct File: Decodable {
-            var modelConfig: ModelConfig?
-            var visionConfig: VisionConfig?
-            enum CodingKeys: String, CodingKey { case modelConfig = "model_cfg", visionConfig = "vision_cfg" }
-        }
-        let file: File
-        do {
-            file = try JSONDecoder().decode(File.self, from: data)
-        } catch {
-            throw .invalidConfiguration(reason: "open_clip_config.json: \(error)")
-        }
-        guard let name = (file.modelConfig?.visionConfig ?? file.visionConfig)?.timmModelName else {
+        guard let name = try Self.timmModelName(openCLIPConfigData: data) else {
             throw .invalidConfiguration(reason: "open_clip_config.json has no vision_cfg.timm_model_name (not a timm ConvNeXt model)")
         }
         try self.init(named: name)
