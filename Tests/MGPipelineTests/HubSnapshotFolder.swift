@@ -7,7 +7,9 @@ import Testing
 /// `<root>/model_zoo` linking the fixture towers so ``TowerLocator`` finds them from a parent
 /// folder. The snapshot folder's own name says nothing about the model. Removed by ``remove()``.
 struct HubSnapshotFolder {
-    static let commit = "3f7c0a2b9e4d1c8a6b5f0e2d7c9a1b3e4f6a8c0d"
+    /// A commit hash without "2b", "34b" or "8x7b" in it: the official CLI's name rule reads a hash
+    /// such as "…a2b9…" as a Gemma-2B model name.
+    static let commit = "3f7c0a1d9e4d1c8a6f5f0e4d7c9a1e3e4f6a8c0d"
     let root: URL
     let snapshot: URL
 

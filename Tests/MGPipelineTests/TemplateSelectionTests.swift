@@ -83,6 +83,8 @@ struct TemplateSelectionTests {
         #expect(TemplateChoice.officialCLIRule(modelPath: "/models/MGM-34B/").template == .chatMLDirect)
         #expect(TemplateChoice.officialCLIRule(modelPath: "work_dirs/MGM-2B/checkpoint-500").template == .gemma)
         #expect(TemplateChoice.officialModelName(forPath: "work_dirs/MGM-2B/checkpoint-500") == "MGM-2B_checkpoint-500")
+        // In an HF cache the rule reads the commit hash: one with "2b" in it means Gemma.
+        #expect(TemplateChoice.officialCLIRule(modelPath: "/hub/models--org--MGM-7B/snapshots/3f7c0a2b9e4d1c8a6b5f0e2d7c9a1b3e4f6a8c0d").template == .gemma)
         let eight = TemplateChoice.officialCLIRule(modelPath: "/models/MGM-8B-HD")
         #expect(eight.template == .vicunaV1 && eight.source == .officialCLIRule)
         let llama3 = TemplateChoice(template: .llama3, reason: "tokenizer has <|start_header_id|>", source: .files)

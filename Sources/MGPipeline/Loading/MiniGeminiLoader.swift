@@ -16,8 +16,15 @@ extension MiniGemini {
     /// configuration names (found by ``TowerLocator``). As in the official loader, the CLIP tower
     /// takes the copy of its weights stored in the checkpoint when there is one (else the CLIP
     /// folder's), and ConvNeXt always takes the OpenCLIP folder's weights. The ConvNeXt architecture
-    /// comes from the folder's `open_clip_config.json` (the official code infers it from the folder
-    /// name, which is used when that file is absent).
+    /// comes from the model named by the folder's `open_clip_config.json` (the official code infers
+    /// it from the folder name, which is used when that file is absent); when neither names a model
+    /// the library knows, it is read from the weights, and a known name whose sizes contradict the
+    /// weights is ``MiniGeminiError/vision(_:)`` with ``VisionError/architectureMismatch(field:configured:weights:)``.
+    /// A CLIP folder without `config.json` has its sizes read from the weights the same way.
+    ///
+    /// The conversation template follows ``MiniGeminiLoadOptions/templateSelection``: by default
+    /// it is decided from the tokenizer's special tokens and `config.json`
+    /// (``TemplateChoice/fromFiles(_:)``), and ``MiniGemini/templateChoice`` records why.
     ///
     /// ```swift
     /// let model = try MiniGemini(directory: URL(fileURLWithPath: "MGM-7B-HD"),
