@@ -68,6 +68,55 @@ struct TemplateSelectionTests {
         }
     }
 
+    /// A Llama-3 layout (MGM-8B): `tokenizer.json` only (byte-level BPE) with the header tokens as
+    /// added special tokens, and a `mgm` (Llama) config, in a snapshot-like folder named by a hash.
+    @Test("an MGM-8B-style folder (byte-level tokenizer.json with Llama-3 header tokens) gets llama_3")
+    func llama3Layout() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mgm-llama3-\(UUID().uuidString)/\(HubSnapshotFolder.commit)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder.deletingLastPathComponent()) }
+        let specials = ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]
+        let added = specials.enumerated().map { index, content in
+            ["id": 256 + index, "content": content, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true] as [String: Any]
+        }
+        // The 256 byte-level symbols (bytes 33…126 as themselves, the rest shifted to U+0100…).
+        var vocabulary: [String: Int] = [:]
+        var shifted = 0
+        for byte in 0..<256 {
+            let printable = (33...126).contains(byte) || (161...172).contains(byte) || (174...255).contains(byte)
+            let scalar = printable ? byte : 256 + shifted
+            if !printable { shifted += 1 }
+            vocabulary[String(Character(try #require(Unicode.Scalar(scalar))))] = byte
+        }
+        let tokenizer: [String: Any] = [
+            "version": "1.0", "added_tokens": added, "normalizer": NSNull(),
+            "pre_tokenizer": ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true],
+            "post_processor": ["type": "TemplateProcessing",
+                               "single": [["SpecialToken": ["id": "<|begin_of_text|>", "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]]],
+                               "pair": [["Sequence": ["id": "A", "type_id": 0]], ["Sequence": ["id": "B", "type_id": 1]]],
+                               "special_tokens": ["<|begin_of_text|>": ["id": "<|begin_of_text|>", "ids": [256], "tokens": ["<|begin_of_text|>"]]]],
+            "decoder": ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true],
+            "model": ["type": "BPE", "dropout": NSNull(), "unk_token": NSNull(), "continuing_subword_prefix": NSNull(),
+                      "end_of_word_suffix": NSNull(), "fuse_unk": false, "byte_fallback": false, "vocab": vocabulary, "merges": [String]()],
+        ]
+        try JSONSerialization.data(withJSONObject: tokenizer).write(to: folder.appendingPathComponent("tokenizer.json"))
+        try JSONSerialization.data(withJSONObject: ["bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>", "tokenizer_class": "PreTrainedTokenizerFast"])
+            .write(to: folder.appendingPathComponent("tokenizer_config.json"))
+        let source = try Data(contentsOf: try EndToEndFixtures.checkpoint("MGM-7B-tiny").appendingPathComponent("config.json"))
+        var config = try #require(try JSONSerialization.jsonObject(with: source) as? [String: Any])
+        config["vocab_size"] = 256 + specials.count
+        try JSONSerialization.data(withJSONObject: config).write(to: folder.appendingPathComponent("config.json"))
+
+        let configuration = try MiniGeminiConfiguration(contentsOf: folder.appendingPathComponent("config.json"))
+        // The official loader asks for the slow tokenizer; with no tokenizer.model the json is used.
+        let loaded = try TokenizerLoader.load(directory: folder, useFast: false)
+        #expect(loaded.tokenID(for: "<|start_header_id|>") == 258)
+        let choice = TemplateChoice.fromFiles(TemplateEvidence(tokenizer: loaded, configuration: configuration.decoder, directory: folder))
+        print("MGM-8B layout (\(folder.lastPathComponent)): template \(choice.template.name) (\(choice.reason))")
+        #expect(choice == TemplateChoice(template: .llama3, reason: "tokenizer has <|start_header_id|>", source: .files))
+        #expect(TemplateChoice.officialCLIRule(modelPath: folder.path).template == .vicunaV1)
+    }
+
     static let sharedVocabulary: URL? = {
         let url = SharedResources.packageRoot.appendingPathComponent("../shared/vocab").standardizedFileURL
         guard FileManager.default.fileExists(atPath: url.appendingPathComponent("llama3/tokenizer.json").path) else {
