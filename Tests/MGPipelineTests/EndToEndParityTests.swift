@@ -6,16 +6,17 @@ import MGTestSupport
 import MGVision
 import Testing
 
-/// Tiny Mini-Gemini checkpoints laid out like the releases (Vicuna, Gemma BF16, Mixtral, HD with
-/// `.bin` shards), run end to end and compared with a PyTorch reference that follows the official
+/// Tiny Mini-Gemini checkpoints laid out like the releases (Vicuna, Gemma BF16, Mixtral, Llama-3
+/// with a byte-level `tokenizer.json` and the `llama_3` template, HD with `.bin` shards), run end
+/// to end with no template given and compared with a PyTorch reference that follows the official
 /// code step by step: every intermediate tensor (relative error ≤ 1e-4, pixels ≤ 1e-5), the prompt
 /// text, the input ids and the 24 greedy tokens exactly.
 @Suite("End-to-end parity with the PyTorch reference")
 struct EndToEndParityTests {
-    @Test("the goldens cover four checkpoints and at least twelve requests")
+    @Test("the goldens cover five checkpoints and at least twelve requests")
     func coverage() throws {
         let checkpoints = Set(try EndToEndFixtures.caseNames.map { try EndToEndCase($0).checkpoint })
-        #expect(checkpoints == ["MGM-7B-tiny", "MGM-2B-tiny", "MGM-8x7B-tiny", "MGM-7B-HD-tiny"])
+        #expect(checkpoints == ["MGM-7B-tiny", "MGM-2B-tiny", "MGM-8x7B-tiny", "MGM-8B-tiny", "MGM-7B-HD-tiny"])
         #expect(EndToEndFixtures.caseNames.count >= 12)
     }
 

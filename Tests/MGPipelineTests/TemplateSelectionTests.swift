@@ -13,6 +13,7 @@ struct TemplateSelectionTests {
         ("MGM-7B-HD-tiny", "vicuna_v1", "no chat markup token"),
         ("MGM-2B-tiny", "gemma", "tokenizer has <start_of_turn>"),
         ("MGM-8x7B-tiny", "mistral_instruct", "config.json model_type mgm_mixtral (MGMMixtralForCausalLM) is Mistral/Mixtral"),
+        ("MGM-8B-tiny", "llama_3", "tokenizer has <|start_header_id|>"),
     ]
 
     @Test("each tiny checkpoint family gets its template from its files, in a plain folder and an HF snapshot folder")
@@ -158,6 +159,24 @@ struct TemplateSelectionTests {
         let named = try MiniGemini(directory: snapshot.snapshot, options: .init(templateName: "chatml_direct"))
         #expect(named.template == .chatMLDirect && named.templateChoice.source == .explicit)
         #expect(throws: MiniGeminiError.self) { try MiniGemini(directory: snapshot.snapshot, options: .init(templateName: "nope")) }
+    }
+
+    /// The case: a Llama-3 checkpoint under the official CLI's rule gets vicuna_v1, whose
+    /// prompt is not the one the model was trained with; the choice from its files renders the golden's.
+    @Test("MGM-8B-tiny: the name rule's vicuna_v1 prompt differs from the golden, the files' llama_3 prompt equals it")
+    func llama3NameRuleTrap() throws {
+        let name = try #require(EndToEndFixtures.caseNames.first { $0 == "MGM-8B-tiny--text-only" })
+        let golden = try EndToEndCase(name)
+        let folder = try EndToEndFixtures.checkpoint(golden.checkpoint)
+        var options = MiniGeminiLoadOptions()
+        options.templateSelection = .officialCLI
+        let request = MiniGeminiRequest(question: golden.question, parameters: EndToEndCase.parameters)
+        let official = try MiniGemini(directory: folder, options: options)
+        #expect(official.template == .vicunaV1)
+        #expect(official.promptText(for: request) != golden.golden.metadata["prompt"])
+        let automatic = try MiniGemini(directory: folder)
+        #expect(automatic.promptText(for: request) == golden.golden.metadata["prompt"])
+        #expect(golden.golden.metadata["conv_mode"] == "llama_3")
     }
 
     @Test("mgm run prints the template and its reason, warns when the name rule differs, and puts both in --json")

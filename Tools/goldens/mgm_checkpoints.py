@@ -65,6 +65,12 @@ CHECKPOINT_SPECS = [
              ("photo", ["woolen.png"], "What is unusual about this image?"),
              ("quadrants-unicode", ["quadrants.png"], UNICODE_QUESTION),
              ("text-only", [], "Tell me about the quick brown fox.")]),
+    # MGM-8B layout: Llama-3 byte-level tokenizer.json (no tokenizer.model), trained with llama_3.
+    dict(name="MGM-8B-tiny", tokenizer="llama3", family="llama", dtype="float32", format="safetensors",
+         size_aux=64, grid=1, use_global=False, max_length=2048, seed=500, conv_mode="llama_3", cases=[
+             ("quadrants", ["quadrants.png"], "What colours are in the four corners of this picture?"),
+             ("photo-unicode", ["monday.jpg"], UNICODE_QUESTION),
+             ("text-only", [], "Hello! Write one sentence about a city street.")]),
     dict(name="MGM-7B-HD-tiny", tokenizer="vicuna", family="llama", dtype="float32", format="bin",
          size_aux=128, grid=2, use_global=True, max_length=4096, seed=400, cases=[
              ("quadrants", ["quadrants.png"], "Which colour is in the top left corner?"),
@@ -150,7 +156,7 @@ def write_convnext(folder):
 
 # -------------------------------------------------------------------------------- checkpoints
 
-def llm_config(spec, vocab):
+def llm_config(spec, vocab, ids=None):
     base = dict(vocab_size=vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
                 num_key_value_heads=2, max_position_embeddings=512, tie_word_embeddings=False,
                 attention_bias=False, rms_norm_eps=1e-5, rope_theta=10000.0, hidden_act="silu",
@@ -159,6 +165,9 @@ def llm_config(spec, vocab):
         base.update(num_key_value_heads=1, head_dim=16, rms_norm_eps=1e-6, hidden_act="gelu",
                     hidden_activation="gelu_pytorch_tanh", tie_word_embeddings=True,
                     bos_token_id=2, eos_token_id=1, pad_token_id=0)
+    if spec["tokenizer"] == "llama3":
+        base.update(bos_token_id=ids["<|begin_of_text|>"], eos_token_id=ids["<|eot_id|>"], pad_token_id=None,
+                    rope_theta=500000.0)
     if spec["family"] == "mixtral":
         base.update(intermediate_size=64, rope_theta=1e6, num_local_experts=4, num_experts_per_tok=2,
                     sliding_window=None, router_aux_loss_coef=0.02, output_router_logits=False)
@@ -260,7 +269,7 @@ def in_memory_reference(spec, config, clip_vision, trunk, mining, projector, llm
     if not next(iter(own)).startswith("vision_model."):
         rounded = {k[len("vision_model."):]: v for k, v in rounded.items()}
     clip.load_state_dict(rounded, strict=True)
-    config = dict(config, _name=spec["name"], _clip_dir=os.path.join(CHECKPOINTS, CLIP_PATH))
+    config = dict(config, _name=spec["name"], _conv_mode=spec.get("conv_mode"), _clip_dir=os.path.join(CHECKPOINTS, CLIP_PATH))
     embed = llm_model.get_input_embeddings().weight.detach().clone()
     return ref.Reference(config, clip, trunk, mining, projector, llm_model, embed, tokenizer)
 
@@ -306,7 +315,7 @@ def build_checkpoint(spec, clip_vision, trunk):
     mgm_tokenizers.build(spec["tokenizer"], folder, spec["max_length"])
     use_fast = spec["tokenizer"] != "vicuna"
     tokenizer = mgm_tokenizers.ReferenceTokenizer(folder, use_fast=use_fast)
-    llm_dict = llm_config(spec, tokenizer.vocab_size)
+    llm_dict = llm_config(spec, tokenizer.vocab_size, mgm_tokenizers.special_ids(folder))
     dtype = TORCH_DTYPES[spec["dtype"]]
     projector, mining = multimodal_modules(spec["seed"] + 7, dtype)
     config = mgm_config(spec, llm_dict)
@@ -333,7 +342,7 @@ def build_checkpoint(spec, clip_vision, trunk):
 
 
 def write_goldens(spec, folder, memory, images, seed):
-    loaded = ref.from_files(folder, mgm_tokenizers.ReferenceTokenizer)
+    loaded = ref.from_files(folder, mgm_tokenizers.ReferenceTokenizer, spec.get("conv_mode"))
     margins = []
     for case, names, question in spec["cases"]:
         pil = [images[n] for n in names]

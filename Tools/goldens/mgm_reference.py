@@ -46,10 +46,20 @@ def conversation_mode(name):
     return "vicuna_v1"
 
 
+LLAMA3_SYSTEM = ("<|start_header_id|>system<|end_header_id|>\n\nYou are a helpful language and vision assistant. "
+                 "You are able to understand the visual content that the user provides, "
+                 "and assist the user with a variety of tasks using natural language.")
+
+
 def render(mode, user_text):
     """conversation.py get_prompt for one user turn and the pending assistant turn."""
     if mode == "vicuna_v1":
         return f"{VICUNA_SYSTEM} USER: {user_text} ASSISTANT:"
+    if mode == "llama_3":
+        # LLAMA_3 style (as MPT): system + sep, role + message + sep, then the pending role, which
+        # MGM's llama_3 template spells "system" (sic, as trained).
+        return (f"{LLAMA3_SYSTEM}<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n{user_text}<|eot_id|>"
+                "<|start_header_id|>system<|end_header_id|>\n\n")
     if mode == "gemma":
         return f"<start_of_turn>user\n{user_text}<end_of_turn>\n<start_of_turn>model\n"
     if mode == "mistral_instruct":
@@ -87,7 +97,7 @@ def check_templates(records_path):
     records = json.load(open(records_path, encoding="utf-8"))
     checked = 0
     for record in records:
-        if record["template"] not in ("vicuna_v1", "gemma", "mistral_instruct") or "labelled" not in record:
+        if record["template"] not in ("vicuna_v1", "gemma", "mistral_instruct", "llama_3") or "labelled" not in record:
             continue
         messages = record["messages"]
         if len(messages) != 2 or messages[1][1] is not None:
@@ -227,7 +237,9 @@ class Reference:
 
     def prepare(self, question, images):
         """One CLI turn up to the spliced embeddings. `images`: PIL images (may be empty)."""
-        mode = conversation_mode(self.config["_name"])
+        # MGM-8B was trained with llama_3, which its eval scripts pass explicitly (the CLI's name rule
+        # would pick vicuna_v1); a checkpoint spec can name its template the same way.
+        mode = self.config.get("_conv_mode") or conversation_mode(self.config["_name"])
         prompt = build_prompt(mode, question, len(images))
         input_ids = tokenizer_image_token(prompt, self.tokenizer)
         tensors, visual = {}, None
@@ -357,19 +369,22 @@ def load_convnext(aux_dir):
     return trunk
 
 
-def from_files(checkpoint_dir, tokenizer_cls):
+def from_files(checkpoint_dir, tokenizer_cls, conv_mode=None):
     """The reference as MGM's loader builds it from the files on disk."""
     config = json.load(open(os.path.join(checkpoint_dir, "config.json")))
     name = os.path.basename(checkpoint_dir.rstrip("/"))
     parents = os.path.dirname(checkpoint_dir.rstrip("/"))
     config["_name"] = name
+    config["_conv_mode"] = conv_mode
     config["_clip_dir"] = os.path.join(parents, config["mm_vision_tower"])
     aux_dir = os.path.join(parents, config["mm_vision_tower_aux"])
     state, _ = load_shards(checkpoint_dir)
     family = hf_family(config["model_type"])
     llm = decoders._build(family, llm_config_for_hf(config))
     llm.load_state_dict(hf_llm_state(family, state, llm), strict=True)
-    use_fast = "8x7b" in name.lower() or "2b" in name.lower()
+    # builder.py asks for the slow tokenizer except for 8x7b/2b; AutoTokenizer falls back to the fast
+    # one when there is no tokenizer.model (Llama-3).
+    use_fast = "8x7b" in name.lower() or "2b" in name.lower() or not os.path.exists(os.path.join(checkpoint_dir, "tokenizer.model"))
     tokenizer = tokenizer_cls(checkpoint_dir, use_fast=use_fast)
     assert tokenizer.vocab_size == config["vocab_size"]
     mining_modules = [sequential(f"model.vlm_uni_{p}_projector.", state, "mining") for p in ("query", "aux", "val")]

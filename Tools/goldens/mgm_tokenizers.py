@@ -10,6 +10,11 @@ One SentencePiece BPE model per family, trained deterministically on the corpus 
 - mixtral (MGM-8x7B): `tokenizer.model` + `tokenizer.json` (LlamaTokenizerFast in the legacy
   layout Mixtral-Instruct ships: Prepend("▁") + Replace normalisers, <s> template); reference =
   the `tokenizers` library on the json.
+- llama3 (MGM-8B): `tokenizer.json` only, in Meta-Llama-3's layout (the Llama-3 split regex then
+  ByteLevel, byte-level BPE with `ignore_merges`, `<|begin_of_text|>` template) with its first ten
+  special tokens after the trained vocabulary (`<|start_header_id|>`, `<|end_header_id|>`,
+  `<|eot_id|>`, …) and `tokenizer_class` PreTrainedTokenizerFast; reference = the `tokenizers`
+  library on the json.
 """
 import json
 import os
@@ -28,6 +33,14 @@ FAMILIES = {
                   pad_piece="<pad>", eos_piece="<eos>", bos_piece="<bos>", unk_piece="<unk>",
                   user_defined_symbols=["<start_of_turn>", "<end_of_turn>"]),
 }
+
+
+LLAMA3_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
+                r"\s*[\r\n]+|\s+(?!\S)|\s+")
+# Meta-Llama-3's ids 128000…128009, in order, here placed after the trained vocabulary.
+LLAMA3_SPECIALS = ["<|begin_of_text|>", "<|end_of_text|>", "<|reserved_special_token_0|>",
+                   "<|reserved_special_token_1|>", "<|reserved_special_token_2|>", "<|reserved_special_token_3|>",
+                   "<|start_header_id|>", "<|end_header_id|>", "<|reserved_special_token_4|>", "<|eot_id|>"]
 
 
 def _corpus():
@@ -83,6 +96,41 @@ def write_fast_json(family, model_file, folder):
     return path
 
 
+def write_llama3_json(folder):
+    """A byte-level BPE trained on the corpus, in the layout of Meta-Llama-3's tokenizer.json."""
+    from tokenizers import Regex, pre_tokenizers, trainers
+
+    os.makedirs(folder, exist_ok=True)
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(LLAMA3_SPLIT), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=True, use_regex=False)])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=700, min_frequency=2, show_progress=False, special_tokens=[],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(_corpus(), trainer)
+    tok.add_special_tokens([AddedToken(s, special=True, normalized=False) for s in LLAMA3_SPECIALS])
+    bos = LLAMA3_SPECIALS[0]
+    tok.post_processor = processors.Sequence([
+        processors.ByteLevel(trim_offsets=False),
+        processors.TemplateProcessing(single=f"{bos} $A", pair=f"{bos} $A {bos}:1 $B:1",
+                                      special_tokens=[(bos, tok.token_to_id(bos))])])
+    data = json.loads(tok.to_str())
+    data["model"]["ignore_merges"] = True
+    path = os.path.join(folder, "tokenizer.json")
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, ensure_ascii=False, separators=(",", ":"))
+    return path
+
+
+def special_ids(folder):
+    """Added-token content → id of the folder's tokenizer.json ({} without one)."""
+    path = os.path.join(folder, "tokenizer.json")
+    if not os.path.exists(path):
+        return {}
+    return {t["content"]: t["id"] for t in json.load(open(path, encoding="utf-8"))["added_tokens"]}
+
+
 def _added(content, special=True):
     return {"content": content, "lstrip": False, "normalized": False, "rstrip": False, "single_word": False,
             "special": special}
@@ -101,6 +149,17 @@ def write_configs(family, folder, max_length):
         special_map = {"additional_special_tokens": ["<start_of_turn>", "<end_of_turn>"],
                        "bos_token": _added("<bos>"), "eos_token": _added("<eos>"), "pad_token": _added("<pad>"),
                        "unk_token": _added("<unk>")}
+    elif family == "llama3":
+        ids = special_ids(folder)
+        reserved = "<|reserved_special_token_0|>"
+        # MGM sets unk = pad = <|reserved_special_token_0|> for Llama-3 (reference §10.1).
+        config = {"added_tokens_decoder": {str(ids[n]): _added(n) for n in LLAMA3_SPECIALS},
+                  "bos_token": LLAMA3_SPECIALS[0], "clean_up_tokenization_spaces": False, "eos_token": "<|eot_id|>",
+                  "model_input_names": ["input_ids", "attention_mask"], "model_max_length": max_length,
+                  "pad_token": reserved, "padding_side": "right", "tokenizer_class": "PreTrainedTokenizerFast",
+                  "unk_token": reserved}
+        special_map = {"bos_token": _added(LLAMA3_SPECIALS[0]), "eos_token": _added("<|eot_id|>"),
+                       "pad_token": reserved, "unk_token": reserved}
     else:
         names = ["<unk>", "<s>", "</s>"]
         config = {"add_bos_token": True, "add_eos_token": False,
@@ -151,6 +210,10 @@ class ReferenceTokenizer:
 
 def build(family, folder, max_length):
     """Trains and writes every tokenizer file of `family` into `folder`."""
+    if family == "llama3":
+        path = write_llama3_json(folder)
+        write_configs(family, folder, max_length)
+        return path
     model_file = train(family, folder)
     if family != "vicuna":
         write_fast_json(family, model_file, folder)
@@ -160,7 +223,7 @@ def build(family, folder, max_length):
 
 def sentencepiece_agrees(folder, family, texts):
     """Sanity check: the fast json and the plain SentencePiece model give the same pieces."""
-    if family == "vicuna":
+    if family in ("vicuna", "llama3"):
         return True
     sp = spm.SentencePieceProcessor(model_file=os.path.join(folder, "tokenizer.model"))
     tok = Tokenizer.from_file(os.path.join(folder, "tokenizer.json"))
