@@ -35,9 +35,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Seed of the sampler.")
     var seed: UInt64 = 0
 
-    @Option(help: """
-        Conversation template: a registered name (e.g. llama_3), 'official-cli' for the official CLI's folder-name rule,         or 'auto'. By default it is chosen from the tokenizer's special tokens and config.json.
-        """)
+    @Option(help: "Conversation template: a registered name (e.g. llama_3), 'official-cli' for the official CLI's folder-name rule, or 'auto' (the default: from the tokenizer's special tokens and config.json).")
     var template: String?
 
     @Option(help: "The CLIP tower folder, instead of resolving mm_vision_tower.")

@@ -87,7 +87,7 @@ public struct TemplateChoice: Sendable, Equatable {
     /// 1. the tokenizer has `<|start_header_id|>` (Llama-3 header token) → `llama_3`;
     /// 2. it has `<start_of_turn>` (Gemma) → `gemma`;
     /// 3. it has `<|im_start|>` (ChatML, e.g. Nous-Hermes-2-Yi-34B) → `chatml_direct`;
-    /// 4. it has `[INST]` as one token (Mistral's control tokens) → `mistral_instruct`;
+    /// 4. it has `[INST]` as one special token (Mistral's control tokens) → `mistral_instruct`;
     /// 5. `config.json`: a Gemma `model_type`/architecture → `gemma`; Mixtral or Mistral →
     ///    `mistral_instruct` (Mixtral-8x7B-Instruct v0.1 writes `[INST]` as plain text, so its
     ///    tokenizer has no such token); a Llama with the 128,256-entry Llama-3 vocabulary → `llama_3`;
@@ -152,7 +152,8 @@ public struct TemplateEvidence: Sendable, Equatable {
     /// The markup tokens ``TemplateChoice/fromFiles(_:)`` looks for.
     public static let markupTokens = ["<|start_header_id|>", "<start_of_turn>", "<|im_start|>", "[INST]"]
 
-    /// The markup tokens the tokenizer has as single vocabulary entries or added tokens.
+    /// The markup tokens the tokenizer has as single vocabulary entries or added tokens (`[INST]`
+    /// only as a special token).
     public var tokens: Set<String>
     /// `config.json` `model_type`.
     public var modelType: String
@@ -175,7 +176,13 @@ public struct TemplateEvidence: Sendable, Equatable {
     /// checkpoint's `config.json` (left empty when unreadable).
     public init(tokenizer: any Tokenizer, configuration: DecoderConfiguration, directory: URL) {
         var found = Set<String>()
-        for token in Self.markupTokens where tokenizer.tokenID(for: token) != nil { found.insert(token) }
+        for token in Self.markupTokens {
+            guard let id = tokenizer.tokenID(for: token) else { continue }
+            // "[INST]" could be an ordinary merged piece of some vocabulary; only Mistral's control
+            // token counts. The other three never occur as plain text pieces.
+            if token == "[INST]" && !tokenizer.isSpecialToken(id) { continue }
+            found.insert(token)
+        }
         var architectures: [String] = []
         if let data = FileManager.default.contents(atPath: directory.appendingPathComponent("config.json").path),
             let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
