@@ -53,7 +53,10 @@ extension MiniGemini {
         let templateChoice = try TemplateChoice.choose(
             options.templateSelection, evidence: TemplateEvidence(tokenizer: tokenizer, configuration: configuration.decoder, directory: directory),
             modelPath: directory.standardizedFileURL.path)
-        report(.tokenizer, useFast ? "tokenizer.json" : "tokenizer.model")
+        // The file TokenizerLoader used: it falls back to the other one when the preferred is absent.
+        let hasModelFile = FileManager.default.fileExists(atPath: directory.appendingPathComponent("tokenizer.model").path)
+        let hasJSONFile = FileManager.default.fileExists(atPath: directory.appendingPathComponent("tokenizer.json").path)
+        report(.tokenizer, hasModelFile && (!useFast || !hasJSONFile) ? "tokenizer.model" : "tokenizer.json")
 
         let locator = TowerLocator(checkpoint: directory)
         let clipFolder = try locator.locate(configuration.visionTower, role: "low-resolution (CLIP)", override: options.visionTower)
