@@ -6,7 +6,7 @@ DEB_PACKAGES := libopenblas-dev liblapacke-dev pkg-config libpng-dev libjpeg62-t
 PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps demo test test-release bench goldens python-deps docs clean
+.PHONY: deps demo test test-release bench goldens python-deps docs examples clean
 
 ## Install the system libraries (OpenBLAS, LAPACKE, libpng, libjpeg-turbo) if any is missing.
 deps:
@@ -54,6 +54,14 @@ docs:
 	$(SWIFT) package --allow-writing-to-directory .build/docs generate-documentation \
 	  $(foreach t,$(DOC_TARGETS),--target $(t)) --enable-experimental-combined-documentation \
 	  --output-path .build/docs/MiniGemini --disable-indexing --warnings-as-errors
+
+## The downstream example package Examples/PhotoQA (it depends on this one by path, with its own
+## .build): builds it and runs both executables on the bundled model. Each checks its answers and
+## exits non-zero on a wrong one.
+examples: deps
+	cd Examples/PhotoQA && $(SWIFT) build
+	cd Examples/PhotoQA && "$$($(SWIFT) build --show-bin-path)/PhotoQA"
+	cd Examples/PhotoQA && "$$($(SWIFT) build --show-bin-path)/ComposeLayers"
 
 clean:
 	$(SWIFT) package clean
