@@ -50,14 +50,13 @@ struct Layers {
     let projector: MultimodalProjector
     let decoder: any CausalLanguageModel
     let tokenizer: any Tokenizer
+    let template: ConversationTemplate
 
     init(folder: URL) throws {
         // config.json: the decoder's hyper-parameters plus the mm_* fields of the vision side.
         let configuration = try MiniGeminiConfiguration(contentsOf: folder.appendingPathComponent("config.json"))
-        guard let auxiliaryTower = configuration.visionTowerAux, let imageSizeAux = configuration.imageSizeAux,
-              configuration.imageGrid == 1
-        else {
-            throw ExampleError.usage("this example composes the standard layout (ConvNeXt branch, one view); \(folder.path) is another")
+        guard let auxiliaryTower = configuration.visionTowerAux, let imageSizeAux = configuration.imageSizeAux else {
+            throw ExampleError.usage("this example composes both towers; \(folder.path) has no mm_vision_tower_aux")
         }
         // Every tensor of the checkpoint, memory-mapped in its stored dtype.
         let checkpoint = try openCheckpointWeights(directory: folder.path)
@@ -65,29 +64,38 @@ struct Layers {
         let clipFolder = try locator.locate(configuration.visionTower, role: "CLIP")
         let convNeXtFolder = try locator.locate(auxiliaryTower, role: "ConvNeXt")
 
-        // MGVision: MGM preprocessing and the two towers. The checkpoint carries its own copy of
-        // the CLIP weights (what the official loader uses); ConvNeXt comes from its OpenCLIP folder.
+        // MGVision: MGM preprocessing (HD models: a grid of LR crops plus a global view) and the two
+        // towers. CLIP takes the copy of its weights the checkpoint carries when there is one (as the
+        // official loader does), else its own folder's; ConvNeXt comes from its OpenCLIP folder.
         preprocessor = try MGMImagePreprocessor(
             config: try CLIPPreprocessorConfig(contentsOf: clipFolder.appendingPathComponent("preprocessor_config.json")),
-            imageSizeAux: imageSizeAux)
+            imageSizeAux: imageSizeAux, grid: configuration.imageGrid, global: configuration.imageGlobal)
+        let clipInCheckpoint = checkpoint.contains(CLIPVisionTower.miniGeminiPrefix + "embeddings.patch_embedding.weight")
+        let clipWeights = clipInCheckpoint ? checkpoint : try openCheckpointWeights(directory: clipFolder.path)
         lowResolution = try CLIPVisionTower(
             configuration: try CLIPVisionConfiguration(contentsOf: clipFolder.appendingPathComponent("config.json")),
-            weights: checkpoint, prefix: CLIPVisionTower.miniGeminiPrefix, selectLayer: configuration.visionSelectLayer)
+            weights: clipWeights, prefix: clipInCheckpoint ? CLIPVisionTower.miniGeminiPrefix : CLIPVisionTower.huggingFacePrefix,
+            selectLayer: configuration.visionSelectLayer)
         highResolution = try ConvNeXtTower(
             configuration: try ConvNeXtConfiguration(contentsOf: convNeXtFolder.appendingPathComponent("open_clip_config.json")),
             weights: try openCheckpointWeights(directory: convNeXtFolder.path))
 
         // MGMining: patch info mining (model.vlm_uni_*) and the projector (model.mm_projector.*).
         let miner: any PatchMiner = try PatchInfoMining(from: checkpoint)
-        fuser = try VisualTokenFuser(miner: miner)
+        fuser = try VisualTokenFuser(miner: miner, grid: configuration.imageGrid, hasGlobalView: configuration.imageGlobal)
         projector = try MultimodalProjector(type: configuration.projectorType, from: checkpoint)
 
         // MGLanguage: the decoder (model.layers.*, lm_head) and the tokenizer.
         decoder = try DecoderModel(configuration: configuration.decoder, weights: checkpoint)
-        tokenizer = try TokenizerLoader.load(directory: folder, useFast: false)
+        // MGM-2B (Gemma) and MGM-8x7B load the fast tokenizer, the Vicuna-based models the slow one.
+        let family = configuration.decoder.family
+        tokenizer = try TokenizerLoader.load(directory: folder, useFast: family == .gemma || family == .mixtral)
+        // The template the official CLI picks from the folder name (MGM-Scenes → vicuna_v1).
+        template = ConversationTemplate.officialChoice(forModelName: folder.lastPathComponent)
     }
 
-    /// The visual tokens of one image, `[1, T, hidden]`, printing the shape after every stage.
+    /// The visual tokens of one image, `[1, V·T, hidden]` (V = 1 view, or 5 for HD), printing the
+    /// shape after every stage.
     func encode(_ image: RGBImage) throws -> Tensor {
         let pixels = try preprocessor(image)
         let tokens = try lowResolution.encode(pixels.lowResolution)
@@ -104,9 +112,9 @@ struct Layers {
 
     /// The greedy answer to `question` about the image whose tokens are `visualTokens`.
     func answer(_ question: String, visualTokens: Tensor, maximumTokens: Int) throws -> String {
-        // The prompt as the official CLI renders it for this model (MGM-Scenes → vicuna_v1), with
-        // the image placeholder where the visual tokens go.
-        var conversation = Conversation(template: .vicunaV1)
+        // The prompt as the official CLI renders it, with the image placeholder where the visual
+        // tokens go.
+        var conversation = Conversation(template: template)
         conversation.append(.user, Conversation.userText(question: question, imageCount: 1))
         conversation.appendPendingAssistant()
         let ids = tokenizeWithImagePlaceholders(conversation.prompt(), tokenizer: tokenizer)

@@ -9,11 +9,12 @@ public struct ExampleArguments: Sendable {
     public var image: String?
     /// New tokens per answer at most.
     public var maximumTokens = 64
-    /// Questions to ask; empty for the bundled scene's questions, whose answers are then checked.
+    /// Questions to ask; empty for the bundled scene's questions.
     public var questions: [String] = []
 
-    /// Whether the run asks the bundled questions about the bundled image and checks the answers.
-    public var checksBundledAnswers: Bool { questions.isEmpty && image == nil }
+    /// Whether the run asks the bundled model the bundled questions about the bundled image, and
+    /// so checks the answers.
+    public var checksBundledAnswers: Bool { model == nil && image == nil && questions.isEmpty }
 
     public static let usage = "usage: [--model <folder>] [--image <file>] [--max-tokens <n>] [question …]"
 

@@ -13,7 +13,7 @@ import MGVision
 ///
 /// With no arguments it asks the bundled model about the bundled scene and exits with status 1
 /// if an answer is wrong (CI runs it this way); `--model`, `--image` and questions of your own
-/// ask anything else.
+/// ask anything else (unchecked). Exit status 2 means an error, printed on standard error.
 @main
 struct PhotoQA {
     static func main() async {
