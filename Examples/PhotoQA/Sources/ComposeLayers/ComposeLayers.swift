@@ -75,7 +75,8 @@ struct Layers {
         lowResolution = try CLIPVisionTower(
             configuration: try CLIPVisionConfiguration(contentsOf: clipFolder.appendingPathComponent("config.json")),
             weights: clipWeights, prefix: clipInCheckpoint ? CLIPVisionTower.miniGeminiPrefix : CLIPVisionTower.huggingFacePrefix,
-            selectLayer: configuration.visionSelectLayer)
+            selectLayer: configuration.visionSelectLayer,
+            featureSelection: configuration.visionSelectFeature == "cls_patch" ? .classAndPatch : .patch)
         highResolution = try ConvNeXtTower(
             configuration: try ConvNeXtConfiguration(contentsOf: convNeXtFolder.appendingPathComponent("open_clip_config.json")),
             weights: try openCheckpointWeights(directory: convNeXtFolder.path))
