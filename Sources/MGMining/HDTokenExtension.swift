@@ -26,7 +26,7 @@ public struct VisualTokenFuser: Sendable {
     /// - Parameters:
     ///   - tokens: LR tokens `[N·V, T, C]` of V = ``lowResolutionViewsPerImage`` views per image, in
     ///     the official CLIP batch order: all crops of all images (row-major), then all global views.
-    ///   - highResolutionMap: `[N, C_aux, H, W]`.
+    ///   - map: the high-resolution feature maps, `[N, C_aux, H, W]`.
     /// - Returns: `[N, V·T, C]`, global view first, then crops row-major (`[global, local]`).
     public func fuse(tokens: Tensor, highResolutionMap map: Tensor) throws(MiningError) -> Tensor {
         guard tokens.rank == 3, map.rank == 4 else {

@@ -97,7 +97,10 @@ public final class MiniGemini: Sendable {
     }
 
     /// Everything up to the language model: the rendered prompt, its ids and the spliced input rows.
-    /// - Parameter tracing: keep every image's intermediate tensors (for dumps; memory-hungry).
+    /// - Parameters:
+    ///   - request: the question, images (or their ``MiniGeminiRequest/visualTokens``), history
+    ///     and parameters.
+    ///   - tracing: keep every image's intermediate tensors (for dumps; memory-hungry).
     /// - Throws: ``MiniGeminiError/limitExceeded(what:value:limit:)``,
     ///   ``MiniGeminiError/promptTooLong(tokens:limit:)``, ``MiniGeminiError/cancelled`` and the
     ///   errors of the vision side.

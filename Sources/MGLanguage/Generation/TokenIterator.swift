@@ -71,6 +71,9 @@ public struct TokenIterator: Sequence, IteratorProtocol {
 
     /// Runs the prefill of `prompt`.
     /// - Parameters:
+    ///   - model: the language model; its weights are shared, the cache is the iterator's own.
+    ///   - prompt: token ids, or embedding rows with the ids they stand for.
+    ///   - parameters: sampling and stopping.
     ///   - extraStopTokenIDs: added to the parameters' ids (e.g. the tokenizer's EOS).
     ///   - maximumLength: cache capacity; defaults to `prompt + maximumTokens`, capped at the
     ///     model's `max_position_embeddings` (but never below the prompt).

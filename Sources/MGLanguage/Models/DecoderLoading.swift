@@ -18,7 +18,7 @@ public struct DecoderLoadOptions: Sendable {
     /// default) keeps results within ~1e-6 of an F32 model; `.bfloat16Activations` rounds the
     /// activations entering each projection to bf16, as PyTorch does when it runs a BF16 model,
     /// for about twice the prefill matrix speed on AMX CPUs and ~1e-3 relative error in the
-    /// logits. Decoding single tokens is exact either way (see ``LinearPrecision``).
+    /// logits. Decoding single tokens is exact either way (see ``/MGTensor/LinearPrecision``).
     public var matrixPrecision: LinearPrecision
 
     public init(

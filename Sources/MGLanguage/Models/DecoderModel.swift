@@ -119,6 +119,14 @@ public final class DecoderModel: CausalLanguageModel {
         return try tensorOp { () throws(TensorError) in try embedding(ids: ids, table: embeddingTable) }
     }
 
+    /// Runs the decoder on the rows of `inputEmbeddings`, continuing the sequence in `cache`
+    /// (``CausalLanguageModel/forward(inputEmbeddings:cache:logits:)``).
+    /// - Parameters:
+    ///   - inputEmbeddings: `[T, hidden]` rows, any float dtype.
+    ///   - cache: this sequence's cache; `T` positions are appended.
+    ///   - selection: which positions to project to the vocabulary.
+    /// - Returns: F32 logits, `[1, vocab]` or `[T, vocab]`.
+    /// - Throws: as ``CausalLanguageModel/forward(inputEmbeddings:cache:logits:)``.
     public func forward(inputEmbeddings: Tensor, cache: inout KVCache, logits selection: LogitsSelection) throws(LanguageModelError) -> Tensor {
         let c = configuration
         guard inputEmbeddings.rank == 2, inputEmbeddings.shape[1] == c.hiddenSize, inputEmbeddings.shape[0] > 0 else {

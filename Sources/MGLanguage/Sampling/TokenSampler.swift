@@ -19,9 +19,11 @@ public struct TokenSampler: Sendable {
         generator = SeededRandomGenerator(seed: parameters.seed)
     }
 
-    /// The next token for `logits` (`[vocab]` or `[1, vocab]`).
-    /// - Parameter history: the ids of the sequence so far (prompt and generated), for the
-    ///   repetition penalty.
+    /// The next token for `logits`.
+    /// - Parameters:
+    ///   - logits: `[vocab]` or `[1, vocab]`.
+    ///   - history: the ids of the sequence so far (prompt and generated), for the repetition
+    ///     penalty.
     /// - Throws: ``LanguageModelError/invalidInput(_:)`` for empty logits.
     public mutating func sample(logits: Tensor, history: [Int]) throws(LanguageModelError) -> Int {
         guard logits.count > 0 else { throw .invalidInput("no logits to sample from") }

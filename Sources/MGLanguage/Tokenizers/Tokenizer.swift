@@ -22,7 +22,9 @@ public protocol Tokenizer: Sendable {
     func encode(_ text: String, addSpecialTokens: Bool) -> [Int]
 
     /// Text of `ids`. Ids outside the vocabulary are skipped.
-    /// - Parameter skipSpecialTokens: Leave out special tokens (BOS, EOS, …) from the text.
+    /// - Parameters:
+    ///   - ids: Token ids.
+    ///   - skipSpecialTokens: Leave out special tokens (BOS, EOS, …) from the text.
     func decode(_ ids: [Int], skipSpecialTokens: Bool) -> String
 
     /// Id of the beginning-of-sequence token, if the tokenizer has one.

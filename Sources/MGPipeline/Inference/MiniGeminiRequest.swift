@@ -10,7 +10,7 @@ public struct MiniGeminiRequest: Sendable {
     public var images: [RGBImage]
     /// Earlier turns of a chat, oldest first.
     public var history: [(user: String, assistant: String)]
-    /// Sampling and stopping; ``GenerationParameters/miniGeminiCLI`` is the official CLI's choice.
+    /// Sampling and stopping; ``/MGLanguage/GenerationParameters/miniGeminiCLI`` is the official CLI's choice.
     public var parameters: GenerationParameters
     /// The visual token rows of ``images`` when already computed (``MiniGemini/encodeImages(_:)``),
     /// to ask several questions about the same images without encoding them again.

@@ -44,7 +44,9 @@ public struct MiniGeminiConfiguration: Sendable {
     public var tokenizerMaximumLength: Int?
 
     /// Decodes `config.json` bytes.
-    /// - Parameter path: names the file in errors.
+    /// - Parameters:
+    ///   - data: the file's bytes.
+    ///   - path: names the file in errors.
     /// - Throws: ``MiniGeminiError/invalidConfiguration(path:reason:)`` for malformed JSON, a
     ///   missing `mm_vision_tower`, an unsupported setting or an impossible size;
     ///   ``MiniGeminiError/language(_:)`` for the language model's part.

@@ -66,7 +66,7 @@ public enum ImagePromptExtractor {
     public static let closingTag = "</h>"
 
     /// Applies `rule` to a complete answer (the decoded text, as `generateText` or the stream of
-    /// ``MGLanguage/GenerationEvent/chunk(text:tokenIDs:)`` events returns it).
+    /// ``/MGLanguage/GenerationEvent/chunk(text:tokenIDs:)`` events returns it).
     public static func extract(from answer: String, rule: ImagePromptRule = .commandLine) -> ImagePromptExtraction {
         let text: [Unicode.Scalar]
         switch rule {

@@ -3,7 +3,7 @@ import MGLanguage
 /// Watches a streamed answer for `<h>…</h>` and reports each prompt as soon as its closing tag
 /// arrives, however the tags are split across chunks.
 ///
-/// Feed it the text of every ``MGLanguage/GenerationEvent/chunk(text:tokenIDs:)``; call
+/// Feed it the text of every ``/MGLanguage/GenerationEvent/chunk(text:tokenIDs:)``; call
 /// ``finish()`` at the end for the authoritative result, which is always identical to
 /// ``ImagePromptExtractor/extract(from:rule:)`` on the concatenated text.
 ///
@@ -73,7 +73,7 @@ public struct ImagePromptStreamScanner: Sendable {
         return updateCandidate()
     }
 
-    /// Appends the text of a generation event (``MGLanguage/GenerationEvent/info(_:)`` adds nothing).
+    /// Appends the text of a generation event (``/MGLanguage/GenerationEvent/info(_:)`` adds nothing).
     @discardableResult
     public mutating func consume(_ event: GenerationEvent) -> String? {
         guard case .chunk(let chunk, _) = event else { return nil }

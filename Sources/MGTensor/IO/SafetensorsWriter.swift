@@ -53,7 +53,10 @@ public enum SafetensorsWriter {
     }
 
     /// The padded JSON header (without the 8-byte length) that ``write(_:metadata:to:)`` emits.
-    /// - Parameter path: the destination, for error messages.
+    /// - Parameters:
+    ///   - tensors: the tensors by name.
+    ///   - metadata: the `__metadata__` strings.
+    ///   - path: the destination, for error messages.
     public static func header(
         for tensors: [String: Tensor], metadata: [String: String], path: String
     ) throws(CheckpointError) -> [UInt8] {

@@ -47,6 +47,7 @@ public func scale(_ x: Tensor, by factor: Float) throws(TensorError) -> Tensor {
 
 /// Replaces NaN and infinities, as `torch.nan_to_num`.
 /// - Parameters:
+///   - x: any float tensor.
 ///   - nan: the value for NaN (default 0).
 ///   - posInf: the value for +∞; `nil` means `Float.greatestFiniteMagnitude`.
 ///   - negInf: the value for −∞; `nil` means `-Float.greatestFiniteMagnitude`.

@@ -27,6 +27,10 @@ public enum GatedActivation: Sendable, Hashable {
 /// activation matrices (40 MB each for 600 Gemma-2B positions) are never materialised.
 /// - Parameters:
 ///   - x: `[..., hidden]`, any float dtype.
+///   - gate: `[inner, hidden]`.
+///   - up: `[inner, hidden]`.
+///   - down: `[hidden, inner]`.
+///   - activation: applied to the gate product before the element-wise product with up.
 ///   - precision: as for ``linear(_:weight:bias:precision:)``; `.bfloat16Activations` also rounds
 ///     the activation product to bf16 before the down projection (what a BF16 model computes).
 /// - Returns: `[..., hidden]` in F32.

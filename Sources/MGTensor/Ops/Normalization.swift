@@ -25,7 +25,8 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 
 /// channel over contiguous blocks of pixels.
 /// - Parameters:
 ///   - x: `[N, C, H, W]` (any rank ≥ 2; axes after C are flattened into pixels).
-///   - weight: optional `[C]`; bias: optional `[C]`.
+///   - weight: optional `[C]`.
+///   - bias: optional `[C]`.
 ///   - eps: added to the variance (ConvNeXt uses 1e-6).
 /// - Returns: an F32 tensor of `x`'s shape.
 /// - Throws: ``TensorError/invalidArgument(operation:reason:)`` for rank < 2,

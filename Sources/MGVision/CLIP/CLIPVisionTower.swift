@@ -45,8 +45,8 @@ public final class CLIPVisionTower: LowResolutionTokenEncoder {
     /// Loads the tower from a checkpoint.
     /// - Parameters:
     ///   - configuration: the architecture (e.g. decoded from the CLIP `config.json`).
-    ///   - weights: any store holding the tensors, e.g. a ``SafetensorsFile`` of the CLIP release or
-    ///     a ``ShardedSafetensors`` of a Mini-Gemini checkpoint.
+    ///   - weights: any store holding the tensors, e.g. a ``/MGTensor/SafetensorsFile`` of the CLIP release or
+    ///     a ``/MGTensor/ShardedSafetensors`` of a Mini-Gemini checkpoint.
     ///   - prefix: the key prefix of the tower: ``huggingFacePrefix`` or ``miniGeminiPrefix``.
     ///   - selectLayer: `mm_vision_select_layer`, indexing `hidden_states` as Python does
     ///     (−2 = the output of the second-to-last layer; 0 = the embeddings).

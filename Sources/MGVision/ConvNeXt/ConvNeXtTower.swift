@@ -131,7 +131,7 @@ public final class ConvNeXtTower: HighResolutionFeatureEncoder {
     /// on the channel axis in stage order.
     /// - Parameter stages: `[N, C_s, H_s, W_s]` tensors with a common batch size.
     /// - Returns: `[N, ΣC_s, H_0, W_0]`.
-    /// - Throws: ``TensorError`` when the batch sizes differ or a tensor is not rank 4.
+    /// - Throws: ``/MGTensor/TensorError`` when the batch sizes differ or a tensor is not rank 4.
     public static func fuse(_ stages: [Tensor]) throws(TensorError) -> Tensor {
         guard let first = stages.first, first.rank == 4 else {
             throw .invalidArgument(operation: "ConvNeXt fuse", reason: "expects rank-4 stage outputs")

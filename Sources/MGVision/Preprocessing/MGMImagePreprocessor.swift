@@ -52,7 +52,8 @@ public struct MGMImagePreprocessor: Sendable {
     ///   - lowResolutionSize: LR view side (the CLIP crop size).
     ///   - grid: `config.image_grid`.
     ///   - global: `config.image_global`.
-    ///   - mean, std: the CLIP normalisation (also the padding colour's source).
+    ///   - mean: the CLIP normalisation mean per channel (also the padding colour's source).
+    ///   - std: the CLIP normalisation standard deviation per channel.
     /// - Throws: ``VisionError/invalidConfiguration(reason:)`` for non-positive sizes or an invalid mean/std.
     public init(
         imageSizeAux: Int = 768, lowResolutionSize: Int = 336, grid: Int = 1, global: Bool = false,
@@ -142,7 +143,7 @@ public struct MGMImagePreprocessor: Sendable {
     }
 
     /// Steps 3–4: the LR views `[V, 3, L, L]` from an HR tensor `[1, 3, S, S]`.
-    /// - Throws: ``TensorError`` when `high` is not `[1, 3, H, W]`.
+    /// - Throws: ``/MGTensor/TensorError`` when `high` is not `[1, 3, H, W]`.
     public func lowResolution(fromHighResolution high: Tensor) throws(TensorError) -> Tensor {
         guard high.rank == 4, high.shape[0] == 1, high.shape[1] == 3 else {
             throw .invalidArgument(operation: "MGMImagePreprocessor", reason: "HR tensor must be [1, 3, H, W], got \(high.shape)")
