@@ -1,29 +1,10 @@
-// Decoder-specific kernels: RoPE on the [T, heads, D] projection layout, attention that reads the
-// KV cache in place (with an optional sliding window), and the Mixtral expert scatter-add.
+// Decoder kernels: attention that reads the KV cache in place (with an optional sliding window) and
+// the Mixtral expert scatter-add.
 // Mirrors the eager attention of transformers' LlamaAttention: scores scaled by 1/sqrt(D), softmax
 // in float32, probabilities times values.
 #include "mg_decoder.h"
 #include "mg_norm.h"
 #include "pointwise_math.h"
-
-MG_MULTIVERSION
-void mg_decoder_rope(float *x, size_t rows, size_t heads, size_t head_dim, const float *cos_table,
-                     const float *sin_table) {
-    size_t half = head_dim / 2;
-    for (size_t t = 0; t < rows; t++) {
-        const float *restrict c = cos_table + t * half;
-        const float *restrict s = sin_table + t * half;
-        for (size_t h = 0; h < heads; h++) {
-            float *restrict x1 = x + (t * heads + h) * head_dim;
-            float *restrict x2 = x1 + half;
-            for (size_t i = 0; i < half; i++) {
-                float a = x1[i], b = x2[i];
-                x1[i] = a * c[i] - b * s[i];
-                x2[i] = b * c[i] + a * s[i];
-            }
-        }
-    }
-}
 
 // Dot product with 16 independent partial sums (a scalar float reduction would not vectorise).
 static inline __attribute__((always_inline)) float dot(const float *restrict a, const float *restrict b, size_t n) {

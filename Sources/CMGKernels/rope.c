@@ -22,18 +22,19 @@ void mg_rope_table(const int64_t *positions, size_t count, size_t head_dim, floa
 }
 
 MG_MULTIVERSION
-void mg_rope_apply(const float *x, float *y, size_t head_dim, size_t seq_len, const float *cos_table,
-                   const float *sin_table, size_t row_begin, size_t row_end) {
+void mg_rope_rows(float *x, size_t rows, size_t heads, size_t head_dim, const float *cos_table, const float *sin_table) {
     const size_t half = head_dim / 2;
-    for (size_t r = row_begin; r < row_end; r++) {
-        const float *c = cos_table + (r % seq_len) * half;
-        const float *s = sin_table + (r % seq_len) * half;
-        const float *x1 = x + r * head_dim, *x2 = x1 + half;
-        float *y1 = y + r * head_dim, *y2 = y1 + half;
-        _Pragma("clang loop vectorize(assume_safety)") for (size_t i = 0; i < half; i++) {
-            const float a = x1[i], b = x2[i];
-            y1[i] = a * c[i] - b * s[i];
-            y2[i] = b * c[i] + a * s[i];
+    for (size_t t = 0; t < rows; t++) {
+        const float *restrict c = cos_table + t * half;
+        const float *restrict s = sin_table + t * half;
+        for (size_t h = 0; h < heads; h++) {
+            float *restrict x1 = x + (t * heads + h) * head_dim;
+            float *restrict x2 = x1 + half;
+            for (size_t i = 0; i < half; i++) {
+                const float a = x1[i], b = x2[i];
+                x1[i] = a * c[i] - b * s[i];
+                x2[i] = b * c[i] + a * s[i];
+            }
         }
     }
 }

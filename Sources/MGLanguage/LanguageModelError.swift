@@ -55,3 +55,16 @@ public enum LanguageModelError: Error, Sendable, Equatable, CustomStringConverti
         }
     }
 }
+
+extension LanguageModelError {
+    /// The case that reports a weight-reading problem (``WeightReader``'s errors in this target).
+    public static func weight(_ problem: WeightReadError) -> LanguageModelError {
+        switch problem {
+        case .missing(let name): .missingWeight(name)
+        case .shapeMismatch(let name, let expected, let actual): .weightShapeMismatch(key: name, expected: expected, actual: actual)
+        case .unsupportedDType(let name, let dtype): .unsupportedWeightDType(key: name, dtype: dtype)
+        case .unreadable(_, let error): .checkpoint(error)
+        case .unused(let names): .unusedWeights(names)
+        }
+    }
+}

@@ -12,6 +12,12 @@ public enum MiningError: Error, Sendable, Equatable, CustomStringConvertible {
     case missingWeight(String)
     /// A weight has the wrong shape.
     case weightShape(name: String, expected: [Int], actual: [Int])
+    /// A weight is stored in a dtype the module cannot compute with.
+    case unsupportedWeightDType(name: String, dtype: DType)
+    /// A weight exists but cannot be read from the checkpoint.
+    case checkpoint(CheckpointError)
+    /// Checkpoint tensors under the module's prefix that it does not use.
+    case unusedWeights([String])
     /// `mm_projector_type` names a projector this library does not know.
     case unknownProjectorType(String)
     /// An underlying tensor operation failed.
@@ -24,8 +30,24 @@ public enum MiningError: Error, Sendable, Equatable, CustomStringConvertible {
         case .shapeMismatch(let reason): "patch mining: \(reason)"
         case .missingWeight(let name): "missing weight \(name)"
         case .weightShape(let name, let expected, let actual): "weight \(name) has shape \(actual), expected \(expected)"
+        case .unsupportedWeightDType(let name, let dtype): "weight \(name) is stored as \(dtype.rawValue), expected F32, F16 or BF16"
+        case .checkpoint(let error): "\(error)"
+        case .unusedWeights(let names): "checkpoint tensors not used by the mining modules: \(names.joined(separator: ", "))"
         case .unknownProjectorType(let type): "unknown mm_projector_type '\(type)' (known: mlp2x_gelu, mlpNx_gelu, linear, identity)"
         case .tensor(let error): "\(error)"
+        }
+    }
+}
+
+extension MiningError {
+    /// The case that reports a weight-reading problem (``/MGTensor/WeightReader``'s errors in this target).
+    public static func weight(_ problem: WeightReadError) -> MiningError {
+        switch problem {
+        case .missing(let name): .missingWeight(name)
+        case .shapeMismatch(let name, let expected, let actual): .weightShape(name: name, expected: expected, actual: actual)
+        case .unsupportedDType(let name, let dtype): .unsupportedWeightDType(name: name, dtype: dtype)
+        case .unreadable(_, let error): .checkpoint(error)
+        case .unused(let names): .unusedWeights(names)
         }
     }
 }

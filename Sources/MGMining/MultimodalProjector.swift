@@ -10,34 +10,37 @@ public struct MultimodalProjector: Sendable {
     public let type: String
 
     /// Builds the projector of `type` from `<prefix>.<i>.weight` / `.bias` (or `<prefix>.weight` for
-    /// `linear`), checking that consecutive layers chain.
-    public init(type: String, from store: some WeightStore, prefix: String = "model.mm_projector") throws(MiningError) {
-        func load(_ name: String) throws(MiningError) -> Tensor {
-            do { return try store.tensor(named: name) } catch { throw .missingWeight(name) }
-        }
-        var layers: [(Tensor, Tensor)] = []
+    /// `linear`), checking that consecutive layers chain and, when given, that the first takes
+    /// `inputSize`-wide rows and the last makes `outputSize`-wide ones.
+    public init(
+        type: String, from store: some WeightStore, prefix: String = "model.mm_projector", inputSize: Int? = nil, outputSize: Int? = nil
+    ) throws(MiningError) {
+        let reader = WeightReader(store, errors: MiningError.weight)
+        let names: [String]
         switch type {
         case "identity":
-            break
+            names = []
         case "linear":
-            layers.append((try load(prefix + ".weight"), try load(prefix + ".bias")))
+            names = [prefix]
         default:
             guard type.hasPrefix("mlp"), type.hasSuffix("x_gelu"),
                   let depth = Int(type.dropFirst(3).dropLast(6)), depth >= 1, depth <= 64
             else { throw .unknownProjectorType(type) }
-            for index in 0..<depth {
-                layers.append((try load("\(prefix).\(2 * index).weight"), try load("\(prefix).\(2 * index).bias")))
-            }
+            names = (0..<depth).map { "\(prefix).\(2 * $0)" }
         }
-        for (index, layer) in layers.enumerated() {
-            guard layer.0.rank == 2, layer.1.shape == [layer.0.shape[0]] else {
-                throw .weightShape(name: "\(prefix) layer \(index)", expected: [layer.0.shape.first ?? -1], actual: layer.1.shape)
+        var layers: [(weight: Tensor, bias: Tensor)] = []
+        for (index, name) in names.enumerated() {
+            let weight = try reader.take(name + ".weight")
+            let input = index == 0 ? inputSize : layers[index - 1].weight.shape[0]
+            let output = index == names.count - 1 ? outputSize : nil
+            guard weight.rank == 2 else {
+                throw .weightShape(name: name + ".weight", expected: [output ?? -1, input ?? -1], actual: weight.shape)
             }
-            if index > 0, layers[index - 1].0.shape[0] != layer.0.shape[1] {
-                throw .weightShape(name: "\(prefix) layer \(index) weight", expected: [layer.0.shape[0], layers[index - 1].0.shape[0]], actual: layer.0.shape)
-            }
+            let expected = [output ?? weight.shape[0], input ?? weight.shape[1]]
+            guard weight.shape == expected else { throw .weightShape(name: name + ".weight", expected: expected, actual: weight.shape) }
+            layers.append((weight, try reader.take(name + ".bias", shape: [expected[0]])))
         }
-        self.layers = layers.map { (weight: $0.0, bias: $0.1) }
+        self.layers = layers
         self.type = type
     }
 

@@ -29,14 +29,18 @@ public struct NormalizedProjection: Sendable {
         self.bias = bias
     }
 
-    /// Loads `<prefix>.0.weight`, `<prefix>.0.bias`, `<prefix>.1.weight`, `<prefix>.1.bias`.
-    public init(from store: some WeightStore, prefix: String) throws(MiningError) {
-        func load(_ suffix: String) throws(MiningError) -> Tensor {
-            do { return try store.tensor(named: "\(prefix).\(suffix)") } catch { throw .missingWeight("\(prefix).\(suffix)") }
-        }
+    /// Loads `<prefix>.0.weight`, `<prefix>.0.bias`, `<prefix>.1.weight`, `<prefix>.1.bias`, checking
+    /// every shape against the linear weight's (and against `inputSize` / `outputSize` when given).
+    public init(from store: some WeightStore, prefix: String, inputSize: Int? = nil, outputSize: Int? = nil) throws(MiningError) {
+        let reader = WeightReader(store, errors: MiningError.weight)
+        let weight = try reader.take("\(prefix).1.weight")
+        guard weight.rank == 2 else { throw .weightShape(name: "\(prefix).1.weight", expected: [outputSize ?? -1, inputSize ?? -1], actual: weight.shape) }
+        let expected = [outputSize ?? weight.shape[0], inputSize ?? weight.shape[1]]
+        guard weight.shape == expected else { throw .weightShape(name: "\(prefix).1.weight", expected: expected, actual: weight.shape) }
         try self.init(
-            normWeight: try load("0.weight"), normBias: try load("0.bias"),
-            weight: try load("1.weight"), bias: try load("1.bias"), name: prefix)
+            normWeight: try reader.take("\(prefix).0.weight", shape: [expected[1]]),
+            normBias: try reader.take("\(prefix).0.bias", shape: [expected[1]]),
+            weight: weight, bias: try reader.take("\(prefix).1.bias", shape: [expected[0]]), name: prefix)
     }
 
     /// `Linear(LayerNorm(x))` over the last axis.

@@ -37,12 +37,19 @@ public struct PatchInfoMining: PatchMiner {
         self.value = value
     }
 
-    /// Loads the projectors under their MGM names (`<prefix>vlm_uni_query_projector.0.weight`, …).
-    public init(from store: some WeightStore, prefix: String = "model.") throws(MiningError) {
+    /// Loads the projectors under their MGM names (`<prefix>vlm_uni_query_projector.0.weight`, …),
+    /// checking every shape, and the widths against the towers' when given.
+    /// - Parameters:
+    ///   - tokenSize: the low-resolution token width `C` the towers make, if known.
+    ///   - mapChannels: the high-resolution map's channel count `C_aux`, if known.
+    public init(from store: some WeightStore, prefix: String = "model.", tokenSize: Int? = nil, mapChannels: Int? = nil) throws(MiningError) {
         try self.init(
-            query: NormalizedProjection(from: store, prefix: prefix + "vlm_uni_query_projector"),
-            key: NormalizedProjection(from: store, prefix: prefix + "vlm_uni_aux_projector"),
-            value: NormalizedProjection(from: store, prefix: prefix + "vlm_uni_val_projector"))
+            query: NormalizedProjection(
+                from: store, prefix: prefix + "vlm_uni_query_projector", inputSize: tokenSize, outputSize: tokenSize),
+            key: NormalizedProjection(
+                from: store, prefix: prefix + "vlm_uni_aux_projector", inputSize: mapChannels, outputSize: tokenSize),
+            value: NormalizedProjection(
+                from: store, prefix: prefix + "vlm_uni_val_projector", inputSize: mapChannels, outputSize: tokenSize))
     }
 
     public func mine(tokens: Tensor, highResolutionMap: Tensor) throws(MiningError) -> Tensor {

@@ -76,3 +76,16 @@ public enum VisionError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
+
+extension VisionError {
+    /// The case that reports a weight-reading problem (``/MGTensor/WeightReader``'s errors in this target).
+    public static func weight(_ problem: WeightReadError) -> VisionError {
+        switch problem {
+        case .missing(let name): .missingWeight(name)
+        case .shapeMismatch(let name, let expected, let actual): .weightShape(name: name, expected: expected, actual: actual)
+        case .unsupportedDType(let name, let dtype): .tensor(.unsupportedDType(operation: "load \(name)", dtype))
+        case .unreadable(_, let error): .checkpoint(error)
+        case .unused(let names): .unusedWeights(names)
+        }
+    }
+}

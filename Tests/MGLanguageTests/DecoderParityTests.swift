@@ -66,9 +66,9 @@ struct DecoderParityTests {
         let model = try DecoderFixture.model("llama3")
         #expect(model.embeddingTable.dtype == .bf16)
         #expect(model.embeddingTable.storage.isMemoryMapped)
-        if case .dense(let gate, _, _) = model.layers[0].feedForward { #expect(gate.dtype == .bf16) }
+        if case .dense(let gate, _, _) = model.layers[0].feedForward { #expect(gate.denseTensor?.dtype == .bf16) }
         let mistral = try DecoderFixture.model("mistral")
-        #expect(mistral.outputProjection.dtype == .f16)
+        #expect(mistral.outputProjection.denseTensor?.dtype == .f16)
         #expect(mistral.configuration.slidingWindow == 5)
     }
 }

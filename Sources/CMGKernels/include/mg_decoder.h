@@ -2,12 +2,6 @@
 #define MG_DECODER_H
 #include "mg_common.h"
 
-/// Rotate-half RoPE in place on `x` viewed as [rows, heads, head_dim] (the layout a q/k projection
-/// produces), where row t uses row t of the [rows, head_dim/2] cos/sin tables:
-/// x1' = x1·cos − x2·sin, x2' = x2·cos + x1·sin (x1, x2 the two halves of each head).
-void mg_decoder_rope(float *x, size_t rows, size_t heads, size_t head_dim, const float *cos_table,
-                     const float *sin_table);
-
 /// Causal attention of new queries against a KV cache, for query positions [t_begin, t_end) of
 /// key/value head `kv_head`, all `group` query heads that share it.
 ///

@@ -8,10 +8,9 @@
 void mg_rope_table(const int64_t *positions, size_t count, size_t head_dim, float theta, float *inv_freq,
                    float *cos_out, float *sin_out);
 
-/// Rotate-half RoPE for rows [row_begin, row_end) of `x` viewed as [rows, d] where row r belongs to
-/// position index r % seq_len of the [seq_len, d/2] tables:
-/// y1 = x1·cos − x2·sin, y2 = x2·cos + x1·sin (x1, x2 the two halves). `y` may equal `x`.
-void mg_rope_apply(const float *x, float *y, size_t head_dim, size_t seq_len, const float *cos_table,
-                   const float *sin_table, size_t row_begin, size_t row_end);
+/// Rotate-half RoPE in place on `x` viewed as [rows, heads, head_dim], row t using row t of the
+/// [rows, head_dim/2] cos/sin tables: x1' = x1·cos − x2·sin, x2' = x2·cos + x1·sin (x1, x2 the two
+/// halves of each head).
+void mg_rope_rows(float *x, size_t rows, size_t heads, size_t head_dim, const float *cos_table, const float *sin_table);
 
 #endif

@@ -70,9 +70,3 @@ extension CausalLanguageModel {
             headDimension: configuration.headDimension, capacity: maximumLength)
     }
 }
-
-/// Runs a tensor operation, wrapping its error.
-@inline(__always)
-func tensorOp<T>(_ body: () throws(TensorError) -> T) throws(LanguageModelError) -> T {
-    do { return try body() } catch { throw .tensor(error) }
-}

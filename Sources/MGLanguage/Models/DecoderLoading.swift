@@ -33,34 +33,3 @@ public struct DecoderLoadOptions: Sendable {
         self.matrixPrecision = matrixPrecision
     }
 }
-
-/// Takes tensors out of a ``WeightStore`` by name, checking each shape against the configuration
-/// and remembering what was used, so the leftovers can be reported at the end. Tensors stay in
-/// their stored dtype (memory-mapped views for safetensors).
-struct WeightLoader {
-    let store: any WeightStore
-    private(set) var used: Set<String> = []
-
-    init(store: any WeightStore) { self.store = store }
-
-    /// The tensor `name`, which must have `shape`.
-    mutating func take(_ name: String, shape: [Int]) throws(LanguageModelError) -> Tensor {
-        guard store.contains(name) else { throw .missingWeight(name) }
-        let tensor: Tensor
-        do { tensor = try store.tensor(named: name) } catch { throw .checkpoint(error) }
-        guard tensor.shape == shape else { throw .weightShapeMismatch(key: name, expected: shape, actual: tensor.shape) }
-        guard tensor.dtype.isFloatingPointCompute else { throw .unsupportedWeightDType(key: name, dtype: tensor.dtype) }
-        used.insert(name)
-        return tensor
-    }
-
-    /// The tensor `name` when present (optional biases), else nil.
-    mutating func takeIfPresent(_ name: String, shape: [Int]) throws(LanguageModelError) -> Tensor? {
-        store.contains(name) ? try take(name, shape: shape) : nil
-    }
-
-    /// Names neither used nor matched by `ignoring`, sorted.
-    func unused(ignoring fragments: [String]) -> [String] {
-        store.names.filter { name in !used.contains(name) && !fragments.contains { name.contains($0) } }
-    }
-}

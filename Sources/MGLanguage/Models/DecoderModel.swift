@@ -26,7 +26,7 @@ public final class DecoderModel: CausalLanguageModel {
     let embeddingTable: Tensor      // [vocab, hidden]
     let layers: [DecoderLayer]
     let finalNorm: Tensor           // [hidden]
-    let outputProjection: Tensor    // [vocab, hidden]; the embedding table when tied
+    let outputProjection: MatrixWeight  // [vocab, hidden]; the embedding table when tied
     let rotary: RotaryEmbedding
     /// Arithmetic of the multi-token products (``DecoderLoadOptions/matrixPrecision``).
     public let matrixPrecision: LinearPrecision
@@ -38,7 +38,7 @@ public final class DecoderModel: CausalLanguageModel {
     public init(configuration: DecoderConfiguration, weights: some WeightStore, options: DecoderLoadOptions = .init()) throws(LanguageModelError) {
         try configuration.validate()
         let c = configuration
-        var loader = WeightLoader(store: weights)
+        let loader = WeightReader(weights, errors: LanguageModelError.weight)
         let p = options.keyPrefix
         let hidden = c.hiddenSize, d = c.headDimension
         embeddingTable = try loader.take(p + "embed_tokens.weight", shape: [c.vocabularySize, hidden])
@@ -51,31 +51,31 @@ public final class DecoderModel: CausalLanguageModel {
                 c.attentionBias ? try loader.take(a + name + ".bias", shape: [size]) : nil
             }
             let attention = AttentionWeights(
-                query: try loader.take(a + "q_proj.weight", shape: [qOut, hidden]),
-                key: try loader.take(a + "k_proj.weight", shape: [kvOut, hidden]),
-                value: try loader.take(a + "v_proj.weight", shape: [kvOut, hidden]),
-                output: try loader.take(a + "o_proj.weight", shape: [hidden, qOut]),
+                query: try loader.takeMatrix(a + "q_proj.weight", shape: [qOut, hidden]),
+                key: try loader.takeMatrix(a + "k_proj.weight", shape: [kvOut, hidden]),
+                value: try loader.takeMatrix(a + "v_proj.weight", shape: [kvOut, hidden]),
+                output: try loader.takeMatrix(a + "o_proj.weight", shape: [hidden, qOut]),
                 queryBias: try bias("q_proj", qOut), keyBias: try bias("k_proj", kvOut),
                 valueBias: try bias("v_proj", kvOut), outputBias: try bias("o_proj", hidden))
             let inner = c.intermediateSize
             let feedForward: FeedForwardWeights
             if let expertCount = c.expertCount, let perToken = c.expertsPerToken {
                 let m = l + "block_sparse_moe."
-                let router = try loader.take(m + "gate.weight", shape: [expertCount, hidden])
+                let router = try loader.takeMatrix(m + "gate.weight", shape: [expertCount, hidden])
                 var experts: [MixtureOfExperts.Expert] = []
                 for e in 0..<expertCount {
                     let x = "\(m)experts.\(e)."
                     experts.append(MixtureOfExperts.Expert(
-                        w1: try loader.take(x + "w1.weight", shape: [inner, hidden]),
-                        w2: try loader.take(x + "w2.weight", shape: [hidden, inner]),
-                        w3: try loader.take(x + "w3.weight", shape: [inner, hidden])))
+                        w1: try loader.takeMatrix(x + "w1.weight", shape: [inner, hidden]),
+                        w2: try loader.takeMatrix(x + "w2.weight", shape: [hidden, inner]),
+                        w3: try loader.takeMatrix(x + "w3.weight", shape: [inner, hidden])))
                 }
                 feedForward = .mixture(MixtureOfExperts(router: router, experts: experts, expertsPerToken: perToken))
             } else {
                 feedForward = .dense(
-                    gate: try loader.take(l + "mlp.gate_proj.weight", shape: [inner, hidden]),
-                    up: try loader.take(l + "mlp.up_proj.weight", shape: [inner, hidden]),
-                    down: try loader.take(l + "mlp.down_proj.weight", shape: [hidden, inner]))
+                    gate: try loader.takeMatrix(l + "mlp.gate_proj.weight", shape: [inner, hidden]),
+                    up: try loader.takeMatrix(l + "mlp.up_proj.weight", shape: [inner, hidden]),
+                    down: try loader.takeMatrix(l + "mlp.down_proj.weight", shape: [hidden, inner]))
             }
             layers.append(DecoderLayer(
                 inputNorm: try loader.take(l + "input_layernorm.weight", shape: [hidden]),
@@ -88,14 +88,14 @@ public final class DecoderModel: CausalLanguageModel {
         if c.tiedEmbeddings {
             // Some checkpoints (reportedly MGM-2B) also store the tied copy; check it and use the embedding.
             _ = try loader.takeIfPresent(options.lmHeadKey, shape: [c.vocabularySize, hidden])
-            outputProjection = embeddingTable
+            outputProjection = .dense(embeddingTable)
         } else {
-            outputProjection = try loader.take(options.lmHeadKey, shape: [c.vocabularySize, hidden])
+            outputProjection = try loader.takeMatrix(options.lmHeadKey, shape: [c.vocabularySize, hidden])
         }
-        let unused = loader.unused(ignoring: options.ignoredKeyFragments)
+        let unused = loader.unusedNames { name in options.ignoredKeyFragments.contains { name.contains($0) } }
         if options.rejectsUnusedWeights, !unused.isEmpty { throw .unusedWeights(unused) }
         unusedWeightNames = unused
-        rotary = try tensorOp { () throws(TensorError) in try RotaryEmbedding(headDim: d, theta: c.ropeTheta) }
+        rotary = try tensorOp(LanguageModelError.tensor) { () throws(TensorError) in try RotaryEmbedding(headDim: d, theta: c.ropeTheta) }
         self.configuration = c
         matrixPrecision = options.matrixPrecision
     }
@@ -116,7 +116,7 @@ public final class DecoderModel: CausalLanguageModel {
         for id in ids where id < 0 || id >= configuration.vocabularySize {
             throw .invalidTokenID(id, vocabularySize: configuration.vocabularySize)
         }
-        return try tensorOp { () throws(TensorError) in try embedding(ids: ids, table: embeddingTable) }
+        return try tensorOp(LanguageModelError.tensor) { () throws(TensorError) in try embedding(ids: ids, table: embeddingTable) }
     }
 
     /// Runs the decoder on the rows of `inputEmbeddings`, continuing the sequence in `cache`
@@ -135,33 +135,45 @@ public final class DecoderModel: CausalLanguageModel {
         guard inputEmbeddings.dtype.isFloatingPointCompute else {
             throw .invalidInput("input embeddings must be F32, F16 or BF16, got \(inputEmbeddings.dtype)")
         }
+        let length = inputEmbeddings.shape[0]
+        try checkFits(cache, adding: length)
+        let sequence = SequenceCache(rows: 0..<length, cache: &cache)
+        let logits = try run(inputEmbeddings, sequences: [sequence], projecting: selection == .lastPosition ? [length - 1] : nil)
+        cache.advance(by: length)
+        return logits
+    }
+}
+
+extension DecoderModel {
+    /// Throws unless `cache` was made for this model and has room for `count` more positions.
+    func checkFits(_ cache: KVCache, adding count: Int) throws(LanguageModelError) {
+        let c = configuration
         guard cache.layerCount == c.layerCount, cache.keyValueHeads == c.keyValueHeads, cache.headDimension == c.headDimension else {
             throw .cacheMismatch(
                 reason: "cache has \(cache.layerCount) layers × \(cache.keyValueHeads) heads × \(cache.headDimension), "
                     + "model has \(c.layerCount) × \(c.keyValueHeads) × \(c.headDimension)")
         }
-        let length = inputEmbeddings.shape[0]
-        try cache.checkRoom(for: length)
-        let past = cache.length
-        let buffers = cache.mutableBuffers()
-        let layout = cache.layout
-        let logits = try tensorOp { () throws(TensorError) -> Tensor in
-            var h = try inputEmbeddings.asFloat32()                    // [T, hidden]
+        try cache.checkRoom(for: count)
+    }
+
+    /// The decoder body over `x` `[R, hidden]`, whose rows are the new positions of `sequences`,
+    /// then the final norm and the vocabulary projection of the rows in `projecting` (every row
+    /// when nil). The caller has checked the caches' room and advances them afterwards.
+    /// - Returns: F32 logits, `[projecting.count or R, vocab]`.
+    func run(_ x: Tensor, sequences: [SequenceCache], projecting rows: [Int]?) throws(LanguageModelError) -> Tensor {
+        let c = configuration
+        return try tensorOp(LanguageModelError.tensor) { () throws(TensorError) -> Tensor in
+            var h = try x.asFloat32()                                   // [R, hidden]
             if c.family == .gemma { h = try scale(h, by: c.inputScale) }
-            let context = AttentionContext(
-                configuration: c, rotary: try rotary.table(positions: Array(past..<past + length)), past: past,
-                keyCache: buffers.keys, valueCache: buffers.values, cacheLayout: layout,
-                precision: matrixPrecision)
+            let context = ForwardContext(
+                configuration: c, rotary: try rotary.table(positions: sequences.flatMap(\.positions)),
+                sequences: sequences, precision: matrixPrecision)
             for (index, layer) in layers.enumerated() {
                 h = try layer(h, layerIndex: index, context: context)
             }
-            if selection == .lastPosition, length > 1 {
-                h = try h.row(length - 1).reshaped([1, c.hiddenSize])
-            }
+            if let rows, rows != Array(0..<h.shape[0]) { h = try embedding(ids: rows, table: h) }  // [rows, hidden]
             let normed = try rmsNorm(h, weight: finalNorm, eps: c.rmsNormEpsilon, addUnitOffset: c.family == .gemma)
-            return try linear(normed, weight: outputProjection, precision: matrixPrecision)  // [T or 1, vocab]
+            return try linear(normed, weight: outputProjection, precision: matrixPrecision)      // [rows, vocab]
         }
-        cache.advance(by: length)
-        return logits
     }
 }

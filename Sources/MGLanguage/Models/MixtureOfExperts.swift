@@ -1,4 +1,3 @@
-import CMGKernels
 import Foundation
 import MGTensor
 
@@ -10,10 +9,10 @@ import MGTensor
 struct MixtureOfExperts: Sendable {
     /// One expert's SwiGLU MLP: `w1` gate `[I, hidden]`, `w3` up `[I, hidden]`, `w2` down `[hidden, I]`.
     struct Expert: Sendable {
-        let w1: Tensor, w2: Tensor, w3: Tensor
+        let w1: MatrixWeight, w2: MatrixWeight, w3: MatrixWeight
     }
 
-    let router: Tensor       // [E, hidden]
+    let router: MatrixWeight  // [E, hidden]
     let experts: [Expert]
     let expertsPerToken: Int
 
@@ -42,33 +41,24 @@ struct MixtureOfExperts: Sendable {
         }
     }
 
-    func callAsFunction(_ x: Tensor, activation: DecoderActivation, precision: LinearPrecision) throws(TensorError) -> Tensor {
+    func callAsFunction(_ x: Tensor, activation: GatedActivation, precision: LinearPrecision) throws(TensorError) -> Tensor {
         let length = x.shape[0], hidden = x.shape[1]
         let routes = try routes(x)
-        let input = x.floats()
         var output = try Tensor.zeros([length, hidden])
         // Experts in index order, each on its tokens; contributions accumulate in that order.
         for (e, expert) in experts.enumerated() {
-            var rows: [Int64] = [], weights: [Float] = []
+            var rows: [Int] = [], weights: [Float] = []
             for (t, route) in routes.enumerated() {
                 if let k = route.experts.firstIndex(of: e) {
-                    rows.append(Int64(t))
+                    rows.append(t)
                     weights.append(route.weights[k])
                 }
             }
             if rows.isEmpty { continue }
-            var gathered = [Float](repeating: 0, count: rows.count * hidden)
-            for (i, row) in rows.enumerated() {
-                gathered.replaceSubrange(i * hidden..<(i + 1) * hidden, with: input[Int(row) * hidden..<(Int(row) + 1) * hidden])
-            }
-            let tokens = try Tensor(shape: [rows.count, hidden], values: gathered)
-            let y = try denseMLP(
+            let tokens = try embedding(ids: rows, table: x)     // [rows, hidden], the routed tokens
+            let y = try gatedMLP(
                 tokens, gate: expert.w1, up: expert.w3, down: expert.w2, activation: activation, precision: precision)
-            y.withUnsafeFloats { yBuffer in
-                output.withUnsafeMutableFloats { out in
-                    mg_decoder_scatter_add(out.baseAddress!, yBuffer.baseAddress!, rows, weights, rows.count, hidden)
-                }
-            }
+            try scatterAdd(y, into: &output, rows: rows, weights: weights)
         }
         return output
     }

@@ -28,7 +28,7 @@ public struct TokenSampler: Sendable {
     public mutating func sample(logits: Tensor, history: [Int]) throws(LanguageModelError) -> Int {
         guard logits.count > 0 else { throw .invalidInput("no logits to sample from") }
         if parameters.repetitionPenalty == 1, !parameters.isSampling {
-            return try tensorOp { () throws(TensorError) in try argmax(logits) }
+            return try tensorOp(LanguageModelError.tensor) { () throws(TensorError) in try argmax(logits) }
         }
         var scores = logits.floats()
         applyRepetitionPenalty(&scores, history: history)
@@ -50,7 +50,7 @@ public struct TokenSampler: Sendable {
         var candidates: [Int]
         let k = parameters.topK
         if k > 0, k < scores.count {
-            let selection = try tensorOp { () throws(TensorError) in
+            let selection = try tensorOp(LanguageModelError.tensor) { () throws(TensorError) in
                 try topK(Tensor(shape: [scores.count], values: scores), k: k)
             }
             let threshold = scores[selection.indices[k - 1]]

@@ -88,7 +88,7 @@ extension MiniGemini {
                 throw .incompatibleComponents("config.json says mm_hidden_size_aux \(stated) but the ConvNeXt tower makes \(tower.channels) channels")
             }
             highResolution = tower
-            do { miner = try PatchInfoMining(from: weights, prefix: "model.") } catch { throw .mining(error) }
+            do { miner = try PatchInfoMining(from: weights, prefix: "model.", mapChannels: tower.channels) } catch { throw .mining(error) }
             report(.highResolutionTower, folder.path + Self.architectureNote(convNeXtSource))
         }
         if let stated = configuration.lowResolutionWidth, stated != lowResolution.tokenSize {
@@ -96,7 +96,8 @@ extension MiniGemini {
         }
 
         let projector: MultimodalProjector
-        do { projector = try MultimodalProjector(type: configuration.projectorType, from: weights) } catch { throw .mining(error) }
+        do { projector = try MultimodalProjector(
+                type: configuration.projectorType, from: weights, outputSize: configuration.decoder.hiddenSize) } catch { throw .mining(error) }
         if let output = projector.outputSize, output != configuration.decoder.hiddenSize {
             throw .incompatibleComponents("the projector makes \(output)-wide rows but the language model is \(configuration.decoder.hiddenSize) wide")
         }

@@ -112,4 +112,9 @@ public enum MatrixWeight: Sendable {
         case .quantized(let matrix): matrix.shape
         }
     }
+
+    /// The tensor of a dense weight, nil for quantized blocks.
+    public var denseTensor: Tensor? {
+        if case .dense(let tensor) = self { tensor } else { nil }
+    }
 }

@@ -70,7 +70,8 @@ public struct RotaryTable: Sendable {
 ///
 /// Layout: `x` is `[..., T, d]`, normally `[B, heads, T, d]` as transformers and
 /// ``scaledDotProductAttention(_:key:value:causal:scale:)`` use (or `[heads, T, d]`); every leading
-/// index shares the table's `T` positions.
+/// index shares the table's `T` positions. Decoders, whose projections are `[T, heads·d]`, rotate in
+/// place with ``applyRotaryEmbedding(_:heads:table:)``.
 /// - Returns: an F32 tensor of `x`'s shape.
 /// - Throws: ``TensorError/invalidArgument(operation:reason:)`` for rank < 2,
 ///   ``TensorError/shapeMismatch(operation:_:_:)`` when the last axis is not the table's `d` or
@@ -83,23 +84,42 @@ public func applyRotaryEmbedding(_ x: Tensor, table: RotaryTable) throws(TensorE
     guard headDim == table.headDim, length == table.positions.count else {
         throw .shapeMismatch(operation: "applyRotaryEmbedding", x.shape, [table.positions.count, table.headDim])
     }
-    let input = try x.asFloat32()
-    var result = Tensor(uninitializedShape: x.shape)
+    var result = try x.asFloat32()
     if result.count == 0 { return result }
-    let rows = x.count / headDim
-    input.withUnsafeFloats { source in
-        result.withUnsafeMutableFloats { destination in
-            let src = source.baseAddress!, dst = destination.baseAddress!
-            table.cosines.withUnsafeBufferPointer { c in
-                table.sines.withUnsafeBufferPointer { s in
-                    Parallel.forEachChunk(count: rows, minimumChunk: max(1, 16384 / headDim)) { range in
-                        mg_rope_apply(src, dst, headDim, length, c.baseAddress!, s.baseAddress!, range.lowerBound, range.upperBound)
+    // Each leading index is a [T, 1, d] block in the kernel's [rows, heads, d] view.
+    let slices = x.count / (length * headDim)
+    result.withUnsafeMutableFloats { buffer in
+        let base = UncheckedSendable(buffer.baseAddress!)
+        table.cosines.withUnsafeBufferPointer { c in
+            table.sines.withUnsafeBufferPointer { s in
+                Parallel.forEachChunk(count: slices, minimumChunk: max(1, 16384 / (length * headDim))) { range in
+                    for slice in range {
+                        mg_rope_rows(base.value + slice * length * headDim, length, 1, headDim, c.baseAddress!, s.baseAddress!)
                     }
                 }
             }
         }
     }
     return result
+}
+
+/// Rotates, in place, the rows of a decoder's query or key projection `x` `[T, heads·d]`; row t
+/// uses the table's row t, so one table serves a prefill (positions `past ..< past + T`) and a
+/// batched decode step (one position per sequence) alike.
+/// - Throws: ``TensorError/unsupportedDType(operation:_:)`` unless `x` is F32,
+///   ``TensorError/shapeMismatch(operation:_:_:)`` unless `x` is `[table positions, heads · d]`.
+public func applyRotaryEmbedding(_ x: inout Tensor, heads: Int, table: RotaryTable) throws(TensorError) {
+    guard x.dtype == .f32 else { throw .unsupportedDType(operation: "applyRotaryEmbedding", x.dtype) }
+    guard heads > 0, x.shape == [table.positions.count, heads * table.headDim] else {
+        throw .shapeMismatch(operation: "applyRotaryEmbedding", x.shape, [table.positions.count, heads * table.headDim])
+    }
+    x.withUnsafeMutableFloats { buffer in
+        table.cosines.withUnsafeBufferPointer { c in
+            table.sines.withUnsafeBufferPointer { s in
+                mg_rope_rows(buffer.baseAddress!, table.positions.count, heads, table.headDim, c.baseAddress!, s.baseAddress!)
+            }
+        }
+    }
 }
 
 /// Applies rotary position embedding for `positions` with base `theta` (builds the table first;

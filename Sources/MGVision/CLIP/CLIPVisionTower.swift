@@ -71,16 +71,16 @@ public final class CLIPVisionTower: LowResolutionTokenEncoder {
         self.featureSelection = featureSelection
         self.activation = try CLIPActivation(name: configuration.hiddenActivation)
 
-        let reader = TowerWeightReader(weights)
+        let reader = WeightReader(weights, errors: VisionError.weight)
         let c = configuration.hiddenSize, p = configuration.patchSize, channels = configuration.channelCount
         let embeddings = prefix + "embeddings."
-        patchWeight = try reader.tensor(embeddings + "patch_embedding.weight", shape: [c, channels, p, p])
+        patchWeight = try reader.take(embeddings + "patch_embedding.weight", shape: [c, channels, p, p])
             .reshapedOrThrow([c, channels * p * p])
-        classEmbedding = try reader.tensor(embeddings + "class_embedding", shape: [c])
-        positionEmbedding = try reader.tensor(embeddings + "position_embedding.weight", shape: [configuration.patchCount + 1, c])
+        classEmbedding = try reader.take(embeddings + "class_embedding", shape: [c])
+        positionEmbedding = try reader.take(embeddings + "position_embedding.weight", shape: [configuration.patchCount + 1, c])
         preNorm = (
-            try reader.tensor(prefix + "pre_layrnorm.weight", shape: [c]),
-            try reader.tensor(prefix + "pre_layrnorm.bias", shape: [c])
+            try reader.take(prefix + "pre_layrnorm.weight", shape: [c]),
+            try reader.take(prefix + "pre_layrnorm.bias", shape: [c])
         )
         var layers = [CLIPEncoderLayer]()
         for index in 0..<selected {
@@ -117,7 +117,7 @@ public final class CLIPVisionTower: LowResolutionTokenEncoder {
         else {
             throw .invalidInput(expected: "[N, \(configuration.channelCount), \(size), \(size)]", actual: pixels.shape)
         }
-        return try tensorOp { () throws(TensorError) in
+        return try tensorOp(VisionError.tensor) { () throws(TensorError) in
             var hidden = try embed(pixels)  // [N, T, C]
             for layer in layers {
                 try layer(&hidden, configuration: configuration, activation: activation)
@@ -159,10 +159,10 @@ struct CLIPEncoderLayer: Sendable {
     let fc2Weight: Tensor  // [C, I]
     let fc2Bias: Tensor  // [C]
 
-    init(reader: TowerWeightReader, prefix: String, configuration: CLIPVisionConfiguration) throws(VisionError) {
+    init(reader: WeightReader<VisionError>, prefix: String, configuration: CLIPVisionConfiguration) throws(VisionError) {
         let c = configuration.hiddenSize, i = configuration.intermediateSize
         func load(_ name: String, _ shape: [Int]) throws(VisionError) -> Tensor {
-            try reader.tensor(prefix + name, shape: shape)
+            try reader.take(prefix + name, shape: shape)
         }
         norm1Weight = try load("layer_norm1.weight", [c])
         norm1Bias = try load("layer_norm1.bias", [c])
@@ -173,8 +173,8 @@ struct CLIPEncoderLayer: Sendable {
             biases.append(try load("self_attn.\(name).bias", [c]))
         }
         // concat keeps a shared 16-bit dtype (F32 if the three differ), so BF16 stays BF16.
-        qkvWeight = try tensorOp { () throws(TensorError) in try concat(weights, axis: 0) }
-        qkvBias = try tensorOp { () throws(TensorError) in try concat(biases, axis: 0) }
+        qkvWeight = try tensorOp(VisionError.tensor) { () throws(TensorError) in try concat(weights, axis: 0) }
+        qkvBias = try tensorOp(VisionError.tensor) { () throws(TensorError) in try concat(biases, axis: 0) }
         outWeight = try load("self_attn.out_proj.weight", [c, c])
         outBias = try load("self_attn.out_proj.bias", [c])
         norm2Weight = try load("layer_norm2.weight", [c])
@@ -211,6 +211,6 @@ struct CLIPEncoderLayer: Sendable {
 extension Tensor {
     /// `reshaped(_:)` with the error wrapped for tower code.
     func reshapedOrThrow(_ shape: [Int]) throws(VisionError) -> Tensor {
-        try tensorOp { () throws(TensorError) in try reshaped(shape) }
+        try tensorOp(VisionError.tensor) { () throws(TensorError) in try reshaped(shape) }
     }
 }

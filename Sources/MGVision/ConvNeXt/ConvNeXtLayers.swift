@@ -12,12 +12,12 @@ struct ConvNeXtStem: Sendable {
     let patchSize: Int
     let eps: Float
 
-    init(reader: TowerWeightReader, prefix: String, configuration: ConvNeXtConfiguration) throws(VisionError) {
+    init(reader: WeightReader<VisionError>, prefix: String, configuration: ConvNeXtConfiguration) throws(VisionError) {
         let c = configuration.widths[0], p = configuration.stemPatchSize
-        convWeight = try reader.tensor(prefix + "0.weight", shape: [c, configuration.inputChannels, p, p])
-        convBias = try reader.tensor(prefix + "0.bias", shape: [c])
-        normWeight = try reader.tensor(prefix + "1.weight", shape: [c])
-        normBias = try reader.tensor(prefix + "1.bias", shape: [c])
+        convWeight = try reader.take(prefix + "0.weight", shape: [c, configuration.inputChannels, p, p])
+        convBias = try reader.take(prefix + "0.bias", shape: [c])
+        normWeight = try reader.take(prefix + "1.weight", shape: [c])
+        normBias = try reader.take(prefix + "1.bias", shape: [c])
         patchSize = p
         eps = configuration.normEpsilon
     }
@@ -36,7 +36,7 @@ struct ConvNeXtStage: Sendable {
     let eps: Float
 
     init(
-        reader: TowerWeightReader, prefix: String, index: Int, configuration: ConvNeXtConfiguration, mlpChunkFloats: Int
+        reader: WeightReader<VisionError>, prefix: String, index: Int, configuration: ConvNeXtConfiguration, mlpChunkFloats: Int
     ) throws(VisionError) {
         let c = configuration.widths[index]
         eps = configuration.normEpsilon
@@ -44,10 +44,10 @@ struct ConvNeXtStage: Sendable {
         if index > 0 {
             let previous = configuration.widths[index - 1]
             downsample = (
-                try reader.tensor(prefix + "downsample.0.weight", shape: [previous]),
-                try reader.tensor(prefix + "downsample.0.bias", shape: [previous]),
-                try reader.tensor(prefix + "downsample.1.weight", shape: [c, previous, 2, 2]),
-                try reader.tensor(prefix + "downsample.1.bias", shape: [c])
+                try reader.take(prefix + "downsample.0.weight", shape: [previous]),
+                try reader.take(prefix + "downsample.0.bias", shape: [previous]),
+                try reader.take(prefix + "downsample.1.weight", shape: [c, previous, 2, 2]),
+                try reader.take(prefix + "downsample.1.bias", shape: [c])
             )
         } else {
             downsample = nil
@@ -101,26 +101,26 @@ struct ConvNeXtBlock: Sendable {
     let mlpChunkFloats: Int
 
     init(
-        reader: TowerWeightReader, prefix: String, width c: Int, configuration: ConvNeXtConfiguration, mlpChunkFloats: Int
+        reader: WeightReader<VisionError>, prefix: String, width c: Int, configuration: ConvNeXtConfiguration, mlpChunkFloats: Int
     ) throws(VisionError) {
         let k = configuration.depthwiseKernelSize, hidden = configuration.mlpRatio * c
-        depthwiseWeight = try reader.tensor(prefix + "conv_dw.weight", shape: [c, 1, k, k])
-        depthwiseBias = try reader.tensor(prefix + "conv_dw.bias", shape: [c])
-        normWeight = try reader.tensor(prefix + "norm.weight", shape: [c])
-        normBias = try reader.tensor(prefix + "norm.bias", shape: [c])
+        depthwiseWeight = try reader.take(prefix + "conv_dw.weight", shape: [c, 1, k, k])
+        depthwiseBias = try reader.take(prefix + "conv_dw.bias", shape: [c])
+        normWeight = try reader.take(prefix + "norm.weight", shape: [c])
+        normBias = try reader.take(prefix + "norm.bias", shape: [c])
         let pointwise = configuration.convolutionalMLP ? [1, 1] : []
-        let weight1 = try reader.tensor(prefix + "mlp.fc1.weight", shape: [hidden, c] + pointwise).reshapedOrThrow([hidden, c])
-        fc1Bias1D = try reader.tensor(prefix + "mlp.fc1.bias", shape: [hidden])
+        let weight1 = try reader.take(prefix + "mlp.fc1.weight", shape: [hidden, c] + pointwise).reshapedOrThrow([hidden, c])
+        fc1Bias1D = try reader.take(prefix + "mlp.fc1.bias", shape: [hidden])
         fc1Bias = try fc1Bias1D.reshapedOrThrow([hidden, 1])
-        let weight2 = try reader.tensor(prefix + "mlp.fc2.weight", shape: [c, hidden] + pointwise).reshapedOrThrow([c, hidden])
-        let bias2 = try reader.tensor(prefix + "mlp.fc2.bias", shape: [c])
-        let scale = try reader.tensor(prefix + "gamma", shape: [c]).reshapedOrThrow([c, 1])
-        residualBias = try tensorOp { () throws(TensorError) in try mul(bias2, scale.reshaped([c])).reshaped([c, 1, 1]) }
+        let weight2 = try reader.take(prefix + "mlp.fc2.weight", shape: [c, hidden] + pointwise).reshapedOrThrow([c, hidden])
+        let bias2 = try reader.take(prefix + "mlp.fc2.bias", shape: [c])
+        let scale = try reader.take(prefix + "gamma", shape: [c]).reshapedOrThrow([c, 1])
+        residualBias = try tensorOp(VisionError.tensor) { () throws(TensorError) in try mul(bias2, scale.reshaped([c])).reshaped([c, 1, 1]) }
         // A packed weight replaces its F32 tensor (the packed copy is as large), so only one is kept.
-        let placeholder = try tensorOp { () throws(TensorError) in try Tensor.zeros([0, 0]) }
+        let placeholder = try tensorOp(VisionError.tensor) { () throws(TensorError) in try Tensor.zeros([0, 0]) }
         if weight2.dtype == .f32 {
             // gamma·(W·h) = (gamma ⊙ rows of W)·h: one pass over the block output saved.
-            let folded = try tensorOp { () throws(TensorError) in try mul(weight2, scale) }
+            let folded = try tensorOp(VisionError.tensor) { () throws(TensorError) in try mul(weight2, scale) }
             gamma = nil
             fc1Packed = weight1.dtype == .f32 ? SplitBF16Matrix(weight1) : nil
             fc2Packed = SplitBF16Matrix(folded)

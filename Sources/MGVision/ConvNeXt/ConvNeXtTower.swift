@@ -76,7 +76,7 @@ public final class ConvNeXtTower: HighResolutionFeatureEncoder {
     ) throws(VisionError) {
         try configuration.validate()
         self.configuration = configuration
-        let reader = TowerWeightReader(weights)
+        let reader = WeightReader(weights, errors: VisionError.weight)
         stem = try ConvNeXtStem(reader: reader, prefix: layout.stemPrefix, configuration: configuration)
         var stages = [ConvNeXtStage]()
         for index in configuration.depths.indices {
@@ -106,7 +106,7 @@ public final class ConvNeXtTower: HighResolutionFeatureEncoder {
         else {
             throw .invalidInput(expected: "[N, \(configuration.inputChannels), H, W] with H, W ≥ \(minimum)", actual: pixels.shape)
         }
-        return try tensorOp { () throws(TensorError) in
+        return try tensorOp(VisionError.tensor) { () throws(TensorError) in
             var x = try stem(pixels)  // [N, C0, H/4, W/4]
             var outputs = [Tensor]()
             for stage in stages {
@@ -123,7 +123,7 @@ public final class ConvNeXtTower: HighResolutionFeatureEncoder {
     /// - Throws: ``VisionError/invalidInput(expected:actual:)`` for other shapes.
     public func encode(_ pixels: Tensor) throws(VisionError) -> Tensor {
         let outputs = try stageOutputs(pixels)
-        return try tensorOp { () throws(TensorError) in try Self.fuse(outputs) }
+        return try tensorOp(VisionError.tensor) { () throws(TensorError) in try Self.fuse(outputs) }
     }
 
     /// Mini-Gemini's fusion of stage outputs: each later stage resized bilinearly

@@ -1,0 +1,158 @@
+import CMGKernels
+
+// Causal attention of a decoder's new rows against a key/value cache, as transformers' eager
+// LlamaAttention computes it (scores scaled by 1/√d, softmax in float32, probabilities times
+// values), with grouped-query heads and an optional sliding window. The cache is read in place.
+
+/// One sequence's part of a ``cachedAttention(query:key:value:sequences:heads:keyValueHeads:slidingWindow:)``
+/// call: which rows of the projections are its new positions, and where its cache of the current
+/// layer lives.
+///
+/// The cache holds, for each key/value head `h`, a `[capacity, d]` block of keys at
+/// `keys + h · headStride` and one of values at `values + h · headStride`. The caller owns that
+/// memory and keeps it alive and unshared for the duration of the call.
+public struct AttentionCacheSequence: @unchecked Sendable {
+    /// Rows of the query/key/value projections that belong to this sequence, in position order.
+    public let rows: Range<Int>
+    /// Positions already in the cache; the rows take positions `past ..< past + rows.count`.
+    public let past: Int
+    /// This layer's key blocks.
+    public let keys: UnsafeMutablePointer<Float>
+    /// This layer's value blocks.
+    public let values: UnsafeMutablePointer<Float>
+    /// Floats from one key/value head's block to the next.
+    public let headStride: Int
+    /// Positions each block can hold.
+    public let capacity: Int
+
+    public init(
+        rows: Range<Int>, past: Int, keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>,
+        headStride: Int, capacity: Int
+    ) {
+        self.rows = rows
+        self.past = past
+        self.keys = keys
+        self.values = values
+        self.headStride = headStride
+        self.capacity = capacity
+    }
+}
+
+/// Writes the new keys and values of each sequence into its cache, then lets every new query row
+/// attend causally over its sequence's cached positions (its own included).
+///
+/// One call serves a prefill (one sequence, `T` rows) and a batched decode step (`B` sequences of
+/// one row each, at different positions).
+/// - Parameters:
+///   - query: `[R, heads · d]` F32, rotary embedding already applied.
+///   - key: `[R, keyValueHeads · d]` F32, rotary embedding already applied.
+///   - value: `[R, keyValueHeads · d]` F32.
+///   - sequences: disjoint row ranges covering the rows they name.
+///   - heads: query heads; a multiple of `keyValueHeads` (each key/value head serves `heads / keyValueHeads`).
+///   - slidingWindow: when set, query position `p` sees keys `p − window + 1 … p` only (Mistral).
+/// - Returns: `[R, heads · d]` F32, the attention output before the output projection.
+/// - Throws: ``TensorError/shapeMismatch(operation:_:_:)`` or
+///   ``TensorError/invalidArgument(operation:reason:)`` when shapes, head counts, rows or cache
+///   capacities do not fit.
+public func cachedAttention(
+    query: Tensor, key: Tensor, value: Tensor, sequences: [AttentionCacheSequence], heads: Int, keyValueHeads: Int,
+    slidingWindow: Int? = nil
+) throws(TensorError) -> Tensor {
+    let operation = "cachedAttention"
+    guard heads > 0, keyValueHeads > 0, heads % keyValueHeads == 0, query.rank == 2, query.shape[1] % heads == 0 else {
+        throw .invalidArgument(operation: operation, reason: "\(heads) query heads and \(keyValueHeads) key/value heads do not fit query \(query.shape)")
+    }
+    let rowCount = query.shape[0], d = query.shape[1] / heads
+    guard d > 0, key.shape == [rowCount, keyValueHeads * d], value.shape == key.shape else {
+        throw .shapeMismatch(operation: operation, key.shape, [rowCount, keyValueHeads * d])
+    }
+    guard query.dtype == .f32, key.dtype == .f32, value.dtype == .f32 else {
+        throw .unsupportedDType(operation: operation, [query, key, value].first { $0.dtype != .f32 }?.dtype ?? .f32)
+    }
+    for sequence in sequences {
+        guard sequence.rows.lowerBound >= 0, sequence.rows.upperBound <= rowCount, sequence.past >= 0,
+              sequence.past <= sequence.capacity - sequence.rows.count, sequence.headStride >= sequence.capacity * d
+        else {
+            throw .invalidArgument(
+                operation: operation,
+                reason: "rows \(sequence.rows) after \(sequence.past) cached positions do not fit \(rowCount) rows and a cache of \(sequence.capacity)")
+        }
+    }
+    if let window = slidingWindow, window <= 0 {
+        throw .invalidArgument(operation: operation, reason: "sliding window \(window) must be positive")
+    }
+    appendToCache(key: key, value: value, sequences: sequences, keyValueHeads: keyValueHeads, headDim: d)
+
+    var output = try Tensor.zeros([rowCount, heads * d])
+    let group = heads / keyValueHeads, window = slidingWindow ?? 0
+    let scale = 1 / Float(d).squareRoot()
+    let longest = sequences.map { $0.past + $0.rows.count }.max() ?? 0
+    // Tasks are (sequence, key/value head, row) in that order, so a chunk walks consecutive rows.
+    let taskStarts = sequences.reduce(into: [0]) { $0.append($0.last! + keyValueHeads * $1.rows.count) }
+    let work = group * longest * d
+    query.withUnsafeFloats { qBuffer in
+        output.withUnsafeMutableFloats { oBuffer in
+            let pointers = UncheckedSendable((qBuffer.baseAddress!, oBuffer.baseAddress!))
+            Parallel.forEachChunk(count: taskStarts.last!, minimumChunk: max(1, (1 << 15) / max(1, work))) { range in
+                let (q, o) = pointers.value
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: group * max(1, longest))
+                defer { scratch.deallocate() }
+                var task = range.lowerBound
+                var index = 0
+                while task < range.upperBound {
+                    while taskStarts[index + 1] <= task { index += 1 }
+                    let sequence = sequences[index], length = sequence.rows.count
+                    let local = task - taskStarts[index]
+                    let head = local / length, t = local % length
+                    let end = min(length, t + (range.upperBound - task))
+                    let row = sequence.rows.lowerBound, offset = head * sequence.headStride
+                    mg_decoder_attention(
+                        q + row * heads * d, heads * d, sequence.keys + offset, sequence.values + offset, d, group, head,
+                        t, end, sequence.past, window, scale, o + row * heads * d, scratch)
+                    task += end - t
+                }
+            }
+        }
+    }
+    return output
+}
+
+/// Copies row `t` of head `h` of each sequence's new keys and values to cache position `past + t`.
+private func appendToCache(key: Tensor, value: Tensor, sequences: [AttentionCacheSequence], keyValueHeads: Int, headDim d: Int) {
+    key.withUnsafeFloats { kRows in
+        value.withUnsafeFloats { vRows in
+            for sequence in sequences {
+                for head in 0..<keyValueHeads {
+                    let base = head * sequence.headStride + sequence.past * d
+                    for (t, row) in sequence.rows.enumerated() {
+                        let source = (row * keyValueHeads + head) * d
+                        (sequence.keys + base + t * d).update(from: kRows.baseAddress! + source, count: d)
+                        (sequence.values + base + t * d).update(from: vRows.baseAddress! + source, count: d)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `output[rows[i]] += weights[i] · values[i]` for each row of `values` `[count, width]` — how a
+/// mixture of experts adds each expert's outputs to the tokens routed to it.
+/// - Throws: ``TensorError/shapeMismatch(operation:_:_:)`` when the widths or counts differ,
+///   ``TensorError/indexOutOfRange(operation:index:count:)`` for a row outside `output`.
+public func scatterAdd(_ values: Tensor, into output: inout Tensor, rows: [Int], weights: [Float]) throws(TensorError) {
+    let operation = "scatterAdd"
+    guard values.rank == 2, output.rank == 2, values.shape[1] == output.shape[1],
+          rows.count == values.shape[0], weights.count == rows.count
+    else { throw .shapeMismatch(operation: operation, values.shape, output.shape) }
+    guard output.dtype == .f32 else { throw .unsupportedDType(operation: operation, output.dtype) }
+    if let bad = rows.first(where: { $0 < 0 || $0 >= output.shape[0] }) {
+        throw .indexOutOfRange(operation: operation, index: bad, count: output.shape[0])
+    }
+    let source = try values.asFloat32()
+    let wideRows = rows.map { Int64($0) }
+    source.withUnsafeFloats { y in
+        output.withUnsafeMutableFloats { out in
+            mg_decoder_scatter_add(out.baseAddress!, y.baseAddress!, wideRows, weights, rows.count, values.shape[1])
+        }
+    }
+}

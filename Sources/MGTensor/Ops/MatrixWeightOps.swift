@@ -1,0 +1,54 @@
+// Linear layers over ``MatrixWeight``: dense weights take the float paths unchanged (AMX, fused
+// GEMV, OpenBLAS), quantized blocks go through ``quantizedLinear(_:weight:bias:)``.
+
+/// `y = x · Wᵀ (+ bias)` for a dense or quantized `[out, in]` weight.
+/// - Throws: as ``linear(_:weight:bias:precision:)`` or ``quantizedLinear(_:weight:bias:)``.
+public func linear(
+    _ x: Tensor, weight: MatrixWeight, bias: Tensor? = nil, precision: LinearPrecision = .float32
+) throws(TensorError) -> Tensor {
+    switch weight {
+    case .dense(let tensor): try linear(x, weight: tensor, bias: bias, precision: precision)
+    case .quantized(let matrix): try quantizedLinear(x, weight: matrix, bias: bias)
+    }
+}
+
+/// `x · Wᵢᵀ` for several weights that share the input (a layer's q/k/v): one packing and one
+/// parallel pass when they are all dense (``linear(_:weights:precision:)``), one product each
+/// otherwise.
+public func linear(_ x: Tensor, weights: [MatrixWeight], precision: LinearPrecision = .float32) throws(TensorError) -> [Tensor] {
+    if let dense = denseTensors(weights) { return try linear(x, weights: dense, precision: precision) }
+    var outputs = [Tensor]()
+    for weight in weights { outputs.append(try linear(x, weight: weight, precision: precision)) }
+    return outputs
+}
+
+/// `down(act(x · gateᵀ) ⊙ (x · upᵀ))` with dense or quantized weights; the fused dense kernels
+/// (``gatedMLP(_:gate:up:down:activation:precision:)``) when all three are dense.
+public func gatedMLP(
+    _ x: Tensor, gate: MatrixWeight, up: MatrixWeight, down: MatrixWeight, activation: GatedActivation,
+    precision: LinearPrecision = .float32
+) throws(TensorError) -> Tensor {
+    if let dense = denseTensors([gate, up, down]) {
+        return try gatedMLP(x, gate: dense[0], up: dense[1], down: dense[2], activation: activation, precision: precision)
+    }
+    guard up.shape == gate.shape, down.shape == gate.shape.reversed() else {
+        throw .shapeMismatch(operation: "gatedMLP", gate.shape, down.shape)
+    }
+    let projected = try linear(x, weights: [gate, up], precision: precision)
+    let product: Tensor
+    switch activation {
+    case .silu: product = try siluGated(projected[0], projected[1])
+    case .gelu(let approximation): product = try geluGated(projected[0], projected[1], approximation: approximation)
+    }
+    return try linear(product, weight: down, precision: precision)
+}
+
+/// The tensors of `weights` when every one is dense.
+private func denseTensors(_ weights: [MatrixWeight]) -> [Tensor]? {
+    var tensors = [Tensor]()
+    for weight in weights {
+        guard case .dense(let tensor) = weight else { return nil }
+        tensors.append(tensor)
+    }
+    return tensors
+}
