@@ -48,7 +48,10 @@ let package = Package(
 
         .executableTarget(
             name: "mgm",
-            dependencies: ["MGPipeline", "MGScenes", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "MGPipeline", "MGScenes", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Examples/mgm"
         ),
         // Procedural scenes of the bundled demo model (same generator as Tools/scenes/scenes.py).

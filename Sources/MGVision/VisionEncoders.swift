@@ -25,7 +25,7 @@ public protocol LowResolutionTokenEncoder: Sendable {
     /// Encodes a batch of normalised images.
     /// - Parameter pixels: `[N, 3, imageSize, imageSize]`, any float dtype.
     /// - Returns: `[N, tokenCount, tokenSize]` in F32.
-    func encode(_ pixels: Tensor) throws -> Tensor
+    func encode(_ pixels: Tensor) throws(VisionError) -> Tensor
 }
 
 /// An encoder that turns high-resolution images into a dense feature map, like the OpenCLIP
@@ -43,5 +43,5 @@ public protocol HighResolutionFeatureEncoder: Sendable {
     /// Encodes a batch of normalised images.
     /// - Parameter pixels: `[N, 3, H, W]`, any float dtype.
     /// - Returns: `[N, channels, H / featureStride, W / featureStride]` in F32.
-    func encode(_ pixels: Tensor) throws -> Tensor
+    func encode(_ pixels: Tensor) throws(VisionError) -> Tensor
 }

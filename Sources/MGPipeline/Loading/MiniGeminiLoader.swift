@@ -39,6 +39,7 @@ extension MiniGemini {
             completed += 1
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             options.progress?(LoadProgress(step: step, completed: completed, total: total, elapsedSeconds: elapsed, detail: detail))
+            logger.debug("loaded \(step.rawValue): \(detail)", metadata: ["checkpoint": "\(directory.path)", "seconds": "\(elapsed)"])
         }
 
         let configuration = try MiniGeminiConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
@@ -53,6 +54,7 @@ extension MiniGemini {
         let templateChoice = try TemplateChoice.choose(
             options.templateSelection, evidence: TemplateEvidence(tokenizer: tokenizer, configuration: configuration.decoder, directory: directory),
             modelPath: directory.standardizedFileURL.path)
+        logger.debug("template \(templateChoice.template.name): \(templateChoice.reason)")
         // The file TokenizerLoader used: it falls back to the other one when the preferred is absent.
         let hasModelFile = FileManager.default.fileExists(atPath: directory.appendingPathComponent("tokenizer.model").path)
         let hasJSONFile = FileManager.default.fileExists(atPath: directory.appendingPathComponent("tokenizer.json").path)

@@ -1,4 +1,5 @@
 import Foundation
+import MGPipeline
 
 /// The model and image shipped in the MiniGemini repository, and what the model answers about it.
 ///
@@ -15,38 +16,13 @@ public enum BundledScene {
         ("What digit is shown?", "8"),
     ]
 
-    /// The bundled model folder, `Models/MGM-Scenes` in the repository.
-    ///
-    /// The only place the examples look for it: an application would take the folder from its
-    /// user instead.
-    /// - Throws: ``ExampleError/notFound(_:)`` naming where it looked.
+    /// The bundled model folder, `Models/MGM-Scenes` in the repository (``BundledModel``).
     public static func modelFolder() throws -> URL {
-        try repositoryFile("Models/MGM-Scenes/config.json").deletingLastPathComponent()
+        try BundledModel.locate()
     }
 
     /// The bundled image, `Examples/Images/scene.png` in the repository.
     public static func imagePath() throws -> String {
-        try repositoryFile("Examples/Images/scene.png").path
-    }
-
-    /// `relativePath` inside the repository, looked for above the current folder, above the
-    /// executable (which `swift build` puts in this package's `.build`), then above this source file.
-    static func repositoryFile(_ relativePath: String) throws -> URL {
-        let starts = [
-            URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
-            URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent(),
-            URL(fileURLWithPath: #filePath).deletingLastPathComponent(),
-        ]
-        for start in starts {
-            var folder = start.standardizedFileURL
-            while true {
-                let candidate = folder.appendingPathComponent(relativePath)
-                if FileManager.default.fileExists(atPath: candidate.path) { return candidate }
-                let parent = folder.deletingLastPathComponent()
-                if parent.path == folder.path { break }
-                folder = parent
-            }
-        }
-        throw ExampleError.notFound("\(relativePath) above \(starts.map(\.path).joined(separator: ", "))")
+        try BundledModel.locateImage().path
     }
 }

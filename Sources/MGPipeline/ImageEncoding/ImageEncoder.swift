@@ -52,10 +52,6 @@ public struct ImageEncoder: Sendable {
             guard preprocessor.grid == 1 else { throw fail("image_grid \(preprocessor.grid) needs the high-resolution branch") }
             fuser = nil
         case (let high?, let miner?):
-            guard let miner = miner as? PatchInfoMining else {
-                fuser = try Self.fuser(miner, preprocessor)
-                break
-            }
             guard miner.tokenSize == lowResolution.tokenSize else {
                 throw fail("patch info mining takes \(miner.tokenSize)-wide tokens but CLIP tokens are \(lowResolution.tokenSize) wide")
             }
@@ -112,13 +108,13 @@ public struct ImageEncoder: Sendable {
         do { inputs = try preprocessor(image) } catch { throw .vision(error) }
         try Self.checkCancellation()
         let tokens: Tensor
-        do { tokens = try lowResolution.encode(inputs.lowResolution) } catch { throw Self.wrap(error) }
+        do { tokens = try lowResolution.encode(inputs.lowResolution) } catch { throw .vision(error) }
         var map: Tensor?
         var fused = tokens  // without the HR branch: one LR view, [1, T, C]
         if let highResolution, let fuser {
             try Self.checkCancellation()
             let encoded: Tensor
-            do { encoded = try highResolution.encode(inputs.highResolution) } catch { throw Self.wrap(error) }
+            do { encoded = try highResolution.encode(inputs.highResolution) } catch { throw .vision(error) }
             map = encoded
             try Self.checkCancellation()
             do { fused = try fuser.fuse(tokens: tokens, highResolutionMap: encoded) } catch { throw .mining(error) }
