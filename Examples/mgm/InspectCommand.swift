@@ -55,14 +55,14 @@ struct InspectCommand: ParsableCommand {
         var table = Table()
         switch try kind(of: path) {
         case .safetensors:
-            let weights = try ShardedSafetensors(path: path)
+            let weights = try ShardedSafetensors(contentsOf: URL(fileURLWithPath: path))
             for name in weights.names {
                 guard let entry = weights.entry(named: name) else { continue }
                 table.rows.append((name, entry.dtype, entry.shape))
             }
             for shard in weights.shards { table.metadata.merge(shard.metadata) { first, _ in first } }
         case .torch:
-            let checkpoint = try TorchCheckpoint(path: path)
+            let checkpoint = try TorchCheckpoint(contentsOf: URL(fileURLWithPath: path))
             for name in checkpoint.names {
                 guard let entry = checkpoint.entries[name] else { continue }
                 table.rows.append((name, entry.dtype, entry.shape))

@@ -125,7 +125,7 @@ struct RunCommand: AsyncParsableCommand {
         Self.reportTemplate(mgm, quiet: quiet || json)
         let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         var decoded: [RGBImage] = []
-        for path in images { decoded.append(try mgm.decodeImage(contentsOfFile: path)) }
+        for path in images { decoded.append(try mgm.decodeImage(contentsOf: URL(fileURLWithPath: path))) }
         let parameters = GenerationParameters(
             maximumTokens: maxTokens, temperature: temperature, topK: temperature > 0 ? topK : 0, topP: topP, seed: seed)
 

@@ -1,3 +1,4 @@
+import Foundation
 import MGFuzzSupport
 import MGTensor
 
@@ -6,7 +7,7 @@ import MGTensor
 let scratch = FuzzScratch()
 FuzzDriver.run { bytes in
     let path = scratch.write(bytes, to: "input.safetensors")
-    guard let file = try? SafetensorsFile(path: path, maximumHeaderBytes: 1 << 20) else { return }
+    guard let file = try? SafetensorsFile(contentsOf: URL(fileURLWithPath: path), maximumHeaderBytes: 1 << 20) else { return }
     for name in file.names {
         guard let entry = file.entries[name], let tensor = try? file.tensor(named: name) else {
             fatalError("a tensor the header lists cannot be read: \(name)")

@@ -1,3 +1,4 @@
+import Foundation
 import MGFuzzSupport
 import MGTensor
 
@@ -15,7 +16,7 @@ scratch.write(shard("b.weight"), to: "model-00002-of-00002.safetensors")
 
 FuzzDriver.run { bytes in
     let path = scratch.write(bytes, to: ShardedSafetensors.indexFileName)
-    guard let weights = try? ShardedSafetensors(path: path) else { return }
+    guard let weights = try? ShardedSafetensors(contentsOf: URL(fileURLWithPath: path)) else { return }
     for name in weights.names {
         guard weights.shard(containing: name) != nil, let tensor = try? weights.tensor(named: name) else {
             fatalError("a listed tensor cannot be read: \(name)")

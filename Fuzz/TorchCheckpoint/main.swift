@@ -1,3 +1,4 @@
+import Foundation
 import MGFuzzSupport
 import MGTensor
 
@@ -11,7 +12,7 @@ limits.maximumMemoEntries = 1 << 14
 limits.maximumStackDepth = 1 << 14
 FuzzDriver.run { bytes in
     let path = scratch.write(bytes, to: "pytorch_model.bin")
-    guard let checkpoint = try? TorchCheckpoint(path: path, limits: limits) else { return }
+    guard let checkpoint = try? TorchCheckpoint(contentsOf: URL(fileURLWithPath: path), limits: limits) else { return }
     for name in checkpoint.names {
         guard let entry = checkpoint.entries[name], let tensor = try? checkpoint.tensor(named: name) else {
             fatalError("a listed tensor cannot be read: \(name)")

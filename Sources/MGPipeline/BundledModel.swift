@@ -9,7 +9,7 @@ import Foundation
 ///
 /// ```swift
 /// let model = try MiniGemini(directory: try BundledModel.locate())
-/// let image = try model.decodeImage(contentsOfFile: try BundledModel.locateImage().path)
+/// let image = try model.decodeImage(contentsOf: try BundledModel.locateImage())
 /// ```
 public enum BundledModel {
     /// The model folder inside the repository.

@@ -11,7 +11,7 @@ import MGVision
 ///
 /// ```swift
 /// let model = try MiniGemini(directory: URL(fileURLWithPath: "MGM-2B"))
-/// let photo = try model.decodeImage(contentsOfFile: "photo.jpg")
+/// let photo = try model.decodeImage(contentsOf: URL(fileURLWithPath: "photo.jpg"))
 /// let request = MiniGeminiRequest(question: "What is unusual about this image?", images: [photo], parameters: .greedy)
 /// for try await event in model.respond(to: request) {
 ///     if case .chunk(let text, _) = event { print(text, terminator: "") }
@@ -63,8 +63,8 @@ public final class MiniGemini: Sendable {
 
     /// Decodes an image file within the configured pixel limit.
     /// - Throws: ``MiniGeminiError/vision(_:)`` for unreadable, corrupt, truncated or oversized images.
-    public func decodeImage(contentsOfFile path: String) throws(MiniGeminiError) -> RGBImage {
-        do { return try ImageDecoder(maximumPixels: limits.maximumImagePixels).decode(contentsOfFile: path) } catch { throw .vision(error) }
+    public func decodeImage(contentsOf url: URL) throws(MiniGeminiError) -> RGBImage {
+        do { return try ImageDecoder(maximumPixels: limits.maximumImagePixels).decode(contentsOf: url) } catch { throw .vision(error) }
     }
 
     /// The visual token rows of each image (`[tokens, hidden]`), for

@@ -82,8 +82,8 @@ struct DecoderLoadingTests {
     @Test("a weight of the wrong shape names the key and both shapes")
     func shapeMismatch() throws {
         let directory = try DecoderFixture.directory("llama")
-        let configuration = try DecoderConfiguration(contentsOf: directory)
-        var store = try DictionaryWeightStore(copying: try ShardedSafetensors(path: directory))
+        let configuration = try DecoderConfiguration(contentsOf: URL(fileURLWithPath: directory))
+        var store = try DictionaryWeightStore(copying: try ShardedSafetensors(contentsOf: URL(fileURLWithPath: directory)))
         store.tensors["model.layers.1.mlp.up_proj.weight"] = try Tensor.zeros([63, 32])
         #expect(throws: LanguageModelError.weightShapeMismatch(key: "model.layers.1.mlp.up_proj.weight", expected: [64, 32], actual: [63, 32])) {
             _ = try DecoderModel(configuration: configuration, weights: store)
@@ -97,8 +97,8 @@ struct DecoderLoadingTests {
     @Test("unused weights are reported; MGM's multimodal tensors are ignored")
     func unusedWeights() throws {
         let directory = try DecoderFixture.directory("gemma")
-        let configuration = try DecoderConfiguration(contentsOf: directory)
-        var store = try DictionaryWeightStore(copying: try ShardedSafetensors(path: directory))
+        let configuration = try DecoderConfiguration(contentsOf: URL(fileURLWithPath: directory))
+        var store = try DictionaryWeightStore(copying: try ShardedSafetensors(contentsOf: URL(fileURLWithPath: directory)))
         let small = try Tensor.zeros([2])
         store.tensors["model.mm_projector.0.bias"] = small
         store.tensors["model.vision_tower.vision_tower.vision_model.post_layernorm.weight"] = small

@@ -78,7 +78,7 @@ struct CheckpointErrorTests {
         try Data("this is not a PNG".utf8).write(to: path)
         defer { try? FileManager.default.removeItem(at: path) }
         #expect {
-            try model.decodeImage(contentsOfFile: path.path)
+            try model.decodeImage(contentsOf: path)
         } throws: { error in
             if case MiniGeminiError.vision(.unsupportedFormat) = error { return true }
             return false

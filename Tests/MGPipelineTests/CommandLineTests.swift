@@ -62,7 +62,7 @@ struct CommandLineTests {
         var tensors: [String: Tensor] = [:]
         for file in try FileManager.default.contentsOfDirectory(atPath: dump.path) where file.hasSuffix(".safetensors") {
             let name = String(file.dropLast(".safetensors".count))
-            tensors[name] = try SafetensorsFile(path: dump.appendingPathComponent(file).path).tensor(named: name)
+            tensors[name] = try SafetensorsFile(contentsOf: dump.appendingPathComponent(file)).tensor(named: name)
         }
         try golden.expectMatches(tensors, origin: "mgm --dump")
 

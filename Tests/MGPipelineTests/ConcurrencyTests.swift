@@ -9,7 +9,7 @@ import Testing
 @Suite("Concurrent requests and cancellation")
 struct ConcurrencyTests {
     static func requests(_ model: MiniGemini) throws -> [MiniGeminiRequest] {
-        let quadrants = try model.decodeImage(contentsOfFile: try EndToEndFixtures.root.appendingPathComponent("Images/quadrants.png").path)
+        let quadrants = try model.decodeImage(contentsOf: try EndToEndFixtures.root.appendingPathComponent("Images/quadrants.png"))
         let plain = try RGBImage(width: 40, height: 23, color: RGBColor(red: 200, green: 40, blue: 90))
         let greedy = GenerationParameters(maximumTokens: 12)
         let sampled = GenerationParameters(maximumTokens: 12, temperature: 0.8, topK: 20, topP: 0.9, seed: 7)

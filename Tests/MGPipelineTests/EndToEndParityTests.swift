@@ -25,7 +25,7 @@ struct EndToEndParityTests {
         let golden = try EndToEndCase(caseName)
         guard let paths = try golden.imagePaths() else { return }
         let model = try MiniGemini(directory: try EndToEndFixtures.checkpoint(golden.checkpoint))
-        let images = try paths.map { path in try model.decodeImage(contentsOfFile: path) }
+        let images = try paths.map { path in try model.decodeImage(contentsOf: URL(fileURLWithPath: path)) }
         let request = MiniGeminiRequest(question: golden.question, images: images, parameters: EndToEndCase.parameters)
         let (dump, _) = try model.runRecording(request)
 
@@ -41,7 +41,7 @@ struct EndToEndParityTests {
         let name = try #require(EndToEndFixtures.caseNames.first { $0.hasPrefix("MGM-7B-tiny--") && (try? EndToEndCase($0).imageNames == ["quadrants.png"]) == true })
         let golden = try EndToEndCase(name)
         let model = try MiniGemini(directory: try EndToEndFixtures.checkpoint(golden.checkpoint))
-        let images = try #require(try golden.imagePaths()).map { try model.decodeImage(contentsOfFile: $0) }
+        let images = try #require(try golden.imagePaths()).map { try model.decodeImage(contentsOf: URL(fileURLWithPath: $0)) }
         let answer = try await model.answer(MiniGeminiRequest(question: golden.question, images: images, parameters: EndToEndCase.parameters))
         // The answer's ids exclude a final stop token, which transformers' ids include.
         var expectedIDs = try golden.metaIDs("generated_ids")

@@ -44,7 +44,7 @@ struct EndToEndCase {
 
     init(_ name: String) throws {
         self.name = name
-        golden = try SafetensorsFile(path: try EndToEndFixtures.root.appendingPathComponent("EndToEnd/\(name).safetensors").path)
+        golden = try SafetensorsFile(contentsOf: try EndToEndFixtures.root.appendingPathComponent("EndToEnd/\(name).safetensors"))
         checkpoint = try #require(golden.metadata["checkpoint"])
         question = try #require(golden.metadata["question"])
         imageNames = try JSONDecoder().decode([String].self, from: Data(try #require(golden.metadata["images"]).utf8))

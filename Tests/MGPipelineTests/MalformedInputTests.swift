@@ -108,9 +108,9 @@ struct MalformedInputTests {
         let path = try MalformedInputs.path(testCase.file)
         MalformedInputs.expect(testCase) { () throws(CheckpointError) in
             if testCase.file.hasSuffix(".bin") {
-                _ = try TorchCheckpoint(path: path)
+                _ = try TorchCheckpoint(contentsOf: URL(fileURLWithPath: path))
             } else {
-                _ = try ShardedSafetensors(path: path)
+                _ = try ShardedSafetensors(contentsOf: URL(fileURLWithPath: path))
             }
         }
     }
@@ -118,12 +118,12 @@ struct MalformedInputTests {
     @Test("image files fail with their specific VisionError", arguments: MalformedInputs.imageCases)
     func image(_ testCase: MalformedInputs.Case<VisionError>) throws {
         let path = try MalformedInputs.path(testCase.file)
-        MalformedInputs.expect(testCase) { () throws(VisionError) in _ = try ImageDecoder().decode(contentsOfFile: path) }
+        MalformedInputs.expect(testCase) { () throws(VisionError) in _ = try ImageDecoder().decode(contentsOf: URL(fileURLWithPath: path)) }
     }
 
     @Test("a 1×60000 image decodes, but its padded square is refused before it is allocated")
     func thinImage() throws {
-        let image = try ImageDecoder().decode(contentsOfFile: try MalformedInputs.path(MalformedInputs.thinImage))
+        let image = try ImageDecoder().decode(contentsOf: URL(fileURLWithPath: try MalformedInputs.path(MalformedInputs.thinImage)))
         #expect(image.width == 1 && image.height == 60000)
         let testCase = MalformedInputs.Case<VisionError>(MalformedInputs.thinImage) {
             if case .imageTooLarge(60000, 60000, MGMImagePreprocessor.maximumPaddedPixels) = $0 { true } else { false }

@@ -20,7 +20,7 @@ struct SnapshotFolderParityTests {
         let plain = try MiniGemini(directory: try EndToEndFixtures.checkpoint(golden.checkpoint))
         #expect(plain.templateChoice == model.templateChoice, "\(caseName): plain folder \(plain.templateChoice), snapshot \(model.templateChoice)")
 
-        let images = try paths.map { path in try model.decodeImage(contentsOfFile: path) }
+        let images = try paths.map { path in try model.decodeImage(contentsOf: URL(fileURLWithPath: path)) }
         let request = MiniGeminiRequest(question: golden.question, images: images, parameters: EndToEndCase.parameters)
         let (dump, _) = try model.runRecording(request)
         #expect(dump.prepared.text == golden.golden.metadata["prompt"], "\(caseName): prompt text (template \(model.template.name))")

@@ -53,7 +53,7 @@ struct TowerFromWeightsTests {
         #expect(detail.contains("architecture read from the weights"), "\(detail)")
         #expect(detail.contains(modelName.map { "model name '\($0)' is not in the built-in table" } ?? "no model name"), "\(detail)")
 
-        let images = try #require(try golden.imagePaths()).map { try model.decodeImage(contentsOfFile: $0) }
+        let images = try #require(try golden.imagePaths()).map { try model.decodeImage(contentsOf: URL(fileURLWithPath: $0)) }
         let (dump, _) = try model.runRecording(MiniGeminiRequest(question: golden.question, images: images, parameters: EndToEndCase.parameters))
         #expect(dump.generatedIDs == (try golden.metaIDs("generated_ids")), "\(caseName): greedy tokens")
         try golden.expectMatches(try dump.tensors(), origin: "ConvNeXt tower from its weights")

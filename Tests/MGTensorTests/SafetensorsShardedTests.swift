@@ -26,7 +26,7 @@ import Testing
     @Test func opensPythonShardsFromDirectoryOrIndex() throws {
         let directory = try Self.fixtureDirectory()
         for path in [directory, directory + "/" + ShardedSafetensors.indexFileName] {
-            let store = try ShardedSafetensors(path: path)
+            let store = try ShardedSafetensors(contentsOf: URL(fileURLWithPath: path))
             #expect(store.shards.count == 2)
             #expect(store.names == ["embed.weight", "layers.0.bias", "layers.0.weight", "layers.1.weight"])
             #expect(store.shard(containing: "layers.1.weight")?.path.hasSuffix("model-00002-of-00002.safetensors") == true)
@@ -45,14 +45,14 @@ import Testing
         let file = scratch.path + "/" + ShardedSafetensors.singleFileName
         try SafetensorsWriter.write(["w": try Tensor(shape: [2], values: [1, 2])], to: file)
         for path in [scratch.path, file] {
-            let store: any WeightStore = try ShardedSafetensors(path: path)
+            let store: any WeightStore = try ShardedSafetensors(contentsOf: URL(fileURLWithPath: path))
             #expect(store.names == ["w"] && store.contains("w") && !store.contains("v"))
             #expect(try store.tensor(named: "w").floats() == [1, 2])
         }
     }
 
     @Test func emptyDirectoryHasNoCheckpoint() throws {
-        let error = checkpointError { () throws(CheckpointError) in try ShardedSafetensors(path: scratch.path) }
+        let error = checkpointError { () throws(CheckpointError) in try ShardedSafetensors(contentsOf: scratch.url) }
         #expect(error == .noCheckpoint(path: scratch.path))
     }
 
@@ -67,7 +67,7 @@ import Testing
     }
 
     private func openError(_ path: String) -> CheckpointError? {
-        checkpointError { () throws(CheckpointError) in try ShardedSafetensors(path: path) }
+        checkpointError { () throws(CheckpointError) in try ShardedSafetensors(contentsOf: URL(fileURLWithPath: path)) }
     }
 
     @Test func malformedIndexJSON() throws {

@@ -5,6 +5,7 @@ import Testing
 /// A fresh directory under the system temporary directory, removed when the value is released.
 final class ScratchDirectory {
     let path: String
+    var url: URL { URL(fileURLWithPath: path) }
 
     init() throws {
         path = (NSTemporaryDirectory() as NSString).appendingPathComponent("mgtensor-io-\(UUID().uuidString)")

@@ -12,14 +12,14 @@ import Testing
                            sourceLocation: SourceLocation = #_sourceLocation) throws -> (CheckpointError?, String) {
         let path = try scratch.write(bytes, to: "case.safetensors")
         let error = checkpointError(sourceLocation: sourceLocation) { () throws(CheckpointError) in
-            try SafetensorsFile(path: path, maximumHeaderBytes: maximumHeaderBytes)
+            try SafetensorsFile(contentsOf: URL(fileURLWithPath: path), maximumHeaderBytes: maximumHeaderBytes)
         }
         return (error, path)
     }
 
     @Test func missingFile() {
         let path = scratch.path + "/absent.safetensors"
-        #expect(checkpointError { () throws(CheckpointError) in try SafetensorsFile(path: path) } == .fileNotFound(path: path))
+        #expect(checkpointError { () throws(CheckpointError) in try SafetensorsFile(contentsOf: URL(fileURLWithPath: path)) } == .fileNotFound(path: path))
     }
 
     @Test func fileShorterThanLengthPrefix() throws {
@@ -164,7 +164,7 @@ import Testing
 
     @Test func missingTensorOnLookup() throws {
         let path = try scratch.write(SafetensorsBytes.file(header: "{\"__metadata__\":null}  "), to: "empty.safetensors")
-        let file = try SafetensorsFile(path: path)
+        let file = try SafetensorsFile(contentsOf: URL(fileURLWithPath: path))
         #expect(file.names.isEmpty && file.metadata.isEmpty)
         #expect(checkpointError { () throws(CheckpointError) in try file.tensor(named: "w") } == .tensorNotFound(path: path, tensor: "w"))
         #expect(try file.tensorIfPresent(named: "w") == nil)
@@ -180,7 +180,7 @@ import Testing
         withUnsafeBytes(of: Float(1.5).bitPattern.littleEndian) { data += $0 }
         withUnsafeBytes(of: Float(-2).bitPattern.littleEndian) { data += $0 }
         let path = try scratch.write(SafetensorsBytes.file(header: header, data: data), to: "odd.safetensors")
-        let file = try SafetensorsFile(path: path)
+        let file = try SafetensorsFile(contentsOf: URL(fileURLWithPath: path))
         #expect(file.names == ["eé\n", "w"])
         let empty = try file.tensor(named: "eé\n")
         #expect(empty.shape == [0, 3] && empty.count == 0)

@@ -20,7 +20,7 @@ import Testing
         let path = scratch.path + "/round.safetensors"
         try SafetensorsWriter.write(tensors, metadata: metadata, to: path)
 
-        let file = try SafetensorsFile(path: path)
+        let file = try SafetensorsFile(contentsOf: URL(fileURLWithPath: path))
         #expect(file.metadata == metadata)
         #expect(file.names == tensors.keys.sorted())
         for (name, original) in tensors {
@@ -47,7 +47,7 @@ import Testing
         #expect(header.count % 8 == 0 && header.last == UInt8(ascii: " "))
         let path = scratch.path + "/aligned.safetensors"
         try SafetensorsWriter.write(tensors, to: path)
-        let file = try SafetensorsFile(path: path)
+        let file = try SafetensorsFile(contentsOf: URL(fileURLWithPath: path))
         #expect(file.entries["b"]?.dataRange == 0..<4)   // widest dtype first
         #expect(file.entries["a"]?.dataRange == 4..<10)
         #expect(file.entries["c"]?.dataRange == 10..<11)

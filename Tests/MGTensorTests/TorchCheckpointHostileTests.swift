@@ -10,14 +10,14 @@ import Testing
 
     private func openError(fixture name: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> (CheckpointError?, String) {
         let path = try torchFixture(name)
-        return (checkpointError(sourceLocation: sourceLocation) { () throws(CheckpointError) in try TorchCheckpoint(path: path) }, path)
+        return (checkpointError(sourceLocation: sourceLocation) { () throws(CheckpointError) in try TorchCheckpoint(contentsOf: URL(fileURLWithPath: path)) }, path)
     }
 
     private func openError(_ bytes: [UInt8], limits: TorchCheckpoint.Limits = .init(),
                            sourceLocation: SourceLocation = #_sourceLocation) throws -> (CheckpointError?, String) {
         let path = try scratch.write(bytes, to: "case.bin")
         let error = checkpointError(sourceLocation: sourceLocation) { () throws(CheckpointError) in
-            try TorchCheckpoint(path: path, limits: limits)
+            try TorchCheckpoint(contentsOf: URL(fileURLWithPath: path), limits: limits)
         }
         return (error, path)
     }
@@ -84,7 +84,7 @@ import Testing
         for zip64 in [false, true] {
             let bytes = TorchTestArchive.archive(TorchTestArchive.entries(floats: [1, 2, 3, 4]), zip64: zip64)
             let path = try scratch.write(bytes, to: "zip64-\(zip64).bin")
-            let checkpoint = try TorchCheckpoint(path: path)
+            let checkpoint = try TorchCheckpoint(contentsOf: URL(fileURLWithPath: path))
             #expect(try checkpoint.tensor(named: "w").floats() == [1, 2, 3, 4])
         }
     }

@@ -36,7 +36,7 @@ func torchFixture(_ name: String) throws -> String {
     }
 
     @Test func zipFormatAllDTypesAndViews() throws {
-        let checkpoint = try TorchCheckpoint(path: try torchFixture("tb_zip"))
+        let checkpoint = try TorchCheckpoint(contentsOf: URL(fileURLWithPath: try torchFixture("tb_zip")))
         #expect(checkpoint.format == .zip)
         try expectMatches(checkpoint, golden: "zip")
         #expect(checkpoint.ignoredKeys == ["step"])
@@ -47,7 +47,7 @@ func torchFixture(_ name: String) throws -> String {
     }
 
     @Test func sharedStorageViewsAreZeroCopyWhenContiguous() throws {
-        let checkpoint = try TorchCheckpoint(path: try torchFixture("tb_zip"))
+        let checkpoint = try TorchCheckpoint(contentsOf: URL(fileURLWithPath: try torchFixture("tb_zip")))
         let entries = checkpoint.entries
         let views = ["shared.base", "shared.row", "shared.transposed", "shared.block"]
         #expect(Set(views.compactMap { entries[$0]?.storage }).count == 1)
@@ -66,7 +66,7 @@ func torchFixture(_ name: String) throws -> String {
     }
 
     @Test func legacyFormat() throws {
-        let checkpoint = try TorchCheckpoint(path: try torchFixture("tb_legacy"))
+        let checkpoint = try TorchCheckpoint(contentsOf: URL(fileURLWithPath: try torchFixture("tb_legacy")))
         #expect(checkpoint.format == .legacy)
         try expectMatches(checkpoint, golden: "legacy")
         #expect(checkpoint.ignoredKeys == ["step"])
@@ -74,7 +74,7 @@ func torchFixture(_ name: String) throws -> String {
     }
 
     @Test func moduleStateDict() throws {
-        let checkpoint = try TorchCheckpoint(path: try torchFixture("tb_module"))
+        let checkpoint = try TorchCheckpoint(contentsOf: URL(fileURLWithPath: try torchFixture("tb_module")))
         try expectMatches(checkpoint, golden: "module")
         #expect(checkpoint.names == ["conv.bias", "conv.weight", "head.bias", "head.weight", "norm.bias", "norm.weight", "position_ids"])
         #expect(checkpoint.ignoredKeys.isEmpty)  // _metadata is set by BUILD and dropped
@@ -82,7 +82,7 @@ func torchFixture(_ name: String) throws -> String {
     }
 
     @Test func wrappedLegacyStateDict() throws {
-        let checkpoint = try TorchCheckpoint(path: try torchFixture("tb_wrapped_legacy"))
+        let checkpoint = try TorchCheckpoint(contentsOf: URL(fileURLWithPath: try torchFixture("tb_wrapped_legacy")))
         #expect(checkpoint.format == .legacy)
         try expectMatches(checkpoint, golden: "module")
         #expect(checkpoint.ignoredKeys == ["epoch"])
@@ -90,16 +90,16 @@ func torchFixture(_ name: String) throws -> String {
 
     @Test func protocol4Pickle() throws {
         // FRAME, MEMOIZE, SHORT_BINUNICODE and STACK_GLOBAL instead of protocol 2's opcodes.
-        try expectMatches(try TorchCheckpoint(path: try torchFixture("tb_protocol4")), golden: "module")
+        try expectMatches(try TorchCheckpoint(contentsOf: URL(fileURLWithPath: try torchFixture("tb_protocol4"))), golden: "module")
     }
 
     @Test func zipFromAnotherWriterWithUnalignedData() throws {
-        let checkpoint = try TorchCheckpoint(path: try torchFixture("tb_rezip"))
+        let checkpoint = try TorchCheckpoint(contentsOf: URL(fileURLWithPath: try torchFixture("tb_rezip")))
         try expectMatches(checkpoint, golden: "zip")
     }
 
     @Test func weightStoreConformance() throws {
-        let store: any WeightStore = try TorchCheckpoint(path: try torchFixture("tb_module"))
+        let store: any WeightStore = try TorchCheckpoint(contentsOf: URL(fileURLWithPath: try torchFixture("tb_module")))
         #expect(store.contains("head.weight"))
         #expect(store.names(withPrefix: "conv.") == ["conv.bias", "conv.weight"])
         #expect(try store.tensorIfPresent(named: "head.missing") == nil)
@@ -112,14 +112,14 @@ func torchFixture(_ name: String) throws -> String {
         let scratch = try ScratchDirectory()
         let source = try torchFixture("tb_module")
         try FileManager.default.copyItem(atPath: source, toPath: scratch.path + "/open_clip_pytorch_model.bin")
-        let checkpoint = try TorchCheckpoint(path: scratch.path)
+        let checkpoint = try TorchCheckpoint(contentsOf: scratch.url)
         #expect(checkpoint.path.hasSuffix("/open_clip_pytorch_model.bin"))
         #expect(checkpoint.names.count == 7)
         let empty = try ScratchDirectory()
-        #expect(checkpointError { () throws(CheckpointError) in try TorchCheckpoint(path: empty.path) }
+        #expect(checkpointError { () throws(CheckpointError) in try TorchCheckpoint(contentsOf: empty.url) }
                 == .noTorchCheckpoint(path: empty.path))
         let missing = empty.path + "/absent.bin"
-        #expect(checkpointError { () throws(CheckpointError) in try TorchCheckpoint(path: missing) } == .fileNotFound(path: missing))
+        #expect(checkpointError { () throws(CheckpointError) in try TorchCheckpoint(contentsOf: URL(fileURLWithPath: missing)) } == .fileNotFound(path: missing))
     }
 
     @Test func stridedCopyMatchesIndexArithmetic() throws {

@@ -10,7 +10,7 @@ public struct Golden {
         guard let url = bundle.url(forResource: name, withExtension: "safetensors", subdirectory: "Fixtures") else {
             throw GoldenMissing(name: name)
         }
-        file = try SafetensorsFile(path: url.path)
+        file = try SafetensorsFile(contentsOf: url)
     }
 
     public func tensor(_ name: String) throws -> Tensor { try file.tensor(named: name) }

@@ -28,7 +28,7 @@ struct ImageDecodingTests {
         let cases: [Case] = try golden.meta("cases")
         #expect(cases.count >= 25)
         for item in cases {
-            let image = try ImageDecoder().decode(contentsOfFile: FixturePaths.fixture(item.file))
+            let image = try ImageDecoder().decode(contentsOf: URL(fileURLWithPath: FixturePaths.fixture(item.file)))
             #expect(image.width == item.width && image.height == item.height, "\(item.file)")
             let expected = try golden.bytes(String(item.file.dropFirst("images/".count)))
             let mismatches = zip(image.pixels, expected).filter { $0 != $1 }.count
@@ -39,7 +39,7 @@ struct ImageDecodingTests {
 
     @Test("16-bit grayscale clamps to 255 like Pillow's I;16 → RGB, other 16-bit data keeps the high byte")
     func sixteenBitSemantics() throws {
-        let gray = try ImageDecoder().decode(contentsOfFile: FixturePaths.fixture("images/gray16_9x5.png"))
+        let gray = try ImageDecoder().decode(contentsOf: URL(fileURLWithPath: FixturePaths.fixture("images/gray16_9x5.png")))
         // First row holds 0, 1, 100, 254, 255, 256, 1000, 40000, 65535.
         #expect((0..<9).map { gray[$0, 0].red } == [0, 1, 100, 254, 255, 255, 255, 255, 255])
         #expect(gray[3, 0] == RGBColor(red: 254, green: 254, blue: 254))
@@ -53,7 +53,7 @@ struct ImageDecodingTests {
             let path = try FixturePaths.fixture(item.file)
             let format: ImageFormat = item.file.hasSuffix(".png") ? .png : .jpeg
             do {
-                let image = try ImageDecoder().decode(contentsOfFile: path)
+                let image = try ImageDecoder().decode(contentsOf: URL(fileURLWithPath: path))
                 Issue.record("\(item.file) decoded to \(image.width)×\(image.height); Pillow: \(item.pillow)")
             } catch {
                 switch (item.error, error) {
@@ -70,12 +70,12 @@ struct ImageDecodingTests {
     func pixelLimit() throws {
         let path = try FixturePaths.fixture("images/baseline420_33x17.jpg")
         #expect(throws: VisionError.imageTooLarge(width: 33, height: 17, maximumPixels: 560)) {
-            try ImageDecoder(maximumPixels: 560).decode(contentsOfFile: path)
+            try ImageDecoder(maximumPixels: 560).decode(contentsOf: URL(fileURLWithPath: path))
         }
-        #expect(try ImageDecoder(maximumPixels: 561).decode(contentsOfFile: path).width == 33)
+        #expect(try ImageDecoder(maximumPixels: 561).decode(contentsOf: URL(fileURLWithPath: path)).width == 33)
         let png = try FixturePaths.fixture("images/rgb8_interlaced_19x13.png")
         #expect(throws: VisionError.imageTooLarge(width: 19, height: 13, maximumPixels: 100)) {
-            try ImageDecoder(maximumPixels: 100).decode(contentsOfFile: png)
+            try ImageDecoder(maximumPixels: 100).decode(contentsOf: URL(fileURLWithPath: png))
         }
         #expect(ImageDecoder().maximumPixels == 178_956_970)
     }
@@ -124,7 +124,7 @@ struct ImageDecodingTests {
     @Test("a missing file is an unreadableFile error")
     func missingFile() {
         #expect {
-            try ImageDecoder().decode(contentsOfFile: "/nonexistent/image.png")
+            try ImageDecoder().decode(contentsOf: URL(fileURLWithPath: "/nonexistent/image.png"))
         } throws: { error in
             if case VisionError.unreadableFile(let path, _) = error { return path == "/nonexistent/image.png" }
             return false
@@ -146,7 +146,7 @@ struct ImageDecodingTests {
         let golden = try Golden(vision: "vision_photos")
         let photos: [String: PhotoEntry] = try golden.meta("photos")
         let entry = try #require(photos[name])
-        let image = try ImageDecoder().decode(contentsOfFile: path)
+        let image = try ImageDecoder().decode(contentsOf: URL(fileURLWithPath: path))
         #expect(image.width == entry.width && image.height == entry.height)
         try entry.expectStage("decoded", image.pixels, golden: golden, photo: name)
     }

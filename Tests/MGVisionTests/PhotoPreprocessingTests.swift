@@ -24,7 +24,7 @@ struct PhotoPreprocessingTests {
         let golden = try Golden(vision: "vision_photos")
         let photos: [String: PhotoEntry] = try golden.meta("photos")
         let entry = try #require(photos[name])
-        let padded = try ImageDecoder().decode(contentsOfFile: path)
+        let padded = try ImageDecoder().decode(contentsOf: URL(fileURLWithPath: path))
             .paddedToSquare(background: MGMImagePreprocessor.standard.background)
 
         let plain = try CLIPImageProcessor(shortestEdge: 336)

@@ -23,7 +23,7 @@ struct PreprocessingTests {
     }
 
     private func decode(_ file: String) throws -> RGBImage {
-        try ImageDecoder().decode(contentsOfFile: FixturePaths.fixture(file))
+        try ImageDecoder().decode(contentsOf: URL(fileURLWithPath: FixturePaths.fixture(file)))
     }
 
     private func expectBytes(_ image: RGBImage, _ expected: Tensor, _ label: String) {

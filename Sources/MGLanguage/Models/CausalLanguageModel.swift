@@ -23,7 +23,7 @@ public enum LogitsSelection: Sendable, Hashable {
 /// `inputs_embeds`.
 ///
 /// ```swift
-/// let model = try DecoderModel(directory: "/models/vicuna-7b")
+/// let model = try DecoderModel(directory: URL(fileURLWithPath: "/models/vicuna-7b"))
 /// var cache = try model.newCache(maximumLength: 4096)
 /// let logits = try model.forward(ids: tokenizer.encode("Hello"), cache: &cache)   // [1, vocab]
 /// ```

@@ -93,7 +93,8 @@ extension DecoderConfiguration {
     /// Reads and decodes `config.json` (in a checkpoint directory, or the file itself).
     /// - Throws: ``LanguageModelError/invalidConfiguration(key:reason:)`` when the file cannot be
     ///   read or parsed, ``LanguageModelError/unsupportedModelType(_:)``, and the errors of ``validate()``.
-    public init(contentsOf path: String) throws(LanguageModelError) {
+    public init(contentsOf url: URL) throws(LanguageModelError) {
+        let path = url.path
         var isDirectory: ObjCBool = false
         var file = path
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {

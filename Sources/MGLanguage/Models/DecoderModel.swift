@@ -105,10 +105,10 @@ public final class DecoderModel: CausalLanguageModel {
     /// - Throws: as ``DecoderConfiguration/init(contentsOf:)`` and
     ///   ``init(configuration:weights:options:)``; ``LanguageModelError/checkpoint(_:)`` when the
     ///   weights cannot be opened.
-    public convenience init(directory: String, options: DecoderLoadOptions = .init()) throws(LanguageModelError) {
+    public convenience init(directory: URL, options: DecoderLoadOptions = .init()) throws(LanguageModelError) {
         let configuration = try DecoderConfiguration(contentsOf: directory)
         let store: ShardedSafetensors
-        do { store = try ShardedSafetensors(path: directory) } catch { throw .checkpoint(error) }
+        do { store = try ShardedSafetensors(contentsOf: directory) } catch { throw .checkpoint(error) }
         try self.init(configuration: configuration, weights: store, options: options)
     }
 

@@ -126,7 +126,7 @@ public struct MemoryEstimate: Sendable, Equatable, CustomStringConvertible {
     static func weightBytes(in folder: URL) throws(CheckpointError) -> (mapped: Int, copied: Int) {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
         if names.contains(where: { $0.hasSuffix(".safetensors") || $0.hasSuffix(".safetensors.index.json") }) {
-            let weights = try ShardedSafetensors(path: folder.path)
+            let weights = try ShardedSafetensors(contentsOf: folder)
             // Misaligned tensors are copied, but safetensors writers align to 8 bytes; count all as mapped.
             let bytes = weights.shards.reduce(0) { total, shard in
                 shard.entries.values.reduce(total) { $0.saturatingAdd($1.dataRange.count) }
@@ -135,7 +135,7 @@ public struct MemoryEstimate: Sendable, Equatable, CustomStringConvertible {
         }
         guard names.contains(where: { $0.hasSuffix(".bin") && $0 != "training_args.bin" }) else { return (0, 0) }
         var mapped = 0, copied = 0
-        for checkpoint in try ShardedTorchCheckpoint(path: folder.path).shards {
+        for checkpoint in try ShardedTorchCheckpoint(contentsOf: folder).shards {
             for entry in checkpoint.entries.values {
                 let bytes = (Shape.elementCount(entry.shape) ?? 0).saturatingMultiply(entry.dtype.byteSize)
                 if checkpoint.format == .zip && entry.isContiguous {

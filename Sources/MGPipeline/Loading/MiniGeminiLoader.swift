@@ -73,7 +73,7 @@ extension MiniGemini {
         }
 
         let weights: any WeightStore
-        do { weights = try openCheckpointWeights(directory: directory.path) } catch { throw .checkpoint(error) }
+        do { weights = try openCheckpointWeights(directory: directory) } catch { throw .checkpoint(error) }
         let languageModel: DecoderModel
         do { languageModel = try DecoderModel(configuration: configuration.decoder, weights: weights) } catch { throw .language(error) }
         report(.languageModel, "\(configuration.decoder.layerCount) layers, \(configuration.decoder.hiddenSize) wide")
@@ -134,7 +134,7 @@ extension MiniGemini {
             if checkpoint.contains(CLIPVisionTower.miniGeminiPrefix + "embeddings.patch_embedding.weight") {
                 (weights, prefix) = (checkpoint, CLIPVisionTower.miniGeminiPrefix)
             } else {
-                do { weights = try openCheckpointWeights(directory: folder.path) } catch { throw MiniGeminiError.checkpoint(error) }
+                do { weights = try openCheckpointWeights(directory: folder) } catch { throw MiniGeminiError.checkpoint(error) }
                 prefix = CLIPVisionTower.huggingFacePrefix
             }
             let (clipConfiguration, source) = try CLIPVisionConfiguration.resolve(configuration: stated, weights: weights, prefix: prefix)
@@ -173,7 +173,7 @@ extension MiniGemini {
                 modelName = ConvNeXtConfiguration.miniGeminiModelName(forDirectory: folder.lastPathComponent)
             }
             let weights: any WeightStore
-            do { weights = try openCheckpointWeights(directory: folder.path) } catch { throw MiniGeminiError.checkpoint(error) }
+            do { weights = try openCheckpointWeights(directory: folder) } catch { throw MiniGeminiError.checkpoint(error) }
             let (configuration, source) = try ConvNeXtConfiguration.resolve(modelName: modelName, weights: weights)
             return (try ConvNeXtTower(configuration: configuration, weights: weights), source)
         } catch let error as MiniGeminiError {

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Foundation
 
 /// A whole file mapped read-only into memory. Tensors borrow regions of it without copying; the
 /// mapping lives as long as any of them does.
@@ -19,7 +20,8 @@ public final class MappedFile: @unchecked Sendable {
 
     /// Maps the file at `path`.
     /// - Throws: ``CheckpointError/fileNotFound(path:)`` or ``CheckpointError/ioFailure(path:reason:)``.
-    public init(path: String) throws(CheckpointError) {
+    public init(contentsOf url: URL) throws(CheckpointError) {
+        let path = url.path
         self.path = path
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A `.safetensors` file, memory-mapped and fully validated when opened.
 ///
 /// Opening checks the header exhaustively (length, UTF-8, strict JSON with duplicate-key detection,
@@ -7,7 +9,7 @@
 /// until an operation converts the part it needs.
 ///
 /// ```swift
-/// let file = try SafetensorsFile(path: "model.safetensors")
+/// let file = try SafetensorsFile(contentsOf: URL(fileURLWithPath: "model.safetensors"))
 /// let weight = try file.tensor(named: "model.embed_tokens.weight")  // BF16, mapped
 /// ```
 public final class SafetensorsFile: WeightStore {
@@ -42,8 +44,9 @@ public final class SafetensorsFile: WeightStore {
     ///   - path: a `.safetensors` file.
     ///   - maximumHeaderBytes: headers longer than this are rejected before anything is parsed.
     /// - Throws: a ``CheckpointError`` naming the first problem found.
-    public init(path: String, maximumHeaderBytes: Int = SafetensorsFile.defaultMaximumHeaderBytes) throws(CheckpointError) {
-        file = try MappedFile(path: path)
+    public init(contentsOf url: URL, maximumHeaderBytes: Int = SafetensorsFile.defaultMaximumHeaderBytes) throws(CheckpointError) {
+        let path = url.path
+        file = try MappedFile(contentsOf: url)
         let size = file.byteCount
         guard size >= 8 else { throw .fileTooShort(path: path, byteCount: size) }
         let prefix = file.bytes(0..<8)

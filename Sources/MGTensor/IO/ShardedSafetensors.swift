@@ -9,7 +9,7 @@ import Foundation
 /// are what loaders such as `transformers` read).
 ///
 /// ```swift
-/// let weights = try ShardedSafetensors(path: "checkpoints/MGM-2B")  // directory, index or file
+/// let weights = try ShardedSafetensors(contentsOf: URL(fileURLWithPath: "checkpoints/MGM-2B"))  // directory, index or file
 /// let embedding = try weights.tensor(named: "model.embed_tokens.weight")
 /// ```
 public final class ShardedSafetensors: WeightStore {
@@ -35,7 +35,8 @@ public final class ShardedSafetensors: WeightStore {
     ///   - maximumHeaderBytes: passed to every ``SafetensorsFile``.
     /// - Throws: a ``CheckpointError`` for a malformed index, a missing shard, a tensor missing
     ///   from its shard, a tensor in two shards, or any problem of a shard itself.
-    public init(path: String, maximumHeaderBytes: Int = SafetensorsFile.defaultMaximumHeaderBytes) throws(CheckpointError) {
+    public init(contentsOf url: URL, maximumHeaderBytes: Int = SafetensorsFile.defaultMaximumHeaderBytes) throws(CheckpointError) {
+        let path = url.path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw .fileNotFound(path: path)
@@ -53,7 +54,7 @@ public final class ShardedSafetensors: WeightStore {
             for file in files {
                 let shardPath = (directory as NSString).appendingPathComponent(file)
                 do throws(CheckpointError) {
-                    shards.append(try SafetensorsFile(path: shardPath, maximumHeaderBytes: maximumHeaderBytes))
+                    shards.append(try SafetensorsFile(contentsOf: URL(fileURLWithPath: shardPath), maximumHeaderBytes: maximumHeaderBytes))
                 } catch .fileNotFound {
                     throw .shardNotFound(index: resolved, shard: file)
                 }
@@ -62,7 +63,7 @@ public final class ShardedSafetensors: WeightStore {
         } else {
             weightMap = [:]
             files = [resolved]
-            shards = [try SafetensorsFile(path: resolved, maximumHeaderBytes: maximumHeaderBytes)]
+            shards = [try SafetensorsFile(contentsOf: URL(fileURLWithPath: resolved), maximumHeaderBytes: maximumHeaderBytes)]
         }
 
         let shardOfTensor = try assignTensorsToShards(
@@ -107,7 +108,7 @@ public final class ShardedSafetensors: WeightStore {
 
     /// Parses `{"weight_map": {tensor: shard file}, ...}`; other top-level keys are ignored.
     static func readWeightMap(index: String) throws(CheckpointError) -> [String: String] {
-        let file = try MappedFile(path: index)
+        let file = try MappedFile(contentsOf: URL(fileURLWithPath: index))
         let bytes = file.bytes(0..<file.byteCount)
         if let offset = firstInvalidUTF8Offset(bytes) {
             throw .invalidJSON(path: index, reason: "not UTF-8", offset: offset)

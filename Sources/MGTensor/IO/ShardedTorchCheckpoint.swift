@@ -8,7 +8,7 @@ import Foundation
 /// the shard it names, and no tensor may be stored twice.
 ///
 /// ```swift
-/// let weights = try ShardedTorchCheckpoint(path: "checkpoints/MGM-7B-HD")
+/// let weights = try ShardedTorchCheckpoint(contentsOf: URL(fileURLWithPath: "checkpoints/MGM-7B-HD"))
 /// ```
 public final class ShardedTorchCheckpoint: WeightStore {
     /// The conventional index file name.
@@ -26,7 +26,8 @@ public final class ShardedTorchCheckpoint: WeightStore {
     /// `.bin` file as ``TorchCheckpoint`` finds it), an index file or a `.bin` file.
     /// - Throws: a ``CheckpointError`` for a malformed index, a missing shard, a tensor missing
     ///   from its shard, a tensor in two shards, or any problem of a shard itself.
-    public init(path: String, limits: TorchCheckpoint.Limits = .init()) throws(CheckpointError) {
+    public init(contentsOf url: URL, limits: TorchCheckpoint.Limits = .init()) throws(CheckpointError) {
+        let path = url.path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw .fileNotFound(path: path)
@@ -46,13 +47,13 @@ public final class ShardedTorchCheckpoint: WeightStore {
             for file in files {
                 let shardPath = (directory as NSString).appendingPathComponent(file)
                 do throws(CheckpointError) {
-                    shards.append(try TorchCheckpoint(path: shardPath, limits: limits))
+                    shards.append(try TorchCheckpoint(contentsOf: URL(fileURLWithPath: shardPath), limits: limits))
                 } catch .fileNotFound {
                     throw .shardNotFound(index: resolved, shard: file)
                 }
             }
         } else {
-            let shard = try TorchCheckpoint(path: resolved, limits: limits)
+            let shard = try TorchCheckpoint(contentsOf: URL(fileURLWithPath: resolved), limits: limits)
             shards = [shard]
             files = [shard.path]
             resolved = shard.path
@@ -78,22 +79,23 @@ public final class ShardedTorchCheckpoint: WeightStore {
 /// order in which transformers looks for them.
 /// - Throws: ``CheckpointError/noCheckpoint(path:)`` when the directory has neither, or the
 ///   error of the format found.
-public func openCheckpointWeights(directory: String) throws(CheckpointError) -> any WeightStore {
+public func openCheckpointWeights(directory url: URL) throws(CheckpointError) -> any WeightStore {
+        let directory = url.path
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
         throw .fileNotFound(path: directory)
     }
     guard isDirectory.boolValue else {
         return directory.hasSuffix(".bin") || directory.hasSuffix(".pt") || directory.hasSuffix(".pth")
-            ? try ShardedTorchCheckpoint(path: directory) : try ShardedSafetensors(path: directory)
+            ? try ShardedTorchCheckpoint(contentsOf: URL(fileURLWithPath: directory)) : try ShardedSafetensors(contentsOf: URL(fileURLWithPath: directory))
     }
     let contents = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
     if contents.contains(where: { $0.hasSuffix(".safetensors") || $0.hasSuffix(".safetensors.index.json") }) {
-        return try ShardedSafetensors(path: directory)
+        return try ShardedSafetensors(contentsOf: URL(fileURLWithPath: directory))
     }
     // `training_args.bin` sits beside the weights of many releases and is not a state dict.
     if contents.contains(where: { ($0.hasSuffix(".bin") && $0 != "training_args.bin") || $0 == ShardedTorchCheckpoint.indexFileName }) {
-        return try ShardedTorchCheckpoint(path: directory)
+        return try ShardedTorchCheckpoint(contentsOf: URL(fileURLWithPath: directory))
     }
     throw .noCheckpoint(path: directory)
 }

@@ -27,7 +27,7 @@ import Foundation
 ///   ``ignoredKeys``.
 ///
 /// ```swift
-/// let weights = try TorchCheckpoint(path: "clip-vit-large-patch14-336/pytorch_model.bin")
+/// let weights = try TorchCheckpoint(contentsOf: URL(fileURLWithPath: "clip-vit-large-patch14-336/pytorch_model.bin"))
 /// let patch = try weights.tensor(named: "vision_model.embeddings.patch_embedding.weight")
 /// ```
 public final class TorchCheckpoint: WeightStore {
@@ -91,9 +91,9 @@ public final class TorchCheckpoint: WeightStore {
     ///     `open_clip_pytorch_model.bin` or a single `*.bin` file.
     ///   - limits: resource caps for the unpickler.
     /// - Throws: a ``CheckpointError`` naming the first problem found.
-    public init(path: String, limits: Limits = Limits()) throws(CheckpointError) {
-        let resolved = try Self.resolve(path)
-        file = try MappedFile(path: resolved)
+    public init(contentsOf url: URL, limits: Limits = Limits()) throws(CheckpointError) {
+        let resolved = try Self.resolve(url.path)
+        file = try MappedFile(contentsOf: URL(fileURLWithPath: resolved))
         self.path = resolved
         let bytes = file.bytes(0..<file.byteCount)
         var unpickler = TorchUnpickler(path: resolved, limits: limits)

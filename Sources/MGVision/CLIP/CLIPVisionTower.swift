@@ -1,3 +1,4 @@
+import Foundation
 import MGTensor
 
 // Mirrors transformers' CLIPVisionModel (models/clip/modeling_clip.py: CLIPVisionEmbeddings,
@@ -17,7 +18,7 @@ import MGTensor
 /// each layer runs one QKV GEMM.
 ///
 /// ```swift
-/// let store = try SafetensorsFile(path: "clip-vit-large-patch14-336/model.safetensors")
+/// let store = try SafetensorsFile(contentsOf: URL(fileURLWithPath: "clip-vit-large-patch14-336/model.safetensors"))
 /// let tower = try CLIPVisionTower(configuration: .vitLarge14x336, weights: store)
 /// let tokens = try tower.encode(pixels)   // [N, 576, 1024]
 /// ```

@@ -1,3 +1,4 @@
+import Foundation
 import MGTensor
 
 // Mirrors Mini-Gemini's OpenCLIPVisionTower (mgm/model/multimodal_encoder/openclip_encoder.py):
@@ -43,7 +44,7 @@ public enum ConvNeXtWeightLayout: Sendable, Equatable {
 /// (mgm-architecture.md §4); the deterministic eval behaviour is the reference we match.
 ///
 /// ```swift
-/// let store = try SafetensorsFile(path: "convnext_large_d_320.safetensors")
+/// let store = try SafetensorsFile(contentsOf: URL(fileURLWithPath: "convnext_large_d_320.safetensors"))
 /// let tower = try ConvNeXtTower(configuration: .large, weights: store)
 /// let map = try tower.encode(pixels)   // [1, 2880, 192, 192] for a 768×768 image
 /// ```

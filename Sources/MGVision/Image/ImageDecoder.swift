@@ -18,7 +18,7 @@ import Foundation
 /// before its pixels are allocated.
 ///
 /// ```swift
-/// let image = try ImageDecoder().decode(contentsOfFile: "photo.jpg")
+/// let image = try ImageDecoder().decode(contentsOf: URL(fileURLWithPath: "photo.jpg"))
 /// ```
 public struct ImageDecoder: Sendable {
     /// Pillow's decompression-bomb error threshold, `2 · Image.MAX_IMAGE_PIXELS` = 178,956,970
@@ -46,15 +46,9 @@ public struct ImageDecoder: Sendable {
         return try outcome.get()
     }
 
-    /// Reads and decodes the file at `path`.
+    /// Reads and decodes the file at `url` (a file URL).
     /// - Throws: ``VisionError/unreadableFile(path:reason:)`` when the file cannot be read, or any
     ///   error of ``decode(_:)``.
-    public func decode(contentsOfFile path: String) throws(VisionError) -> RGBImage {
-        try decode(contentsOf: URL(fileURLWithPath: path))
-    }
-
-    /// Reads and decodes the file at `url` (a file URL).
-    /// - Throws: as ``decode(contentsOfFile:)``.
     public func decode(contentsOf url: URL) throws(VisionError) -> RGBImage {
         let data: Data
         do {
@@ -99,9 +93,9 @@ public struct ImageDecoder: Sendable {
 
 extension RGBImage {
     /// Decodes a PNG or JPEG file with the default ``ImageDecoder``.
-    /// - Throws: as ``ImageDecoder/decode(contentsOfFile:)``.
-    public init(contentsOfFile path: String) throws(VisionError) {
-        self = try ImageDecoder().decode(contentsOfFile: path)
+    /// - Throws: as ``ImageDecoder/decode(contentsOf:)``.
+    public init(contentsOf url: URL) throws(VisionError) {
+        self = try ImageDecoder().decode(contentsOf: url)
     }
 
     /// Decodes PNG or JPEG bytes with the default ``ImageDecoder``.

@@ -1,3 +1,4 @@
+import Foundation
 import MGTensor
 
 /// The two image inputs of an MGM model, as the official code builds them for one image.
@@ -25,7 +26,7 @@ public struct MGMImageTensors: Sendable {
 ///
 /// ```swift
 /// let preprocessor = MGMImagePreprocessor.highDefinition
-/// let inputs = try preprocessor(try RGBImage(contentsOfFile: "photo.jpg"))
+/// let inputs = try preprocessor(try RGBImage(contentsOf: URL(fileURLWithPath: "photo.jpg")))
 /// // inputs.highResolution: [1, 3, 1536, 1536], inputs.lowResolution: [5, 3, 336, 336]
 /// ```
 public struct MGMImagePreprocessor: Sendable {

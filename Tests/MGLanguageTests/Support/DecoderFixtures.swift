@@ -15,11 +15,11 @@ enum DecoderFixture {
     }
 
     static func model(_ name: String) throws -> DecoderModel {
-        try DecoderModel(directory: directory(name))
+        try DecoderModel(directory: URL(fileURLWithPath: directory(name)))
     }
 
     static func expected(_ name: String) throws -> SafetensorsFile {
-        try SafetensorsFile(path: directory(name) + "/expected.safetensors")
+        try SafetensorsFile(contentsOf: URL(fileURLWithPath: directory(name) + "/expected.safetensors"))
     }
 
     static func ids(_ tensor: Tensor) -> [Int] {

@@ -28,7 +28,7 @@ struct ComposeLayers {
     static func run(_ arguments: ExampleArguments) throws {
         let folder = try arguments.model ?? BundledScene.modelFolder()
         let layers = try Layers(folder: folder)
-        let image = try ImageDecoder().decode(contentsOfFile: try arguments.image ?? BundledScene.imagePath())
+        let image = try ImageDecoder().decode(contentsOf: URL(fileURLWithPath: try arguments.image ?? BundledScene.imagePath()))
         let visualTokens = try layers.encode(image)
 
         var check = AnswerCheck()
@@ -59,7 +59,7 @@ struct Layers {
             throw ExampleError.usage("this example composes both towers; \(folder.path) has no mm_vision_tower_aux")
         }
         // Every tensor of the checkpoint, memory-mapped in its stored dtype.
-        let checkpoint = try openCheckpointWeights(directory: folder.path)
+        let checkpoint = try openCheckpointWeights(directory: folder)
         let locator = TowerLocator(checkpoint: folder)
         let clipFolder = try locator.locate(configuration.visionTower, role: "CLIP")
         let convNeXtFolder = try locator.locate(auxiliaryTower, role: "ConvNeXt")
@@ -71,7 +71,7 @@ struct Layers {
             config: try CLIPPreprocessorConfig(contentsOf: clipFolder.appendingPathComponent("preprocessor_config.json")),
             imageSizeAux: imageSizeAux, grid: configuration.imageGrid, global: configuration.imageGlobal)
         let clipInCheckpoint = checkpoint.contains(CLIPVisionTower.miniGeminiPrefix + "embeddings.patch_embedding.weight")
-        let clipWeights = clipInCheckpoint ? checkpoint : try openCheckpointWeights(directory: clipFolder.path)
+        let clipWeights = clipInCheckpoint ? checkpoint : try openCheckpointWeights(directory: clipFolder)
         lowResolution = try CLIPVisionTower(
             configuration: try CLIPVisionConfiguration(contentsOf: clipFolder.appendingPathComponent("config.json")),
             weights: clipWeights, prefix: clipInCheckpoint ? CLIPVisionTower.miniGeminiPrefix : CLIPVisionTower.huggingFacePrefix,
@@ -79,7 +79,7 @@ struct Layers {
             featureSelection: configuration.visionSelectFeature == "cls_patch" ? .classAndPatch : .patch)
         highResolution = try ConvNeXtTower(
             configuration: try ConvNeXtConfiguration(contentsOf: convNeXtFolder.appendingPathComponent("open_clip_config.json")),
-            weights: try openCheckpointWeights(directory: convNeXtFolder.path))
+            weights: try openCheckpointWeights(directory: convNeXtFolder))
 
         // MGMining: patch info mining (model.vlm_uni_*) and the projector (model.mm_projector.*).
         let miner: any PatchMiner = try PatchInfoMining(from: checkpoint)

@@ -27,7 +27,7 @@ struct PhotoQA {
         let folder = try arguments.model ?? BundledScene.modelFolder()
         let model = try MiniGemini(directory: folder)
         let imagePath = try arguments.image ?? BundledScene.imagePath()
-        let image = try model.decodeImage(contentsOfFile: imagePath)
+        let image = try model.decodeImage(contentsOf: URL(fileURLWithPath: imagePath))
         write("model \(folder.lastPathComponent) (\(model.configuration.decoder.family), template \(model.template.name)), "
             + "image \((imagePath as NSString).lastPathComponent) \(image.width)×\(image.height)\n")
 
