@@ -1,0 +1,88 @@
+import Foundation
+import MGHub
+import MGPipeline
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `--model` and the tower options name, resolved to the folders the loader opens: a local
+/// folder as given, or `ORG/NAME[@REVISION]` from the Hugging Face cache (downloaded when missing),
+/// and towers the configuration names that no local folder provides, fetched from their Hub
+/// repositories (``TowerRepositories``).
+struct ResolvedModel {
+    /// The checkpoint folder (a snapshot folder for a Hub model).
+    var folder: URL
+    /// The CLIP folder to pass to the loader, nil to let it resolve `mm_vision_tower` itself.
+    var visionTower: URL?
+    /// The ConvNeXt folder, likewise.
+    var visionTowerAux: URL?
+    /// The template: the one asked for, or for a Hub model the one the official CLI picks from the
+    /// repository name (a snapshot folder is named by its commit hash, which names no model).
+    var templateName: String?
+    /// The Hub repository the checkpoint came from.
+    var repository: HubRepoReference?
+
+    /// Resolves `model`: an existing folder is used as is; anything else of the form
+    /// `ORG/NAME[@REVISION]` comes from the Hub cache. Explicit tower paths always win.
+    static func resolve(
+        model: String, visionTower: String?, visionTowerAux: String?, template: String?, showProgress: Bool,
+        environment: HubEnvironment = .fromProcess()
+    ) async throws -> ResolvedModel {
+        let fetcher = HubFetcher(client: HubClient(environment: environment), showProgress: showProgress)
+        var resolved = ResolvedModel(
+            folder: URL(fileURLWithPath: model), visionTower: visionTower.map { URL(fileURLWithPath: $0) },
+            visionTowerAux: visionTowerAux.map { URL(fileURLWithPath: $0) }, templateName: template)
+        if !Self.isDirectory(resolved.folder), let reference = try? HubRepoReference(parsing: model) {
+            resolved.folder = try await fetcher.fetch(reference, files: .all).folder
+            resolved.repository = reference
+            if template == nil { resolved.templateName = ConversationTemplate.officialChoice(forModelName: reference.name).name }
+        }
+        try await resolved.resolveTowers(with: fetcher)
+        return resolved
+    }
+
+    /// For each tower without an explicit folder: the local lookup of ``TowerLocator``, else its Hub
+    /// repository. Leaves the tower unset (the loader then reports what it searched) when the
+    /// configuration cannot be read or names a tower of no known repository.
+    mutating func resolveTowers(with fetcher: HubFetcher) async throws {
+        guard let configuration = try? MiniGeminiConfiguration(contentsOf: folder.appendingPathComponent("config.json")) else { return }
+        let locator = TowerLocator(checkpoint: folder)
+        if visionTower == nil {
+            visionTower = try await Self.tower(configuration.visionTower, locator: locator, fetcher: fetcher)
+        }
+        if visionTowerAux == nil, let aux = configuration.visionTowerAux {
+            visionTowerAux = try await Self.tower(aux, locator: locator, fetcher: fetcher)
+        }
+    }
+
+    private static func tower(_ configured: String, locator: TowerLocator, fetcher: HubFetcher) async throws -> URL? {
+        if let local = try? locator.locate(configured, role: "tower") { return local }
+        guard let repository = TowerRepositories.repository(forConfigured: configured) else { return nil }
+        return try await fetcher.fetch(repository, files: .visionTower).folder
+    }
+
+    static func isDirectory(_ url: URL) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && isDirectory.boolValue
+    }
+}
+
+/// Fetches snapshots with a progress bar on standard error.
+struct HubFetcher {
+    let client: HubClient
+    let showProgress: Bool
+
+    func fetch(_ reference: HubRepoReference, files: HubFileFilter) async throws(HubError) -> HubSnapshot {
+        let interactive = isatty(STDERR_FILENO) != 0
+        let label = reference.description
+        let progress: (@Sendable (HubDownloadProgress) -> Void)? = showProgress ? { state in
+            if interactive {
+                FileHandle.standardError.write(Data("\r\(label) \(state.bar())\(state.finished ? "\n" : "")".utf8))
+            } else if state.finished {
+                FileHandle.standardError.write(Data("\(label) \(state.bar())\n".utf8))
+            }
+        } : nil
+        return try await client.snapshot(reference, files: files, progress: progress)
+    }
+}
