@@ -76,13 +76,15 @@ struct HubFetcher {
     func fetch(_ reference: HubRepoReference, files: HubFileFilter) async throws(HubError) -> HubSnapshot {
         let interactive = isatty(STDERR_FILENO) != 0
         let label = reference.description
-        let progress: (@Sendable (HubDownloadProgress) -> Void)? = showProgress ? { state in
+        guard showProgress else { return try await client.snapshot(reference, files: files) }
+        let progress: @Sendable (HubDownloadProgress) -> Void = { state in
+            let line = "\(label) \(state.bar())"
             if interactive {
-                FileHandle.standardError.write(Data("\r\(label) \(state.bar())\(state.finished ? "\n" : "")".utf8))
+                FileHandle.standardError.write(Data(("\r" + line + (state.finished ? "\n" : "")).utf8))
             } else if state.finished {
-                FileHandle.standardError.write(Data("\(label) \(state.bar())\n".utf8))
+                FileHandle.standardError.write(Data((line + "\n").utf8))
             }
-        } : nil
+        }
         return try await client.snapshot(reference, files: files, progress: progress)
     }
 }
