@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MGHub
+import MGPipeline
 
 /// `mgm download`: fetch a release (and the vision towers its configuration names) into the
 /// Hugging Face cache without running it.
@@ -39,6 +40,10 @@ struct DownloadCommand: AsyncParsableCommand {
         } catch let error as HubError {
             FileHandle.standardError.write(Data("mgm: error: \(error)\n".utf8))
             throw ExitCode(error.exitCode)
+        } catch let error as MiniGeminiError {
+            // A tower the Hub could not provide (ModelResolution.swift).
+            FileHandle.standardError.write(Data("mgm: error: \(error)\n".utf8))
+            throw ExitCode(3)
         }
     }
 }

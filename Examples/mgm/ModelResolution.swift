@@ -49,17 +49,32 @@ struct ResolvedModel {
         guard let configuration = try? MiniGeminiConfiguration(contentsOf: folder.appendingPathComponent("config.json")) else { return }
         let locator = TowerLocator(checkpoint: folder)
         if visionTower == nil {
-            visionTower = try await Self.tower(configuration.visionTower, locator: locator, fetcher: fetcher)
+            visionTower = try await Self.tower(configuration.visionTower, role: "low-resolution (CLIP)", locator: locator, fetcher: fetcher)
+            // The loader will report this tower; fetching the other one first would be wasted.
+            if visionTower == nil { return }
         }
         if visionTowerAux == nil, let aux = configuration.visionTowerAux {
-            visionTowerAux = try await Self.tower(aux, locator: locator, fetcher: fetcher)
+            visionTowerAux = try await Self.tower(aux, role: "high-resolution (ConvNeXt)", locator: locator, fetcher: fetcher)
         }
     }
 
-    private static func tower(_ configured: String, locator: TowerLocator, fetcher: HubFetcher) async throws -> URL? {
-        if let local = try? locator.locate(configured, role: "tower") { return local }
+    /// A local folder, else the tower's Hub repository; nil when neither is known. When the Hub
+    /// cannot provide it (offline and not cached, unreachable), the error lists the local places
+    /// searched and the repository.
+    private static func tower(_ configured: String, role: String, locator: TowerLocator, fetcher: HubFetcher) async throws -> URL? {
+        if let local = try? locator.locate(configured, role: role) { return local }
         guard let repository = TowerRepositories.repository(forConfigured: configured) else { return nil }
-        return try await fetcher.fetch(repository, files: .visionTower).folder
+        do {
+            return try await fetcher.fetch(repository, files: .visionTower).folder
+        } catch {
+            switch error {
+            case .notCached, .transport:
+                let searched = locator.candidates(for: configured).map(\.path) + ["Hugging Face Hub \(repository.id): \(error)"]
+                throw MiniGeminiError.towerNotFound(role: role, configured: configured, searched: searched)
+            default:
+                throw error
+            }
+        }
     }
 
     static func isDirectory(_ url: URL) -> Bool {

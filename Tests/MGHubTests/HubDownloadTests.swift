@@ -71,7 +71,13 @@ struct HubDownloadTests {
         let snapshot = try await client.snapshot(try HubRepoReference(parsing: HubFixtures.modelID))
         let log = server.log
         await server.stop()
-        #expect(log.contains { $0.onCDN && $0.method == "GET" && $0.range == "bytes=100000-" }, "\(log)")
+        // Bytes still in flight when the connection drops may be lost; the resumed range starts at
+        // what was written, at most the cut.
+        let resumedAt = log.compactMap { request -> Int? in
+            guard request.onCDN, request.method == "GET", let range = request.range, range.hasPrefix("bytes="), range.hasSuffix("-") else { return nil }
+            return Int(range.dropFirst(6).dropLast())
+        }
+        #expect(resumedAt.count == 1 && resumedAt.allSatisfy { $0 > 0 && $0 <= 100_000 }, "\(log)")
         #expect(try Data(contentsOf: snapshot.folder.appendingPathComponent(file)) == expected)
     }
 
@@ -91,13 +97,14 @@ struct HubDownloadTests {
         let blobs = cacheRoot.appendingPathComponent("models--\(reference.organization)--\(reference.name)/blobs")
         let incomplete = blobs.appendingPathComponent(etag + ".incomplete")
         #expect(!FileManager.default.fileExists(atPath: blobs.appendingPathComponent(etag).path), "no blob under its final name")
-        #expect((try? FileManager.default.attributesOfItem(atPath: incomplete.path)[.size] as? Int) == 1_000_000)
+        let kept = try #require(try? FileManager.default.attributesOfItem(atPath: incomplete.path)[.size] as? Int)
+        #expect(kept > 0 && kept <= 1_000_000, "the bytes received before the cut are kept: \(kept)")
 
         server.clearLog()
         let snapshot = try await HubClient(environment: HubFixtures.environment(server, cache: cacheRoot)).snapshot(reference)
         let log = server.log
         await server.stop()
-        #expect(log.contains { $0.onCDN && $0.range == "bytes=1000000-" }, "\(log)")
+        #expect(log.contains { $0.onCDN && $0.range == "bytes=\(kept)-" }, "\(log)")
         #expect(!log.contains { $0.onCDN && $0.method == "GET" && $0.range == nil }, "the whole file was fetched again")
         #expect(try Data(contentsOf: snapshot.folder.appendingPathComponent(file)) == expected)
         #expect(!FileManager.default.fileExists(atPath: incomplete.path))

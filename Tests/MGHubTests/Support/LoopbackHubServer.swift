@@ -299,18 +299,26 @@ private final class HubRequestHandler: ChannelInboundHandler {
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: reply.status, headers: headers))), promise: nil)
         var body = reply.body
         if let cut = reply.cutAfter { body = body.prefix(cut) }
+        let channel = context.channel
         if request.method != .HEAD, !body.isEmpty {
             var buffer = context.channel.allocator.buffer(capacity: body.count)
             buffer.writeBytes(body)
+            if reply.cutAfter != nil {
+                // The announced Content-Length is not reached: the client sees the connection drop
+                // mid-body, after exactly the bytes written (closing first would drop pending writes).
+                // The pause lets the client consume those bytes before it sees the close.
+                context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer)))).whenComplete { _ in
+                    channel.eventLoop.scheduleTask(in: .milliseconds(300)) { channel.close(promise: nil) }
+                }
+                return
+            }
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         }
         if reply.cutAfter != nil {
-            // The announced Content-Length is not reached: the client sees the connection drop mid-body.
             context.flush()
             context.close(promise: nil)
             return
         }
-        let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
             if !keepAlive { channel.close(promise: nil) }
         }
