@@ -12,12 +12,17 @@ let package = Package(
         .library(name: "MGMining", targets: ["MGMining"]),
         .library(name: "MGLanguage", targets: ["MGLanguage"]),
         .library(name: "MGPipeline", targets: ["MGPipeline"]),
+        .library(name: "MGHub", targets: ["MGHub"]),
         .executable(name: "mgm", targets: ["mgm"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
+        // MGHub only: the Hugging Face Hub client (HTTP) and SHA-256 of downloaded files.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // System libraries, found through pkg-config (Debian: libopenblas-dev, liblapacke-dev).
@@ -45,11 +50,20 @@ let package = Package(
             dependencies: ["MGTensor", "MGVision", "MGMining", "MGLanguage", .product(name: "Logging", package: "swift-log")],
             resources: [.copy("Resources")]
         ),
+        // Hugging Face Hub cache and downloads; the only networking target (the five above have none).
+        .target(
+            name: "MGHub",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
 
         .executableTarget(
             name: "mgm",
             dependencies: [
-                "MGPipeline", "MGScenes", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "MGPipeline", "MGScenes", "MGHub", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Examples/mgm"
@@ -70,6 +84,15 @@ let package = Package(
         .testTarget(name: "MGLanguageTests", dependencies: ["MGLanguage", "MGTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MGScenesTests", dependencies: ["MGScenes", "MGPipeline"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MGPipelineTests", dependencies: ["MGPipeline", "MGTestSupport", "mgm"], resources: [.copy("Fixtures")]),
+        // The Hub client against a loopback Hub server (NIOHTTP1) serving the MGPipelineTests checkpoints.
+        .testTarget(
+            name: "MGHubTests",
+            dependencies: [
+                "MGHub", "MGPipeline", "MGLanguage", "MGTensor", "mgm", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MGHub
 import MGLanguage
 import MGPipeline
 import MGVision
@@ -14,7 +15,7 @@ struct RunCommand: AsyncParsableCommand {
             read from standard input line by line (an empty line ends the chat); images belong to the first turn.
             """)
 
-    @Option(help: "The checkpoint folder (config.json, weights, tokenizer).")
+    @Option(help: "The checkpoint folder (config.json, weights, tokenizer), or ORG/NAME[@REVISION] from the Hugging Face Hub.")
     var model: String?
 
     @Option(name: .customLong("image"), help: "An image file (PNG or JPEG); repeat for several images.")
@@ -94,6 +95,8 @@ struct RunCommand: AsyncParsableCommand {
             try await runAnswering()
         } catch let error as MiniGeminiError {
             throw Self.fail(error, code: error.exitCode)
+        } catch let error as HubError {
+            throw Self.fail(error, code: error.exitCode)
         } catch let error as ImageGenerationError {
             throw Self.fail(error, code: 4)
         } catch let error as ExitCode {
@@ -110,15 +113,14 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     private func runAnswering() async throws {
-        let folder: URL
-        if let model {
-            folder = URL(fileURLWithPath: model)
-        } else {
-            folder = try BundledModel.locate()
-        }
+        // A folder, or ORG/NAME[@REVISION] from the Hugging Face cache (ModelResolution.swift).
+        let resolved = try await ResolvedModel.resolve(
+            model: try model ?? BundledModel.locate().path, visionTower: visionTower, visionTowerAux: visionTowerAux,
+            showProgress: !(quiet || json))
+        let folder = resolved.folder
         let start = DispatchTime.now().uptimeNanoseconds
         var options = MiniGeminiLoadOptions(
-            visionTower: visionTower.map { URL(fileURLWithPath: $0) }, visionTowerAux: visionTowerAux.map { URL(fileURLWithPath: $0) },
+            visionTower: resolved.visionTower, visionTowerAux: resolved.visionTowerAux,
             progress: quiet || json ? nil : Self.printProgress)
         options.templateSelection = template.map(TemplateSelection.init(argument:)) ?? .automatic
         let mgm = try MiniGemini(directory: folder, options: options)
