@@ -1,4 +1,5 @@
 import Foundation
+import MGTensor
 import Testing
 
 @testable import MGLanguage
@@ -71,9 +72,28 @@ import Testing
     }
 
     @Test func parsesJSONEscapes() throws {
-        let value = try JSONValue.parse(Array(#"{"s": "a\"\\\/\n\u00e9\ud83d\ude00", "n": [1, -2.5e1, true, null]}"#.utf8))
+        let value = try StrictJSONParser.parse(Array(#"{"s": "a\"\\\/\n\u00e9\ud83d\ude00", "n": [1, -2.5e1, true, null]}"#.utf8))
         #expect(value["s"]?.string == "a\"\\/\n\u{e9}\u{1F600}")
-        #expect(value["n"]?.array?.count == 4 && value["n"]?.array?[0].int == 1)
-        #expect(throws: TokenizerError.self) { try JSONValue.parse(Array(#"{"s": "\ud83d"}"#.utf8)) }
+        #expect(value["n"]?.array?.count == 4 && value["n"]?.array?[0].integer == 1)
+        #expect(value["n"]?.array?[1].double == -25 && value["n"]?.array?[1].integer == nil)
+        #expect(value["n"]?.array?[2].bool == true && value["n"]?.array?[3].isNull == true)
+        #expect(throws: JSONSyntaxError.self) { try StrictJSONParser.parse(Array(#"{"s": "\ud83d"}"#.utf8)) }
+        #expect(throws: TokenizerError.self) { try parseTokenizerJSON(Array(#"{"s": "\ud83d"}"#.utf8)) }
+    }
+
+    /// The tokenizer files now go through the checkpoint parser: what serde_json (the reader of
+    /// `tokenizers`) refuses is refused, and duplicate keys stay visible with the first one winning lookups.
+    @Test func tokenizerJSONIsParsedStrictly() throws {
+        let duplicate = try StrictJSONParser.parse(Array(#"{"a": 1, "a": 2}"#.utf8))
+        #expect(duplicate["a"]?.integer == 1 && duplicate.object?.count == 2)
+        #expect(try StrictJSONParser.parse(Array("123456789012345678901234567890".utf8)).integer == nil)
+        for text in ["{\"a\": 01}", "{\"a\": +1}", "{\"a\": 1.}", "[1,]", "{\"a\": \"x\ny\"}", "[1] x",
+                     String(repeating: "[", count: 65) + String(repeating: "]", count: 65)] {
+            #expect(throws: JSONSyntaxError.self, "\(text)") { try StrictJSONParser.parse(Array(text.utf8)) }
+        }
+        // Malformed UTF-8 inside a string is refused, not replaced with U+FFFD.
+        let invalid: [UInt8] = Array(#"{"a": ""#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8)
+        #expect(throws: JSONSyntaxError(reason: "invalid UTF-8 in string", offset: 7)) { try StrictJSONParser.parse(invalid) }
+        #expect(try StrictJSONParser.parse(Array(#"["é\n😀"]"#.utf8)).array?.first?.string == "é\n😀")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MGTensor
 
 /// The `BPE` model of `tokenizer.json` (tokenizers' `models::bpe`), with merges ranked by their
 /// position in the file.
@@ -27,19 +28,19 @@ struct BPEModel: Sendable {
         for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
             if let value = json[key]?.string, !value.isEmpty { throw .unsupported(feature: "BPE \(key)") }
         }
-        if case .double(let dropout)? = json["dropout"], dropout > 0 { throw .unsupported(feature: "BPE dropout") }
+        if let dropout = json["dropout"]?.double, dropout > 0 { throw .unsupported(feature: "BPE dropout") }
         guard let vocabObject = json["vocab"]?.object else { throw .invalidJSON(reason: "BPE model without vocab") }
         var vocabulary: [ExactKey: Int] = [:]
-        vocabulary.reserveCapacity(vocabObject.keys.count)
+        vocabulary.reserveCapacity(vocabObject.count)
         var largest = -1
-        for index in vocabObject.keys.indices {
-            let token = vocabObject.keys[index]
-            guard let id = vocabObject.values[index].int, id >= 0 else {
+        for member in vocabObject {
+            let token = member.key
+            guard let id = member.value.integer, id >= 0 else {
                 throw .invalidJSON(reason: "vocab entry \(token) without an id")
             }
             // Tokens are stored by id in a dense array: a huge id in a small file must not allocate it.
-            guard id < vocabObject.keys.count + Self.maximumIDGap else {
-                throw .invalidJSON(reason: "vocab id \(id) of \(token) is far beyond the \(vocabObject.keys.count) entries")
+            guard id < vocabObject.count + Self.maximumIDGap else {
+                throw .invalidJSON(reason: "vocab id \(id) of \(token) is far beyond the \(vocabObject.count) entries")
             }
             vocabulary[exact: token] = id
             largest = max(largest, id)

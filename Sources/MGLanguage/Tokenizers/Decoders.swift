@@ -1,3 +1,5 @@
+import MGTensor
+
 /// The `decoder` stage of `tokenizer.json`: each decoder maps the list of token strings to a new
 /// list (tokenizers' `decode_chain`), and the final list is concatenated.
 enum TokenDecoder: Sendable {
@@ -30,7 +32,7 @@ enum TokenDecoder: Sendable {
             guard let content = json["content"]?.string?.unicodeScalars.first else {
                 throw .invalidJSON(reason: "Strip decoder without content")
             }
-            self = .strip(content: content, start: json["start"]?.int ?? 0, stop: json["stop"]?.int ?? 0)
+            self = .strip(content: content, start: json["start"]?.integer ?? 0, stop: json["stop"]?.integer ?? 0)
         case "ByteLevel": self = .byteLevel
         case "Metaspace":
             let replacement = json["replacement"]?.string?.unicodeScalars.first ?? "\u{2581}"
@@ -139,7 +141,7 @@ enum PostProcessor: Sendable {
                 if piece["Sequence"] != nil {
                     seenSequence = true
                 } else if let name = piece["SpecialToken"]?["id"]?.string {
-                    guard let ids = json["special_tokens"]?[name]?["ids"]?.array?.compactMap(\.int) else {
+                    guard let ids = json["special_tokens"]?[name]?["ids"]?.array?.compactMap(\.integer) else {
                         throw .invalidJSON(reason: "TemplateProcessing special token \(name) has no ids")
                     }
                     if seenSequence { suffix += ids } else { prefix += ids }

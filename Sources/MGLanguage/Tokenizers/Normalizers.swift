@@ -1,4 +1,5 @@
 import Foundation
+import MGTensor
 
 /// The `normalizer` stage of `tokenizer.json` (tokenizers' `normalizers` module).
 enum TextNormalizer: Sendable {

@@ -1,3 +1,5 @@
+import MGTensor
+
 /// A piece of text between pre-tokenizer stages.
 struct PreToken {
     var text: String

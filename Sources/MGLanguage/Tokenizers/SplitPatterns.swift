@@ -1,3 +1,5 @@
+import MGTensor
+
 /// The pre-tokenizer regexes of byte-level BPE vocabularies, matched by hand over Unicode scalars.
 ///
 /// `tokenizers` runs these patterns with Oniguruma. Rather than a general regex engine (and

@@ -1,4 +1,5 @@
 import Foundation
+import MGTensor
 
 /// An HF `tokenizer.json`, run as the `tokenizers` library runs it: added tokens are split out
 /// of the raw text, every other segment goes through normalizer → pre-tokenizer → BPE model,
@@ -54,7 +55,7 @@ public final class TokenizerJSON: Tokenizer {
     /// - Throws: ``TokenizerError/invalidJSON(reason:)``, ``TokenizerError/unsupported(feature:)``,
     ///   or ``TokenizerError/unknownToken(_:)`` for a BOS/EOS name that is not in the vocabulary.
     public init(json bytes: [UInt8], options: Options = Options()) throws(TokenizerError) {
-        let root = try JSONValue.parse(bytes)
+        let root = try parseTokenizerJSON(bytes)
         guard let modelJSON = root["model"] else { throw .invalidJSON(reason: "no model") }
         let bpe = try BPEModel(json: modelJSON)
         model = bpe
@@ -66,7 +67,7 @@ public final class TokenizerJSON: Tokenizer {
 
         var added: [AddedToken] = []
         for entry in root["added_tokens"]?.array ?? [] {
-            guard let content = entry["content"]?.string, let id = entry["id"]?.int else {
+            guard let content = entry["content"]?.string, let id = entry["id"]?.integer else {
                 throw .invalidJSON(reason: "added token without content or id")
             }
             // The vocabulary size is the largest id plus one; ids far past the model's are refused.
@@ -186,5 +187,15 @@ extension Unicode.Scalar {
         case .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .connectorPunctuation: return true
         default: return false
         }
+    }
+}
+
+/// Parses a tokenizer JSON file (`tokenizer.json`, `tokenizer_config.json`) with the package's
+/// one JSON parser, reporting malformed text as ``TokenizerError/invalidJSON(reason:)``.
+func parseTokenizerJSON(_ bytes: [UInt8]) throws(TokenizerError) -> JSONValue {
+    do {
+        return try StrictJSONParser.parse(bytes)
+    } catch {
+        throw .invalidJSON(reason: error.description)
     }
 }

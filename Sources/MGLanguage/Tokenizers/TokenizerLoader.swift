@@ -1,4 +1,5 @@
 import Foundation
+import MGTensor
 
 /// The settings of `tokenizer_config.json` (and `special_tokens_map.json`) that change how text
 /// is tokenised. Missing files or keys leave fields `nil`.
@@ -25,7 +26,7 @@ public struct TokenizerConfiguration: Sendable {
         for name in ["special_tokens_map.json", "tokenizer_config.json"] {
             let url = directory.appendingPathComponent(name)
             guard let data = try? Data(contentsOf: url) else { continue }
-            try merge(JSONValue.parse([UInt8](data)))
+            try merge(parseTokenizerJSON([UInt8](data)))
         }
     }
 
@@ -47,14 +48,15 @@ public struct TokenizerConfiguration: Sendable {
         cleanUpTokenizationSpaces = json["clean_up_tokenization_spaces"]?.bool ?? cleanUpTokenizationSpaces
         if let decoder = json["added_tokens_decoder"]?.object {
             addedTokens = []
-            for (key, value) in zip(decoder.keys, decoder.values) {
-                guard let id = Int(key), let content = value["content"]?.string else {
-                    throw .invalidJSON(reason: "added_tokens_decoder entry \(key)")
+            for member in decoder {
+                guard let id = Int(member.key), let content = member.value["content"]?.string else {
+                    throw .invalidJSON(reason: "added_tokens_decoder entry \(member.key)")
                 }
                 addedTokens.append(AddedToken(
-                    content: content, id: id, special: value["special"]?.bool ?? false,
-                    lstrip: value["lstrip"]?.bool ?? false, rstrip: value["rstrip"]?.bool ?? false,
-                    singleWord: value["single_word"]?.bool ?? false, normalized: value["normalized"]?.bool ?? false))
+                    content: content, id: id, special: member.value["special"]?.bool ?? false,
+                    lstrip: member.value["lstrip"]?.bool ?? false, rstrip: member.value["rstrip"]?.bool ?? false,
+                    singleWord: member.value["single_word"]?.bool ?? false,
+                    normalized: member.value["normalized"]?.bool ?? false))
             }
         }
     }
