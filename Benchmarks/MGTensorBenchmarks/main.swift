@@ -5,7 +5,7 @@ import MGTensor
 // the conversion path vs PyTorch BF16), every non-GEMM op at model size next to PyTorch (fp32, same
 // thread count), and the whole models (CLIP ViT-L/14-336, ConvNeXt-L, a Gemma-2B-shaped decoder)
 // next to PyTorch, each pair measured in the same run.
-// Usage: MGTensorBenchmarks [--repeat N] [--no-torch] [--filter gemm|bf16|models|clip|convnext|gemma|prefill|OP NAME]
+// Usage: MGTensorBenchmarks [--repeat N] [--no-torch] [--filter gemm|bf16|models|clip|convnext|gemma|prefill|tiers|OP NAME]
 
 let arguments = CommandLine.arguments
 func option(_ name: String) -> String? {
@@ -20,6 +20,11 @@ if filter == "prefill" {
     exit(0)
 }
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+if filter == "tiers" {
+    // Not part of the full run: the active kernel tier (MG_MAX_ISA) against PyTorch capped alike.
+    try runTierBenchmarks(repositoryRoot: root, repeat: repeatCount, withTorch: !arguments.contains("--no-torch"))
+    exit(0)
+}
 let torch = arguments.contains("--no-torch") ? nil : TorchReference(repositoryRoot: root, threads: Parallel.threadCount)
 
 print("MGTensor benchmarks — \(Parallel.threadCount) threads, median of \(repeatCount) runs")

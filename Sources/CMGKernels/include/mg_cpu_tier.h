@@ -33,4 +33,8 @@ const char *mg_kernel_tier_name(int tier);
 double mg_peak_bf16_dot(int tier, size_t iterations);
 double mg_peak_f32_fma(int tier, size_t iterations);
 
+/// Reads `bytes` bytes at `data` once (the widest loads of the detected tier) and returns a checksum,
+/// so a benchmark can compare a memory-bound kernel with a plain read of the same bytes.
+uint64_t mg_read_bytes(const void *data, size_t bytes);
+
 #endif
