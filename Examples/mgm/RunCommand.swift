@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MGLanguage
 import MGPipeline
+import MGTensor
 import MGVision
 
 /// `mgm run`: ask a Mini-Gemini checkpoint about images, once or as a chat.
@@ -176,6 +177,7 @@ struct RunCommand: AsyncParsableCommand {
                 "load_seconds": loadSeconds, "vision_seconds": info.visionSeconds, "prefill_seconds": g.prefillSeconds,
                 "time_to_first_token_seconds": info.visionSeconds + g.prefillSeconds, "prompt_positions": g.promptTokenCount,
                 "generated_tokens": g.generatedTokenCount, "decode_tokens_per_second": g.tokensPerSecond,
+                "kernel_tier": KernelTier.active.description,
             ]
         }
     }
