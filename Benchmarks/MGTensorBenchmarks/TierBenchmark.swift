@@ -114,13 +114,22 @@ func runTierBenchmarks(repositoryRoot root: URL, repeat count: Int, withTorch: B
     // BF16 products are compared with the BF16 peak where the tier has one, else with the F32 peak.
     let peak = bf16Peak ?? f32Peak
 
-    print("\n| product (Gemma-2B shape) | mode | ms | GFLOP/s (CPU time) | % of peak | PyTorch BF16 ms | ratio to PyTorch |")
-    print("|---|---|---|---|---|---|---|")
-    func row(_ name: String, _ mode: String, flop: Double, passes: Double, _ timing: TierTiming, torchMs: Double?) {
+    print("\n| product (Gemma-2B shape) | mode | ms (wall) | ms (CPU/thread) | GFLOP/s (CPU) | % of peak | "
+        + "PyTorch BF16 ms (wall / CPU) | ratio to PyTorch (wall / CPU) |")
+    print("|---|---|---|---|---|---|---|---|")
+    func row(_ name: String, _ mode: String, flop: Double, passes: Double, _ timing: TierTiming, torchMs: TierTiming?) {
         let rate = flop / (timing.cpuMs / 1000) / 1e9
         let percent = 100 * rate * passes / peak
-        print("| \(name) | \(mode) | \(fixed(timing.wallMs, 1)) | \(fixed(rate, 1)) | \(fixed(percent, 1))% | "
-            + "\(torchMs.map { fixed($0, 1) } ?? "–") | \(torchMs.map { fixed(timing.wallMs / $0) } ?? "–") |")
+        let torchText = torchMs.map { "\(fixed($0.wallMs, 1)) / \(fixed($0.cpuMs, 1))" } ?? "–"
+        let ratioText = torchMs.map { "\(fixed(timing.wallMs / $0.wallMs)) / \(fixed(timing.cpuMs / $0.cpuMs))" } ?? "–"
+        print("| \(name) | \(mode) | \(fixed(timing.wallMs, 1)) | \(fixed(timing.cpuMs, 1)) | \(fixed(rate, 1)) | "
+            + "\(fixed(percent, 1))% | \(torchText) | \(ratioText) |")
+    }
+    func torchTiming(_ op: String, _ args: [String: Any], repeat runs: Int) -> TierTiming? {
+        guard let reply = torch?.request(op: op, args: args, repeat: runs), let wall = reply["ms"] as? Double,
+            let cpu = reply["cpu_ms"] as? Double
+        else { return nil }
+        return TierTiming(wallMs: wall, cpuMs: cpu)
     }
     let hidden = 2048, inner = 16384, vocabulary = 256_000
     let square = try randomBF16Tensor([hidden, hidden], radius: 0.05, seed: 11)
@@ -130,16 +139,16 @@ func runTierBenchmarks(repositoryRoot root: URL, repeat count: Int, withTorch: B
     let packedPasses: Double = tier >= .avx512BF16 ? 2 : 1
     for positions in [600, 3000] {
         let x = try randomTensor([positions, hidden])
-        let runs = positions > 1000 ? max(3, count / 2) : count
+        let runs = positions > 1000 ? max(1, count / 2) : count
         let linearFlop = 2.0 * Double(positions * hidden * hidden)
-        let torchLinear = torch?.time(op: "linear_bf16", args: ["M": positions, "K": hidden, "N": hidden], repeat: runs)
+        let torchLinear = torchTiming("linear_bf16", ["M": positions, "K": hidden, "N": hidden], repeat: runs)
         for precision in [LinearPrecision.float32, .bfloat16Activations] {
             let timing = try measureTiming(repeat: runs, threads: threads) { _ = try linear(x, weight: square, precision: precision) }
             row("linear \(positions)×\(hidden)×\(hidden)", precision == .float32 ? "exact" : "bf16-act", flop: linearFlop,
                 passes: precision == .float32 ? packedPasses : 1, timing, torchMs: torchLinear)
         }
         let mlpFlop = 6.0 * Double(positions * hidden * inner)
-        let torchMLP = torch?.time(op: "gated_mlp_bf16", args: ["M": positions, "hidden": hidden, "inner": inner], repeat: runs)
+        let torchMLP = torchTiming("gated_mlp_bf16", ["M": positions, "hidden": hidden, "inner": inner], repeat: runs)
         for precision in [LinearPrecision.float32, .bfloat16Activations] {
             let timing = try measureTiming(repeat: runs, threads: threads) {
                 _ = try gatedMLP(x, gate: gate, up: up, down: down, activation: .gelu(.tanh), precision: precision)
@@ -153,7 +162,7 @@ func runTierBenchmarks(repositoryRoot root: URL, repeat count: Int, withTorch: B
         let x = try randomTensor([positions, hidden])
         let head = try randomBF16Tensor([vocabulary, hidden], radius: 0.05, seed: 15)
         let flop = 2.0 * Double(positions * hidden * vocabulary)
-        let torchHead = torch?.time(op: "linear_bf16", args: ["M": positions, "K": hidden, "N": vocabulary], repeat: 1)
+        let torchHead = torchTiming("linear_bf16", ["M": positions, "K": hidden, "N": vocabulary], repeat: 1)
         for precision in [LinearPrecision.float32, .bfloat16Activations] {
             let timing = try measureTiming(repeat: 1, threads: threads) { _ = try linear(x, weight: head, precision: precision) }
             row("linear \(positions)×\(hidden)×\(vocabulary)", precision == .float32 ? "exact" : "bf16-act", flop: flop,
