@@ -46,7 +46,8 @@ if filter == nil || "gemm".contains(filter!.lowercased()) {
 }
 
 if filter == nil || "bf16 gemm".contains(filter!.lowercased()) {
-    print("\n| BF16 linear M×K×N | AMX exact ms | AMX bf16-act ms | convert+sgemm ms | PyTorch BF16 ms | exact rel. error vs F32 | convert/exact | bf16-act/PyTorch |")
+    print("\nPacked BF16 kernels: \(MatrixKernels.packedBF16Tier.map { "\($0)" } ?? "none at this tier")")
+    print("\n| BF16 linear M×K×N | packed exact ms | packed bf16-act ms | convert+sgemm ms | PyTorch BF16 ms | exact rel. error vs F32 | convert/exact | bf16-act/PyTorch |")
     print("|---|---|---|---|---|---|---|---|")
     for (m, k, n, runs) in [(600, 2048, 2048, repeatCount), (600, 2048, 16384, 3), (600, 16384, 2048, 3), (600, 2048, 256_000, 1)] {
         let r = try runBF16GEMM(m: m, k: k, n: n, repeat: runs, torch: torch)

@@ -23,7 +23,8 @@ public enum KernelTier: Int, Sendable, Hashable, Comparable, CaseIterable, Custo
     /// Intel AMX BF16 tiles, granted by the operating system (Sapphire Rapids and later).
     case amx = 4
 
-    /// The tier the kernels run at: ``detected`` capped by `MG_MAX_ISA`. Logged once, at first use.
+    /// The tier the kernels run at: ``detected`` capped by `MG_MAX_ISA`. Logged once, at first use
+    /// (debug level, logger `MiniGemini.MGTensor`); MGPipeline reads it when a model is assembled.
     public static var active: KernelTier { announced }
 
     /// The highest tier this CPU and operating system support, ignoring `MG_MAX_ISA`.
@@ -41,7 +42,7 @@ public enum KernelTier: Int, Sendable, Hashable, Comparable, CaseIterable, Custo
         let tier = KernelTier(rawValue: Int(mg_kernel_tier())) ?? .baseline
         let cap = ProcessInfo.processInfo.environment["MG_MAX_ISA"] ?? "unset"
         let note = mg_kernel_tier_cap_invalid() != 0 ? " (ignored: not a tier name)" : ""
-        Logger(label: "MiniGemini.MGTensor").info(
+        Logger(label: "MiniGemini.MGTensor").debug(
             "kernel tier", metadata: ["tier": "\(tier)", "detected": "\(detected)", "MG_MAX_ISA": "\(cap)\(note)"])
         return tier
     }()

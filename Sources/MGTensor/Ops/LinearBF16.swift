@@ -25,9 +25,20 @@ public enum MatrixKernels {
         set { amxAllowed.store(newValue, ordering: .relaxed) }
     }
 
+    private static let packedAllowed = Atomic<Bool>(true)
+
+    /// Whether multi-row BF16 products use the packed kernels at all (true by default). Set it to
+    /// false to send them through the conversion path on every tier (e.g. to compare both paths);
+    /// it affects calls that start afterwards.
+    public static var usesPackedBF16: Bool {
+        get { packedAllowed.load(ordering: .relaxed) }
+        set { packedAllowed.store(newValue, ordering: .relaxed) }
+    }
+
     /// The tier of the packed kernels that multi-row BF16 products use, or nil when they widen the
-    /// weights for `sgemm` (tiers below ``KernelTier/avx512BF16``).
+    /// weights for `sgemm` (tiers below ``KernelTier/avx512BF16``, or ``usesPackedBF16`` off).
     public static var packedBF16Tier: KernelTier? {
+        guard usesPackedBF16 else { return nil }
         if usesAMX { return .amx }
         return KernelTier.active >= .avx512BF16 ? .avx512BF16 : nil
     }
