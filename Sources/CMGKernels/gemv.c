@@ -86,8 +86,10 @@ static inline float lane_sum(const float *lanes) {
     }
 
 // One copy per kernel tier, chosen per call from mg_kernel_tier() (so MG_MAX_ISA caps it too). The
-// lanes are explicit, so every copy sums in the same order; the AVX2 and AVX-512 copies fuse each
-// multiply-add (as the compiler contracts them), the baseline rounds the product first.
+// portable loop's lanes are explicit, so its AVX2 and baseline copies sum in the same order (AVX2
+// fuses each multiply-add as the compiler contracts them, the baseline rounds the product first);
+// the AVX-512 tier uses the split-lane kernel below (its own order). F16 weights keep the portable
+// loop at every tier.
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__)) && !defined(MG_NO_MULTIVERSION)
 #define GEMV_TIERS 1
 #define TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
@@ -166,10 +168,17 @@ DEFINE_GEMV(gemv_bf16_baseline, bf16_value, )
 DEFINE_GEMV(gemv_f16_baseline, f16_value, )
 
 void mg_gemv_bf16(const uint16_t *w, const float *x, const float *bias, float *y, size_t rows, size_t cols) {
+    mg_gemv_bf16_at(mg_kernel_tier(), w, x, bias, y, rows, cols);
+}
+
+void mg_gemv_bf16_at(int tier, const uint16_t *w, const float *x, const float *bias, float *y, size_t rows,
+                     size_t cols) {
+    if (tier > mg_kernel_tier_detected()) tier = mg_kernel_tier_detected();
 #ifdef GEMV_TIERS
-    int tier = mg_kernel_tier();
     if (tier >= MG_TIER_AVX512) return gemv_bf16_avx512_split(w, x, bias, y, rows, cols);
     if (tier == MG_TIER_AVX2) return gemv_bf16_avx2(w, x, bias, y, rows, cols);
+#else
+    (void)tier;
 #endif
     gemv_bf16_baseline(w, x, bias, y, rows, cols);
 }

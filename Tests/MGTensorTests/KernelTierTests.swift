@@ -1,4 +1,6 @@
+import CMGKernels
 import Foundation
+import MGTestSupport
 import Testing
 
 @testable import MGTensor
@@ -30,5 +32,32 @@ import Testing
         default: #expect(tier == nil)
         }
         if !MatrixKernels.amxAvailable { #expect(!MatrixKernels.usesAMX) }
+    }
+}
+
+/// The decode GEMV at every tier this machine runs, in one process, against Float64.
+@Suite struct GEMVTierTests {
+    /// Rows not a multiple of 8, columns not a multiple of 32, a bias; relative error ≤ 1e-5 of
+    /// Σ|x·w| per row at every tier, and the tiers agree with each other to the same bound.
+    @Test(arguments: KernelTier.supported) func gemvMatchesFloat64(tier: KernelTier) throws {
+        let (rows, cols) = (37, 2085)
+        let w = try DeterministicData.tensor(seed: 1600, shape: [rows, cols]).converted(to: .bf16)
+        let x = try DeterministicData.tensor(seed: 1601, shape: [cols]).floats()
+        let bias = try DeterministicData.tensor(seed: 1602, shape: [rows]).floats()
+        let weights = w.floats()
+        var y = [Float](repeating: .nan, count: rows)
+        w.withUnsafeBytes { raw in
+            let pointer = raw.baseAddress!.assumingMemoryBound(to: UInt16.self)
+            mg_gemv_bf16_at(Int32(tier.rawValue), pointer, x, bias, &y, rows, cols)
+        }
+        for r in 0..<rows {
+            var sum = Double(bias[r]), magnitude = abs(Double(bias[r]))
+            for i in 0..<cols {
+                let term = Double(x[i]) * Double(weights[r * cols + i])
+                sum += term
+                magnitude += abs(term)
+            }
+            #expect(abs(Double(y[r]) - sum) <= 1e-5 * magnitude, "\(tier) row \(r): \(y[r]) vs \(sum)")
+        }
     }
 }
