@@ -72,7 +72,7 @@ let package = Package(
         .target(name: "MGScenes", dependencies: ["MGVision", "MGPipeline"], path: "Examples/MGScenes"),
         .executableTarget(
             name: "MGTensorBenchmarks",
-            dependencies: ["MGTensor", "MGVision", "MGLanguage", "COpenBLAS"],
+            dependencies: ["MGTensor", "MGVision", "MGLanguage", "COpenBLAS", "CMGKernels"],
             path: "Benchmarks/MGTensorBenchmarks"
         ),
 

@@ -19,10 +19,11 @@ struct BF16GEMMResult {
 func runBF16GEMM(m: Int, k: Int, n: Int, repeat count: Int, torch: TorchReference?) throws -> BF16GEMMResult {
     let x = try randomTensor([m, k])
     let w = try randomBF16Tensor([n, k], radius: 0.05, seed: 7)
-    let amx = MatrixKernels.amxAvailable
+    // "amx" columns: the packed kernels of the active tier (AMX or AVX-512 BF16, see KernelTier).
+    let amx = MatrixKernels.packedBF16Tier != nil
     func timed(useAMX: Bool, precision: LinearPrecision = .float32) throws -> (Double, Tensor) {
-        MatrixKernels.usesAMX = useAMX
-        defer { MatrixKernels.usesAMX = true }
+        MatrixKernels.usesPackedBF16 = useAMX
+        defer { MatrixKernels.usesPackedBF16 = true }
         var last: Tensor?
         let ms = try medianMilliseconds(repeat: count) { last = try linear(x, weight: w, precision: precision) }
         return (ms, last!)

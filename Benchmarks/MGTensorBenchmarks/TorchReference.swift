@@ -11,13 +11,18 @@ final class TorchReference {
     private var buffer = Data()
     let banner: String
 
-    init?(repositoryRoot: URL, script relativePath: String = "Tools/bench/torch_ops.py", threads: Int) {
+    /// `environment` adds variables for the Python process (e.g. `ONEDNN_MAX_CPU_ISA` to cap oneDNN).
+    init?(
+        repositoryRoot: URL, script relativePath: String = "Tools/bench/torch_ops.py", threads: Int,
+        environment extra: [String: String] = [:]
+    ) {
         let script = repositoryRoot.appendingPathComponent(relativePath)
         guard FileManager.default.fileExists(atPath: script.path) else { return nil }
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", script.path]
         var environment = ProcessInfo.processInfo.environment
         environment["MG_NUM_THREADS"] = String(threads)
+        environment.merge(extra) { _, new in new }
         process.environment = environment
         process.standardInput = input
         process.standardOutput = output

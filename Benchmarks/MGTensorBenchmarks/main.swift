@@ -5,7 +5,7 @@ import MGTensor
 // the conversion path vs PyTorch BF16), every non-GEMM op at model size next to PyTorch (fp32, same
 // thread count), and the whole models (CLIP ViT-L/14-336, ConvNeXt-L, a Gemma-2B-shaped decoder)
 // next to PyTorch, each pair measured in the same run.
-// Usage: MGTensorBenchmarks [--repeat N] [--no-torch] [--filter gemm|bf16|models|clip|convnext|gemma|prefill|tokenizer|OP NAME]
+// Usage: MGTensorBenchmarks [--repeat N] [--no-torch] [--filter gemm|bf16|models|clip|convnext|gemma|prefill|tokenizer|tiers|quant|OP NAME]
 
 let arguments = CommandLine.arguments
 func option(_ name: String) -> String? {
@@ -25,6 +25,11 @@ if filter == "tokenizer" {
     exit(0)
 }
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+if filter == "tiers" {
+    // Not part of the full run: the active kernel tier (MG_MAX_ISA) against PyTorch capped alike.
+    try runTierBenchmarks(repositoryRoot: root, repeat: repeatCount, withTorch: !arguments.contains("--no-torch"))
+    exit(0)
+}
 let torch = arguments.contains("--no-torch") ? nil : TorchReference(repositoryRoot: root, threads: Parallel.threadCount)
 
 print("MGTensor benchmarks — \(Parallel.threadCount) threads, median of \(repeatCount) runs")
@@ -46,7 +51,8 @@ if filter == nil || "gemm".contains(filter!.lowercased()) {
 }
 
 if filter == nil || "bf16 gemm".contains(filter!.lowercased()) {
-    print("\n| BF16 linear M×K×N | AMX exact ms | AMX bf16-act ms | convert+sgemm ms | PyTorch BF16 ms | exact rel. error vs F32 | convert/exact | bf16-act/PyTorch |")
+    print("\nPacked BF16 kernels: \(MatrixKernels.packedBF16Tier.map { "\($0)" } ?? "none at this tier")")
+    print("\n| BF16 linear M×K×N | packed exact ms | packed bf16-act ms | convert+sgemm ms | PyTorch BF16 ms | exact rel. error vs F32 | convert/exact | bf16-act/PyTorch |")
     print("|---|---|---|---|---|---|---|---|")
     for (m, k, n, runs) in [(600, 2048, 2048, repeatCount), (600, 2048, 16384, 3), (600, 16384, 2048, 3), (600, 2048, 256_000, 1)] {
         let r = try runBF16GEMM(m: m, k: k, n: n, repeat: runs, torch: torch)

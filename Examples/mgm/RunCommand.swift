@@ -3,6 +3,7 @@ import Foundation
 import MGHub
 import MGLanguage
 import MGPipeline
+import MGTensor
 import MGVision
 
 /// `mgm run`: ask a Mini-Gemini checkpoint about images, once or as a chat.
@@ -192,6 +193,7 @@ struct RunCommand: AsyncParsableCommand {
                 "load_seconds": loadSeconds, "vision_seconds": info.visionSeconds, "prefill_seconds": g.prefillSeconds,
                 "time_to_first_token_seconds": info.visionSeconds + g.prefillSeconds, "prompt_positions": g.promptTokenCount,
                 "generated_tokens": g.generatedTokenCount, "decode_tokens_per_second": g.tokensPerSecond,
+                "kernel_tier": KernelTier.active.description,
             ]
         }
     }

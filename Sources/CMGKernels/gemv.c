@@ -3,6 +3,7 @@
 // each load of x; sixteen independent lanes per row let the compiler use full vectors and hide the
 // FMA latency (a plain scalar reduction would not vectorise without fast-math).
 #include "mg_gemv.h"
+#include "mg_cpu_tier.h"
 #include <string.h>
 
 #define LANES 16
@@ -37,9 +38,8 @@ static inline float lane_sum(const float *lanes) {
     return sum;
 }
 
-#define DEFINE_GEMV(NAME, WIDEN)                                                                   \
-    MG_MULTIVERSION                                                                                \
-    void NAME(const uint16_t *restrict w, const float *restrict x, const float *restrict bias,      \
+#define DEFINE_GEMV(NAME, WIDEN, TARGET)                                                           \
+    TARGET static void NAME(const uint16_t *restrict w, const float *restrict x, const float *restrict bias,      \
               float *restrict y, size_t rows, size_t cols) {                                       \
         size_t body = cols - cols % LANES;                                                         \
         size_t r = 0;                                                                              \
@@ -85,8 +85,112 @@ static inline float lane_sum(const float *lanes) {
         }                                                                                          \
     }
 
-DEFINE_GEMV(mg_gemv_bf16, bf16_value)
-DEFINE_GEMV(mg_gemv_f16, f16_value)
+// One copy per kernel tier, chosen per call from mg_kernel_tier() (so MG_MAX_ISA caps it too). The
+// portable loop's lanes are explicit, so its AVX2 and baseline copies sum in the same order (AVX2
+// fuses each multiply-add as the compiler contracts them, the baseline rounds the product first);
+// the AVX-512 tier uses the split-lane kernel below (its own order). F16 weights keep the portable
+// loop at every tier.
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__)) && !defined(MG_NO_MULTIVERSION)
+#define GEMV_TIERS 1
+#define TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
+#define TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
+DEFINE_GEMV(gemv_bf16_avx512, bf16_value, TARGET_AVX512)
+DEFINE_GEMV(gemv_f16_avx512, f16_value, TARGET_AVX512)
+DEFINE_GEMV(gemv_bf16_avx2, bf16_value, TARGET_AVX2)
+DEFINE_GEMV(gemv_f16_avx2, f16_value, TARGET_AVX2)
+#include <immintrin.h>
+#include <stdlib.h>
+
+// AVX-512 bf16 GEMV without widening shuffles: a 64-byte load holds 32 weights; shifting each
+// 32-bit lane left by 16 gives the even-indexed weights as F32 and masking off the low half gives
+// the odd ones, to be multiplied by x's even and odd elements (split once per call). Eight rows
+// share each x load, so 8 weight streams are in flight.
+#define SPLIT_ROWS 8
+TARGET_AVX512 static inline float row_tail(const uint16_t *w, const float *x, size_t from, size_t cols) {
+    float sum = 0;
+    for (size_t i = from; i < cols; i++) sum += x[i] * bf16_value(w[i]);
+    return sum;
+}
+
+TARGET_AVX512 static void gemv_bf16_split(const uint16_t *restrict w, const float *restrict x, const float *restrict bias,
+                                          float *restrict y, size_t rows, size_t cols, float *even, float *odd) {
+    size_t body = cols - cols % 32;
+    for (size_t i = 0; i < body; i += 2) {
+        even[i / 2] = x[i];
+        odd[i / 2] = x[i + 1];
+    }
+    const __m512i high_half = _mm512_set1_epi32((int)0xffff0000u);
+    size_t r = 0;
+    for (; r + SPLIT_ROWS <= rows; r += SPLIT_ROWS) {
+        __m512 acc_even[SPLIT_ROWS], acc_odd[SPLIT_ROWS];
+        for (int i = 0; i < SPLIT_ROWS; i++) acc_even[i] = acc_odd[i] = _mm512_setzero_ps();
+        const uint16_t *base = w + r * cols;
+        for (size_t c = 0; c < body; c += 32) {
+            __m512 xe = _mm512_loadu_ps(even + c / 2), xo = _mm512_loadu_ps(odd + c / 2);
+            for (int i = 0; i < SPLIT_ROWS; i++) {
+                __m512i v = _mm512_loadu_si512((const void *)(base + (size_t)i * cols + c));
+                acc_even[i] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), xe, acc_even[i]);
+                acc_odd[i] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v, high_half)), xo, acc_odd[i]);
+            }
+        }
+        for (int i = 0; i < SPLIT_ROWS; i++) {
+            float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc_even[i], acc_odd[i]));
+            sum += row_tail(base + (size_t)i * cols, x, body, cols);
+            y[r + (size_t)i] = bias ? sum + bias[r + (size_t)i] : sum;
+        }
+    }
+    for (; r < rows; r++) {
+        const uint16_t *row = w + r * cols;
+        __m512 acc_even = _mm512_setzero_ps(), acc_odd = _mm512_setzero_ps();
+        for (size_t c = 0; c < body; c += 32) {
+            __m512i v = _mm512_loadu_si512((const void *)(row + c));
+            acc_even = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), _mm512_loadu_ps(even + c / 2), acc_even);
+            acc_odd = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v, high_half)), _mm512_loadu_ps(odd + c / 2), acc_odd);
+        }
+        float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc_even, acc_odd)) + row_tail(row, x, body, cols);
+        y[r] = bias ? sum + bias[r] : sum;
+    }
+}
+
+static void gemv_bf16_avx512_split(const uint16_t *w, const float *x, const float *bias, float *y, size_t rows,
+                                   size_t cols) {
+    float stack[2 * 4096];
+    float *buffer = cols <= 8192 ? stack : malloc(cols * sizeof(float));
+    if (!buffer) {
+        gemv_bf16_avx512(w, x, bias, y, rows, cols);
+        return;
+    }
+    gemv_bf16_split(w, x, bias, y, rows, cols, buffer, buffer + cols / 2);
+    if (buffer != stack) free(buffer);
+}
+#endif
+DEFINE_GEMV(gemv_bf16_baseline, bf16_value, )
+DEFINE_GEMV(gemv_f16_baseline, f16_value, )
+
+void mg_gemv_bf16(const uint16_t *w, const float *x, const float *bias, float *y, size_t rows, size_t cols) {
+    mg_gemv_bf16_at(mg_kernel_tier(), w, x, bias, y, rows, cols);
+}
+
+void mg_gemv_bf16_at(int tier, const uint16_t *w, const float *x, const float *bias, float *y, size_t rows,
+                     size_t cols) {
+    if (tier > mg_kernel_tier_detected()) tier = mg_kernel_tier_detected();
+#ifdef GEMV_TIERS
+    if (tier >= MG_TIER_AVX512) return gemv_bf16_avx512_split(w, x, bias, y, rows, cols);
+    if (tier == MG_TIER_AVX2) return gemv_bf16_avx2(w, x, bias, y, rows, cols);
+#else
+    (void)tier;
+#endif
+    gemv_bf16_baseline(w, x, bias, y, rows, cols);
+}
+
+void mg_gemv_f16(const uint16_t *w, const float *x, const float *bias, float *y, size_t rows, size_t cols) {
+#ifdef GEMV_TIERS
+    int tier = mg_kernel_tier();
+    if (tier >= MG_TIER_AVX512) return gemv_f16_avx512(w, x, bias, y, rows, cols);
+    if (tier == MG_TIER_AVX2) return gemv_f16_avx2(w, x, bias, y, rows, cols);
+#endif
+    gemv_f16_baseline(w, x, bias, y, rows, cols);
+}
 
 void mg_fill_rows(const float *bias, float *out, size_t rows, size_t cols, size_t ld) {
     for (size_t r = 0; r < rows; r++) memcpy(out + r * ld, bias, cols * sizeof(float));

@@ -54,6 +54,8 @@ public final class MiniGemini: Sendable {
         self.imageEncoder = imageEncoder
         self.templateChoice = templateChoice
         self.limits = limits
+        // Chooses the kernel tier (and logs it, once per process) at the first model assembled.
+        _ = KernelTier.active
     }
 
     /// The most prompt positions (text plus visual tokens) a request may use.

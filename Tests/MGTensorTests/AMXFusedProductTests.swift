@@ -4,7 +4,8 @@ import Testing
 
 @testable import MGTensor
 
-/// The fused AMX products of prefill against Float64 references:
+/// The fused products of prefill on the packed BF16 kernels of the active tier (AMX or AVX-512
+/// BF16) against Float64 references:
 /// - ``gatedMLP(_:gate:up:down:activation:precision:)`` (gate/up combined in the tile epilogue and
 ///   written straight into the packed operand of the down product);
 /// - several multi-row products of one input (``linear(_:weights:precision:)``, packed once);
@@ -68,7 +69,7 @@ import Testing
 
     /// Exact mode within 1e-5 per row of Float64 (F32-level), the bf16 mode within 2e-2 but above
     /// 1e-5 (it really rounds). `inner` = 2080 gives the down product a k above one 2048 slice.
-    @Test(.enabled(if: MatrixKernels.usesAMX), arguments: [GatedActivation.gelu(.tanh), .silu, .gelu(.none)])
+    @Test(.enabled(if: MatrixKernels.packedBF16Tier != nil), arguments: [GatedActivation.gelu(.tanh), .silu, .gelu(.none)])
     func gatedMLPMatchesFloat64(activation: GatedActivation) throws {
         for (index, shape) in [(rows: 37, hidden: 96, inner: 64), (rows: 33, hidden: 64, inner: 2080), (rows: 2, hidden: 32, inner: 32)]
             .enumerated()
@@ -87,7 +88,7 @@ import Testing
 
     /// The fused kernel agrees with the composed ops it replaces (two products, the gated
     /// activation, the down product) to 1e-6 in the exact mode; leading axes are kept.
-    @Test(.enabled(if: MatrixKernels.usesAMX)) func gatedMLPMatchesComposedOps() throws {
+    @Test(.enabled(if: MatrixKernels.packedBF16Tier != nil)) func gatedMLPMatchesComposedOps() throws {
         let (x2, gate, up, down) = try Self.mlp(rows: 70, hidden: 64, inner: 96, seed: 1100)
         let x = try x2.reshaped([2, 35, 64])
         let fused = try gatedMLP(x, gate: gate, up: up, down: down, activation: .gelu(.tanh))
@@ -121,7 +122,7 @@ import Testing
     /// Several weights on one multi-row input (packed once, one parallel pass) give exactly the
     /// results of separate calls, in both precisions; widths 70, 33 and 256 leave partial blocks.
     /// Tolerance: 0 (bitwise; same kernel per output block).
-    @Test(.enabled(if: MatrixKernels.usesAMX)) func multiRowProductsMatchSeparateCalls() throws {
+    @Test(.enabled(if: MatrixKernels.packedBF16Tier != nil)) func multiRowProductsMatchSeparateCalls() throws {
         let x = try DeterministicData.tensor(seed: 1400, shape: [37, 96])
         let weights = try [70, 33, 256].enumerated().map { index, width in
             try DeterministicData.tensor(seed: 1401 + UInt64(index), shape: [width, 96]).converted(to: .bf16)
@@ -139,7 +140,7 @@ import Testing
     /// k = 2080 spans two of the kernel's k slices (the second adds to the first's stored sums), with
     /// a bias pre-filled into the output: exact mode within 1e-5 per row of Float64, bf16 mode within
     /// 1e-2.
-    @Test(.enabled(if: MatrixKernels.usesAMX)) func longReductionMatchesFloat64() throws {
+    @Test(.enabled(if: MatrixKernels.packedBF16Tier != nil)) func longReductionMatchesFloat64() throws {
         let (rows, k, n) = (33, 2080, 40)
         let x = try DeterministicData.tensor(seed: 1500, shape: [rows, k])
         let w = try DeterministicData.tensor(seed: 1501, shape: [n, k]).converted(to: .bf16)

@@ -3,9 +3,9 @@ import Testing
 
 @testable import MGTensor
 
-/// The multi-row BF16 `linear` paths against a Float64 product of the exact weights: the AMX tile
-/// kernel (hi/lo split activations) where the CPU has it, and the convert-and-`sgemm` fallback
-/// everywhere. Shapes cover partial 32-row and 32-column blocks, a k that is not a multiple of the
+/// The multi-row BF16 `linear` paths against a Float64 product of the exact weights: the packed
+/// kernels (hi/lo split activations) at every packed tier the CPU has (AMX, AVX-512 BF16), and the
+/// convert-and-`sgemm` fallback everywhere. Shapes cover partial 32-row and 32-column blocks, a k that is not a multiple of the
 /// 256-wide slices, and rows of very different magnitude.
 @Suite struct LinearAMXTests {
     /// Float64 `x · wᵀ + bias` with each output row's own scale: max |error| / max |reference| is
@@ -36,28 +36,36 @@ import Testing
         return try Tensor(shape: [rows, k], values: values)
     }
 
-    static let shapes: [(rows: Int, k: Int, n: Int)] = [(37, 64, 70), (80, 320, 300), (2, 32, 16), (33, 96, 33)]
+    static let shapes: [(rows: Int, k: Int, n: Int)] = [
+        (37, 64, 70), (80, 320, 300), (2, 32, 16), (33, 96, 33), (41, 1088, 40),
+    ]
+
+    /// The packed tiers this machine runs (whatever `MG_MAX_ISA` says: each is pinned explicitly).
+    static let packedTiers = KernelTier.supported.filter { $0 >= .avx512BF16 && $0 != .amx || MatrixKernels.amxAvailable && $0 == .amx }
 
     /// Relative error ≤ 1e-5 per row; rounding the activations to bf16 alone would give ~1e-3.
-    @Test(.enabled(if: MatrixKernels.amxAvailable)) func amxKernelMatchesFloat64() throws {
+    @Test(arguments: packedTiers) func packedKernelMatchesFloat64(tier: KernelTier) throws {
         for (index, shape) in Self.shapes.enumerated() {
             let x = try Self.activations(rows: shape.rows, k: shape.k, seed: 700 + UInt64(index))
             let w = try DeterministicData.tensor(seed: 710 + UInt64(index), shape: [shape.n, shape.k]).converted(to: .bf16)
             let bias = index % 2 == 0 ? try DeterministicData.tensor(seed: 720 + UInt64(index), shape: [shape.n]) : nil
-            #expect(usesAMXLinear(weight: w, kernel: .automatic) == MatrixKernels.usesAMX)
-            let out = try linear(x, weight: w, bias: bias, sixteenBitKernel: .automatic)
+            #expect(packedBF16Tier(weight: w, kernel: .packed(tier)) == tier)
+            #expect(packedBF16Tier(weight: w, kernel: .automatic) == MatrixKernels.packedBF16Tier)
+            let out = try linear(x, weight: w, bias: bias, sixteenBitKernel: .packed(tier))
             let error = Self.worstRowError(out, x: x, weight: w, bias: bias)
             #expect(error <= 1e-5, "\(shape): relative error \(error)")
         }
     }
 
     /// The kernel entry point itself: it takes every shape whose k is a multiple of 32.
-    @Test(.enabled(if: MatrixKernels.amxAvailable)) func amxKernelAcceptsAlignedK() throws {
+    @Test(arguments: packedTiers) func packedKernelAcceptsAlignedK(tier: KernelTier) throws {
         let x = try DeterministicData.tensor(seed: 730, shape: [5, 64])
         let w = try DeterministicData.tensor(seed: 731, shape: [40, 64]).converted(to: .bf16)
         var y = [Float](repeating: .nan, count: 5 * 40)
         let accepted = x.withUnsafeFloats { xs in
-            y.withUnsafeMutableBufferPointer { ys in amxLinear(weight: w, x: xs.baseAddress!, rows: 5, bias: nil, y: ys.baseAddress!) }
+            y.withUnsafeMutableBufferPointer { ys in
+                packedBF16Linear(weight: w, x: xs.baseAddress!, rows: 5, bias: nil, y: ys.baseAddress!, tier: tier)
+            }
         }
         #expect(accepted)
         let error = Self.worstRowError(try Tensor(shape: [5, 40], values: y), x: x, weight: w, bias: nil)
@@ -70,7 +78,7 @@ import Testing
             let x = try Self.activations(rows: shape.rows, k: shape.k, seed: 700 + UInt64(index))
             let w = try DeterministicData.tensor(seed: 710 + UInt64(index), shape: [shape.n, shape.k]).converted(to: .bf16)
             let bias = index % 2 == 0 ? try DeterministicData.tensor(seed: 720 + UInt64(index), shape: [shape.n]) : nil
-            #expect(!usesAMXLinear(weight: w, kernel: .convertAndSGEMM))
+            #expect(packedBF16Tier(weight: w, kernel: .convertAndSGEMM) == nil)
             let out = try linear(x, weight: w, bias: bias, sixteenBitKernel: .convertAndSGEMM)
             let error = Self.worstRowError(out, x: x, weight: w, bias: bias)
             #expect(error <= 1e-5, "\(shape): relative error \(error)")
@@ -82,8 +90,8 @@ import Testing
         let x = try DeterministicData.tensor(seed: 740, shape: [6, 40])
         let bf16 = try DeterministicData.tensor(seed: 741, shape: [24, 40]).converted(to: .bf16)
         let f16 = try DeterministicData.tensor(seed: 742, shape: [24, 64]).converted(to: .f16)
-        #expect(!usesAMXLinear(weight: bf16, kernel: .automatic))
-        #expect(!usesAMXLinear(weight: f16, kernel: .automatic))
+        #expect(packedBF16Tier(weight: bf16, kernel: .automatic) == nil)
+        #expect(packedBF16Tier(weight: f16, kernel: .automatic) == nil)
         #expect(Self.worstRowError(try linear(x, weight: bf16), x: x, weight: bf16, bias: nil) <= 1e-5)
         let x64 = try DeterministicData.tensor(seed: 743, shape: [6, 64])
         #expect(Self.worstRowError(try linear(x64, weight: f16), x: x64, weight: f16, bias: nil) <= 1e-5)
@@ -97,7 +105,7 @@ import Testing
         values[64 + 7] = .infinity
         let x = try Tensor(shape: [3, 64], values: values)
         let w = try DeterministicData.tensor(seed: 751, shape: [40, 64]).converted(to: .bf16)
-        for kernel in [SixteenBitLinearKernel.automatic, .convertAndSGEMM] {
+        for kernel in [SixteenBitLinearKernel.automatic, .convertAndSGEMM] + Self.packedTiers.map({ .packed($0) }) {
             let out = try linear(x, weight: w, bias: nil, sixteenBitKernel: kernel).floats()
             let nanRow = out[0..<40].allSatisfy { $0.isNaN }, infiniteRow = out[40..<80].allSatisfy { !$0.isFinite }
             #expect(nanRow && infiniteRow)

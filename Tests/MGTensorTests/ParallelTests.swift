@@ -54,9 +54,9 @@ struct ParallelTests {
         #expect(visits.all == [Int](repeating: 1, count: 64))
     }
 
-    /// BF16 products on the AMX path from four threads at once share the packing scratch pool;
+    /// BF16 products on the packed path (AMX or AVX-512 BF16) from four threads at once share the packing scratch pool;
     /// each must equal the same product computed alone, bit for bit.
-    @Test(.enabled(if: MatrixKernels.usesAMX)) func concurrentAMXProductsShareScratch() throws {
+    @Test(.enabled(if: MatrixKernels.packedBF16Tier != nil)) func concurrentAMXProductsShareScratch() throws {
         let weight = try DeterministicData.tensor(seed: 760, shape: [300, 320]).converted(to: .bf16)
         let inputs = try (0..<4).map { try DeterministicData.tensor(seed: 761 + UInt64($0), shape: [80, 320]) }
         let alone = try inputs.map { try linear($0, weight: weight).floats() }

@@ -43,6 +43,13 @@ def make_case(op, a):
         x = rand(a["M"], a["K"]).to(torch.bfloat16)
         w = (rand(a["N"], a["K"]) * 0.05).to(torch.bfloat16)
         return lambda: F.linear(x, w)
+    if op == "gated_mlp_bf16":
+        # A Gemma MLP in BF16 (GeGLU, tanh GELU), as PyTorch runs a BF16 model.
+        x = rand(a["M"], a["hidden"]).to(torch.bfloat16)
+        gate = (rand(a["inner"], a["hidden"]) * 0.05).to(torch.bfloat16)
+        up = (rand(a["inner"], a["hidden"]) * 0.05).to(torch.bfloat16)
+        down = (rand(a["hidden"], a["inner"]) * 0.05).to(torch.bfloat16)
+        return lambda: F.linear(F.gelu(F.linear(x, gate), approximate="tanh") * F.linear(x, up), down)
     if op == "softmax":
         x = rand(*a["shape"])
         return lambda: torch.softmax(x, dim=-1)
@@ -125,19 +132,28 @@ def make_case(op, a):
     raise ValueError(f"unknown op {op}")
 
 
-def median_ms(fn, repeat):
+def median_ms(fn, repeat, cpu=None):
+    """Median wall milliseconds; with a list `cpu`, also appends the median process CPU
+    milliseconds divided by the thread count (robust to other processes on a shared machine)."""
     fn()  # warm-up
-    times = []
+    times, cpu_times = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
         times.append((time.perf_counter() - start) * 1000.0)
+        cpu_times.append((time.process_time() - start_cpu) * 1000.0 / torch.get_num_threads())
     times.sort()
+    cpu_times.sort()
+    if cpu is not None:
+        cpu.append(cpu_times[len(cpu_times) // 2])
     return times[len(times) // 2]
 
 
 def main():
-    print(json.dumps({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
+    banner = {"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads()}
+    banner["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+    banner["ONEDNN_MAX_CPU_ISA"] = os.environ.get("ONEDNN_MAX_CPU_ISA", "unset")
+    print(json.dumps(banner), flush=True)
     for line in sys.stdin:
         line = line.strip()
         if not line:
@@ -145,7 +161,9 @@ def main():
         try:
             request = json.loads(line)
             fn = make_case(request["op"], request.get("args", {}))
-            reply = {"ms": median_ms(fn, int(request.get("repeat", 5)))}
+            cpu = []
+            reply = {"ms": median_ms(fn, int(request.get("repeat", 5)), cpu)}
+            reply["cpu_ms"] = cpu[0]
         except Exception as error:  # report, keep serving
             reply = {"error": f"{type(error).__name__}: {error}"}
         print(json.dumps(reply), flush=True)

@@ -5,6 +5,10 @@
 /// y[r] = dot(w[r, :], x) (+ bias[r]) for `rows` rows of a row-major bf16 matrix with `cols`
 /// columns; the weights are widened on the fly, so they are streamed once. `bias` may be NULL.
 void mg_gemv_bf16(const uint16_t *w, const float *x, const float *bias, float *y, size_t rows, size_t cols);
+/// mg_gemv_bf16 at a given kernel tier (mg_cpu_tier.h; lowered to what the CPU has), for tests
+/// that compare every tier in one process. mg_gemv_bf16 is this at mg_kernel_tier().
+void mg_gemv_bf16_at(int tier, const uint16_t *w, const float *x, const float *bias, float *y, size_t rows,
+                     size_t cols);
 /// As mg_gemv_bf16, for IEEE half weights.
 void mg_gemv_f16(const uint16_t *w, const float *x, const float *bias, float *y, size_t rows, size_t cols);
 

@@ -21,9 +21,9 @@ public enum GatedActivation: Sendable, Hashable {
 ///
 /// Equal to ``linear(_:weights:precision:)`` on gate and up, ``siluGated(_:_:)`` or
 /// ``geluGated(_:_:approximation:)``, then ``linear(_:weight:bias:precision:)`` on down, which is
-/// what runs for single rows, F32/F16 weights or CPUs without AMX. With several rows, BF16 weights
-/// and AMX, the gate and up products of each 32 × 32 block are combined as they leave the tiles and
-/// written straight into the packed operand of the down product: the `[rows, inner]` gate, up and
+/// what runs for single rows, F32/F16 weights or below the AVX-512 BF16 tier. With several rows,
+/// BF16 weights and the packed kernels (AMX or AVX-512 BF16), the gate and up products of each
+/// 32 × 32 block are combined as they leave the kernel and written straight into the packed operand of the down product: the `[rows, inner]` gate, up and
 /// activation matrices (40 MB each for 600 Gemma-2B positions) are never materialised.
 /// - Parameters:
 ///   - x: `[..., hidden]`, any float dtype.
@@ -49,8 +49,10 @@ public func gatedMLP(
     let block = Int(MG_AMX_BLOCK)
     // The fused kernel holds a whole 32-column block's k in its 1 MB weight buffer: hidden ≤ 8192.
     if rows > 1, hidden <= 8192, inner % block == 0, inner > 0, x.dtype.isFloatingPointCompute,
-        [gate, up, down].allSatisfy({ usesAMXLinear(weight: $0, kernel: .automatic) }),
-        let result = try fusedGatedMLP(x, gate: gate, up: up, down: down, activation: activation, precision: precision)
+        let tier = MatrixKernels.packedBF16Tier,
+        [gate, up, down].allSatisfy({ packedBF16Tier(weight: $0, kernel: .automatic) != nil }),
+        let result = try fusedGatedMLP(
+            x, gate: gate, up: up, down: down, activation: activation, precision: precision, tier: tier)
     {
         return result
     }
@@ -63,10 +65,12 @@ public func gatedMLP(
     return try linear(product, weight: down, precision: precision)
 }
 
-/// The AMX path of ``gatedMLP(_:gate:up:down:activation:precision:)``, or nil when a kernel
-/// declined (nothing is returned half-done; the caller recomputes on the general path).
-private func fusedGatedMLP(
-    _ x: Tensor, gate: Tensor, up: Tensor, down: Tensor, activation: GatedActivation, precision: LinearPrecision
+/// The packed-kernel path of ``gatedMLP(_:gate:up:down:activation:precision:)`` at `tier` (AMX or
+/// AVX-512 BF16), or nil when a kernel declined (nothing is returned half-done; the caller
+/// recomputes on the general path).
+func fusedGatedMLP(
+    _ x: Tensor, gate: Tensor, up: Tensor, down: Tensor, activation: GatedActivation, precision: LinearPrecision,
+    tier: KernelTier
 ) throws(TensorError) -> Tensor? {
     let hidden = gate.shape[1], inner = gate.shape[0]
     let input = try x.asFloat32()
@@ -74,6 +78,7 @@ private func fusedGatedMLP(
     let rows = leading.reduce(1, *)
     try checkBLASDimensions([rows, inner, hidden], operation: "gatedMLP")
     let passes: Int32 = precision == .bfloat16Activations ? 1 : 2
+    let tierCode = Int32(tier.rawValue)
     let block = Int(MG_AMX_BLOCK)
     let rowBlocks = (rows + block - 1) / block
     let result = Tensor(uninitializedShape: leading + [hidden])
@@ -85,7 +90,7 @@ private func fusedGatedMLP(
     let failures = Atomic<Int>(0)
     let productCount = mg_amx_packed_x_count(rows, inner) / (passes == 1 ? 2 : 1)
     input.withUnsafeFloats { xBuffer in
-        withPackedActivations(x: xBuffer.baseAddress!, rows: rows, k: hidden, passes: passes) { packedX in
+        withPackedActivations(x: xBuffer.baseAddress!, rows: rows, k: hidden, passes: passes, tier: tier) { packedX in
             PackingScratch.withBuffer(byteCount: productCount * MemoryLayout<UInt16>.stride) { raw in
                 let packedProduct = raw.bindMemory(to: UInt16.self, capacity: productCount)
                 let pointers = UncheckedSendable((packedX, packedProduct, weights, y))
@@ -93,8 +98,8 @@ private func fusedGatedMLP(
                 let minimum = max(1, (1 << 22) / (rowBlocks * block * hidden * block * 2))
                 Parallel.forEachChunk(count: inner / block, minimumChunk: minimum) { range in
                     let (packedX, packedProduct, weights, _) = pointers.value
-                    let status = mg_amx_gated_bf16(
-                        packedX, rows, hidden, weights.0, weights.1, inner, range.lowerBound, range.upperBound, passes,
+                    let status = mg_bf16_gated(
+                        tierCode, packedX, rows, hidden, weights.0, weights.1, inner, range.lowerBound, range.upperBound, passes,
                         Int32(activation.kernel.rawValue), packedProduct, passes)
                     if status != 0 { failures.add(1, ordering: .relaxed) }
                 }
@@ -103,8 +108,8 @@ private func fusedGatedMLP(
                 let downMinimum = max(1, (1 << 22) / (rowBlocks * block * inner * block))
                 Parallel.forEachChunk(count: downBlocks, minimumChunk: downMinimum) { range in
                     let (_, packedProduct, weights, y) = pointers.value
-                    let status = mg_amx_gemm_bf16_passes(
-                        packedProduct, rows, inner, weights.2, hidden, range.lowerBound, range.upperBound, y, hidden, 0,
+                    let status = mg_bf16_gemm_passes(
+                        tierCode, packedProduct, rows, inner, weights.2, hidden, range.lowerBound, range.upperBound, y, hidden, 0,
                         passes)
                     if status != 0 { failures.add(1, ordering: .relaxed) }
                 }

@@ -6,7 +6,8 @@ import COpenBLAS
 /// The weight is read in place through BLAS's transpose flag, never copied when it is F32. F16 and
 /// BF16 weights (e.g. memory-mapped from a checkpoint) are never converted as a whole: a single input
 /// row (decode) uses a fused widen-and-dot kernel that streams the weight once; larger inputs use the
-/// AMX tile kernel for BF16 where the CPU has it (F32-level accuracy, see ``MatrixKernels``), and
+/// packed BF16 kernels (AMX or AVX-512 BF16) where the CPU has them (F32-level accuracy, see
+/// ``MatrixKernels``), and
 /// otherwise convert blocks of about 8 MB of output rows into one scratch buffer, one GEMM per block.
 /// A single F32 row uses `sgemv`, which is several times faster than a one-row GEMM.
 ///
@@ -82,8 +83,10 @@ func linear(
             default:
                 if rows == 1 {
                     fusedGEMV(weight: weight, x: xPointer, bias: biasPointer, y: yPointer)
-                } else if usesAMXLinear(weight: weight, kernel: sixteenBitKernel),
-                    amxLinear(weight: weight, x: xPointer, rows: rows, bias: biasPointer, y: yPointer, precision: precision)
+                } else if let tier = packedBF16Tier(weight: weight, kernel: sixteenBitKernel),
+                    packedBF16Linear(
+                        weight: weight, x: xPointer, rows: rows, bias: biasPointer, y: yPointer, precision: precision,
+                        tier: tier)
                 {
                     return
                 } else {
@@ -147,7 +150,8 @@ private func fusedGEMV(weight: Tensor, x: UnsafePointer<Float>, bias: UnsafePoin
 /// For a single input row with 16-bit weights (decode) all the GEMVs run in one parallel pass over
 /// their concatenated output rows: one thread hand-off instead of one per weight, and the memory
 /// stream never stalls between small matrices (e.g. a layer's q/k/v or gate/up projections).
-/// Several rows with BF16 weights on AMX are packed once for all the products, which then share
+/// Several rows with BF16 weights on the packed kernels (AMX, AVX-512 BF16) are packed once for all
+/// the products, which then share
 /// one parallel pass over their output blocks. Other inputs go through
 /// ``linear(_:weight:bias:precision:)`` one weight at a time.
 /// - Throws: as ``linear(_:weight:bias:)`` for any of the weights.
@@ -155,8 +159,9 @@ public func linear(_ x: Tensor, weights: [Tensor], precision: LinearPrecision = 
     let inFeatures = x.shape.last ?? 0
     let sameInput = x.rank >= 1 && inFeatures > 0 && weights.allSatisfy { $0.rank == 2 && $0.shape[1] == inFeatures }
     if sameInput, weights.count > 1, x.count > inFeatures, x.dtype.isFloatingPointCompute,
-        weights.allSatisfy({ usesAMXLinear(weight: $0, kernel: .automatic) && $0.shape[0] > 0 }),
-        let outputs = try multiRowAMXLinear(x, weights: weights, precision: precision)
+        let tier = MatrixKernels.packedBF16Tier,
+        weights.allSatisfy({ packedBF16Tier(weight: $0, kernel: .automatic) != nil && $0.shape[0] > 0 }),
+        let outputs = try multiRowPackedLinear(x, weights: weights, precision: precision, tier: tier)
     {
         return outputs
     }
@@ -205,9 +210,11 @@ public func linear(_ x: Tensor, weights: [Tensor], precision: LinearPrecision = 
     return outputs
 }
 
-/// The multi-row products of ``linear(_:weights:precision:)`` on AMX, or nil when the kernel
-/// declined (the caller then runs each product on its own).
-private func multiRowAMXLinear(_ x: Tensor, weights: [Tensor], precision: LinearPrecision) throws(TensorError)
+/// The multi-row products of ``linear(_:weights:precision:)`` on the packed BF16 kernels of `tier`,
+/// or nil when the kernel declined (the caller then runs each product on its own).
+private func multiRowPackedLinear(
+    _ x: Tensor, weights: [Tensor], precision: LinearPrecision, tier: KernelTier
+) throws(TensorError)
     -> [Tensor]?
 {
     let input = try x.asFloat32()
@@ -218,9 +225,9 @@ private func multiRowAMXLinear(_ x: Tensor, weights: [Tensor], precision: Linear
     let outputs = weights.map { Tensor(uninitializedShape: leading + [$0.shape[0]]) }
     let pointers = outputs.map { $0.storage.mutableBase.assumingMemoryBound(to: Float.self) }
     let accepted = input.withUnsafeFloats { xBuffer in
-        amxLinear(
+        packedBF16Linear(
             weights: weights, x: xBuffer.baseAddress!, rows: rows, biases: weights.map { _ in nil }, outputs: pointers,
-            precision: precision)
+            precision: precision, tier: tier)
     }
     withExtendedLifetime(outputs) {}
     return accepted ? outputs : nil

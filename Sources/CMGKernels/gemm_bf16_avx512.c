@@ -1,0 +1,324 @@
+// BF16-weight GEMM and gated-MLP front half on AVX-512-BF16 (vdpbf16ps), for CPUs without AMX
+// (Zen 4/5, Cooper Lake, capped Sapphire Rapids), plus the tier dispatch of mg_gemm_bf16.h.
+//
+// Same packed operands as the AMX kernels, so the callers pack once for either tier: weights in the
+// VNNI pair layout (per 32-column block and 32-k step, two 16 × 16 tables of k pairs; one table row
+// is exactly one zmm of 16 columns × 1 pair), activations as rows of 32 bf16 per step (hi, then lo).
+//
+// Micro-kernel: 8 rows × 32 columns in 16 zmm accumulators. Per k pair it loads the two weight
+// vectors and broadcasts each row's pair (a 32-bit memory operand), so 16 vdpbf16ps share 2 + 8
+// loads; with two passes the lo pair of each row goes into the same accumulator (no extra
+// registers). 16 independent chains cover the 6-cycle latency at 2 products per cycle.
+//
+// Blocking: a call walks its column blocks in chunks of BF16_CHUNK_BLOCKS (256 columns) and k in
+// slices of BF16_SLICE_STEPS · 32; a chunk-slice of weights (≤ 256 KB) is packed into the per-thread
+// 1 MB scratch and stays in L2 while every 32-row activation block (its slice: 32 or 64 KB) streams
+// past it; one block's slice (32 KB) serves the four 8-row groups of a row block from L1. Outputs
+// are added to y across slices (masked loads/stores at the edges, so y is never written outside its
+// rows × n).
+#include "mg_gemm_bf16.h"
+#include "mg_cpu_tier.h"
+#include "mg_gemm_amx.h"
+#include "mg_pointwise.h"
+#include <string.h>
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__)) && defined(__linux__)
+#include "vnni_pack.h"
+
+/// The per-thread 1 MB packed-weight buffer of gemm_bf16_amx.c (plain memory, no tile state).
+uint16_t *mg_amx_weight_scratch(void);
+
+#define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
+#define GROUP_ROWS 8
+#define BLOCK_STEP_ELEMENTS (2 * TILE_ELEMENTS)       // one 32-column block, one 32-k step
+#define SCRATCH_BLOCK_STEPS 512                       // 1 MB / 2 KB
+#ifndef BF16_SLICE_STEPS
+#define BF16_SLICE_STEPS 32
+#endif
+#ifndef BF16_CHUNK_BLOCKS
+#define BF16_CHUNK_BLOCKS 8
+#endif
+
+static int avx512bf16_ready(void) { return mg_kernel_tier_detected() >= MG_TIER_AVX512BF16; }
+
+#define DOT_PAIR(ACC0, ACC1, SOURCE)                                                                                   \
+    do {                                                                                                               \
+        uint32_t pair_bits;                                                                                            \
+        memcpy(&pair_bits, (SOURCE), 4);                                                                               \
+        __m512bh pair = (__m512bh)_mm512_set1_epi32((int)pair_bits);                                                   \
+        ACC0 = _mm512_dpbf16_ps(ACC0, pair, w0);                                                                       \
+        ACC1 = _mm512_dpbf16_ps(ACC1, pair, w1);                                                                       \
+    } while (0)
+
+// Rows [0, valid_rows) of the 8 × 32 block at c (row stride ldc; columns masked by m0, m1) get the
+// product of 8 activation rows (`x`: hi row 0 of the group at step 0, `x_step` elements per step)
+// and one packed weight block over `steps` steps; added to c when `load`, stored otherwise.
+BF16_TARGET __attribute__((always_inline)) static inline void group_product(const uint16_t *x, size_t x_step,
+                                                                            const uint16_t *w, size_t steps,
+                                                                            int passes, float *c, size_t ldc,
+                                                                            size_t valid_rows, __mmask16 m0,
+                                                                            __mmask16 m1, int load) {
+    __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+    __m512 a40 = a00, a41 = a00, a50 = a00, a51 = a00, a60 = a00, a61 = a00, a70 = a00, a71 = a00;
+    for (size_t s = 0; s < steps; s++) {
+        const uint16_t *xs = x + s * x_step, *ws = w + s * BLOCK_STEP_ELEMENTS;
+        for (int p = 0; p < 16; p++) {
+            __m512bh w0 = (__m512bh)_mm512_load_si512((const void *)(ws + p * 32));
+            __m512bh w1 = (__m512bh)_mm512_load_si512((const void *)(ws + TILE_ELEMENTS + p * 32));
+            const uint16_t *xp = xs + 2 * p;
+            DOT_PAIR(a00, a01, xp + 0 * 32);
+            DOT_PAIR(a10, a11, xp + 1 * 32);
+            DOT_PAIR(a20, a21, xp + 2 * 32);
+            DOT_PAIR(a30, a31, xp + 3 * 32);
+            DOT_PAIR(a40, a41, xp + 4 * 32);
+            DOT_PAIR(a50, a51, xp + 5 * 32);
+            DOT_PAIR(a60, a61, xp + 6 * 32);
+            DOT_PAIR(a70, a71, xp + 7 * 32);
+            if (passes == 2) {
+                const uint16_t *lo = xp + 2 * TILE_ELEMENTS;
+                DOT_PAIR(a00, a01, lo + 0 * 32);
+                DOT_PAIR(a10, a11, lo + 1 * 32);
+                DOT_PAIR(a20, a21, lo + 2 * 32);
+                DOT_PAIR(a30, a31, lo + 3 * 32);
+                DOT_PAIR(a40, a41, lo + 4 * 32);
+                DOT_PAIR(a50, a51, lo + 5 * 32);
+                DOT_PAIR(a60, a61, lo + 6 * 32);
+                DOT_PAIR(a70, a71, lo + 7 * 32);
+            }
+        }
+    }
+    __m512 sums[GROUP_ROWS][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31},
+                                  {a40, a41}, {a50, a51}, {a60, a61}, {a70, a71}};
+    for (size_t r = 0; r < valid_rows; r++) {
+        float *row = c + r * ldc;
+        __m512 s0 = sums[r][0], s1 = sums[r][1];
+        if (load) {
+            s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps(m0, row));
+            s1 = _mm512_add_ps(s1, _mm512_maskz_loadu_ps(m1, row + 16));
+        }
+        _mm512_mask_storeu_ps(row, m0, s0);
+        _mm512_mask_storeu_ps(row + 16, m1, s1);
+    }
+}
+
+// One 32-row block × one 32-column block over `steps`, as four 8-row groups; passes is a constant
+// at each call site so the inner loop is specialised.
+BF16_TARGET static void block_product_1(const uint16_t *x, const uint16_t *w, size_t steps, float *c, size_t ldc,
+                                        size_t valid_rows, __mmask16 m0, __mmask16 m1, int load) {
+    for (size_t g = 0; g * GROUP_ROWS < valid_rows; g++) {
+        size_t left = valid_rows - g * GROUP_ROWS;
+        group_product(x + g * GROUP_ROWS * 32, BLOCK_STEP_ELEMENTS, w, steps, 1, c + g * GROUP_ROWS * ldc, ldc,
+                      left < GROUP_ROWS ? left : GROUP_ROWS, m0, m1, load);
+    }
+}
+
+BF16_TARGET static void block_product_2(const uint16_t *x, const uint16_t *w, size_t steps, float *c, size_t ldc,
+                                        size_t valid_rows, __mmask16 m0, __mmask16 m1, int load) {
+    for (size_t g = 0; g * GROUP_ROWS < valid_rows; g++) {
+        size_t left = valid_rows - g * GROUP_ROWS;
+        group_product(x + g * GROUP_ROWS * 32, 2 * BLOCK_STEP_ELEMENTS, w, steps, 2, c + g * GROUP_ROWS * ldc, ldc,
+                      left < GROUP_ROWS ? left : GROUP_ROWS, m0, m1, load);
+    }
+}
+
+static inline __mmask16 column_mask(size_t valid) { return valid >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << valid) - 1u); }
+
+BF16_TARGET
+static int avx512bf16_gemm(const uint16_t *packed_x, size_t rows, size_t k, const uint16_t *w, size_t n,
+                           size_t column_block_begin, size_t column_block_end, float *y, size_t ldy, int accumulate,
+                           int passes) {
+    if (!avx512bf16_ready() || k % MG_AMX_K_STEP != 0 || (passes != 1 && passes != 2)) return -1;
+    if (column_block_end <= column_block_begin || rows == 0) return 0;
+    uint16_t *packed_w = mg_amx_weight_scratch();
+    if (!packed_w) return -1;
+    size_t steps_total = k / MG_AMX_K_STEP;
+    size_t row_blocks = (rows + MG_AMX_BLOCK - 1) / MG_AMX_BLOCK;
+    size_t x_step_elements = (size_t)passes * BLOCK_STEP_ELEMENTS;
+    size_t total_blocks = column_block_end - column_block_begin;
+    size_t chunk_count = (total_blocks + BF16_CHUNK_BLOCKS - 1) / BF16_CHUNK_BLOCKS;
+    size_t chunk = column_block_begin;
+    for (size_t index = 0; index < chunk_count; index++) {
+        size_t blocks = total_blocks / chunk_count + (index < total_blocks % chunk_count ? 1 : 0);
+        for (size_t step0 = 0; step0 < steps_total; step0 += BF16_SLICE_STEPS) {
+            size_t steps = steps_total - step0 < BF16_SLICE_STEPS ? steps_total - step0 : BF16_SLICE_STEPS;
+            for (size_t b = 0; b < blocks; b++) {
+                pack_weight_block(w, n, k, (chunk + b) * MG_AMX_BLOCK, step0 * MG_AMX_K_STEP, steps,
+                                  packed_w + b * steps * BLOCK_STEP_ELEMENTS);
+            }
+            int load = accumulate || step0 > 0;
+            for (size_t rb = 0; rb < row_blocks; rb++) {
+                const uint16_t *x_tiles = packed_x + (rb * steps_total + step0) * x_step_elements;
+                size_t row = rb * MG_AMX_BLOCK;
+                size_t valid_rows = rows - row < MG_AMX_BLOCK ? rows - row : MG_AMX_BLOCK;
+                for (size_t b = 0; b < blocks; b++) {
+                    size_t column = (chunk + b) * MG_AMX_BLOCK;
+                    size_t valid_columns = n - column < MG_AMX_BLOCK ? n - column : MG_AMX_BLOCK;
+                    __mmask16 m0 = column_mask(valid_columns), m1 = column_mask(valid_columns > 16 ? valid_columns - 16 : 0);
+                    const uint16_t *w_tiles = packed_w + b * steps * BLOCK_STEP_ELEMENTS;
+                    float *target = y + row * ldy + column;
+                    if (passes == 1) {
+                        block_product_1(x_tiles, w_tiles, steps, target, ldy, valid_rows, m0, m1, load);
+                    } else {
+                        block_product_2(x_tiles, w_tiles, steps, target, ldy, valid_rows, m0, m1, load);
+                    }
+                }
+            }
+        }
+        chunk += blocks;
+    }
+    return 0;
+}
+
+BF16_TARGET
+static int avx512bf16_gated(const uint16_t *packed_x, size_t rows, size_t k, const uint16_t *gate, const uint16_t *up,
+                            size_t n, size_t column_block_begin, size_t column_block_end, int passes, int activation,
+                            uint16_t *packed_out, int out_passes) {
+    if (!avx512bf16_ready() || k % MG_AMX_K_STEP != 0 || n % MG_AMX_BLOCK != 0) return -1;
+    if ((passes != 1 && passes != 2) || (out_passes != 1 && out_passes != 2)) return -1;
+    size_t steps = k / MG_AMX_K_STEP;
+    // Pairs of blocks whose whole k fits the 1 MB scratch: 4 at k ≤ 2048, 1 at k ≤ 8192.
+    size_t pairs_per_chunk = SCRATCH_BLOCK_STEPS / (2 * steps);
+    if (pairs_per_chunk > 4) pairs_per_chunk = 4;
+    if (pairs_per_chunk == 0) return -1;
+    if (column_block_end <= column_block_begin || rows == 0) return 0;
+    uint16_t *packed_w = mg_amx_weight_scratch();
+    if (!packed_w) return -1;
+    size_t row_blocks = (rows + MG_AMX_BLOCK - 1) / MG_AMX_BLOCK;
+    size_t x_step_elements = (size_t)passes * BLOCK_STEP_ELEMENTS;
+    size_t out_steps = n / MG_AMX_K_STEP, out_step_elements = (size_t)out_passes * BLOCK_STEP_ELEMENTS;
+    size_t block_elements = steps * BLOCK_STEP_ELEMENTS;
+    float gate_sums[MG_AMX_BLOCK * MG_AMX_BLOCK] __attribute__((aligned(64)));
+    float up_sums[MG_AMX_BLOCK * MG_AMX_BLOCK] __attribute__((aligned(64)));
+
+    size_t total = column_block_end - column_block_begin;
+    size_t chunk_count = (total + pairs_per_chunk - 1) / pairs_per_chunk;
+    size_t chunk = column_block_begin;
+    for (size_t index = 0; index < chunk_count; index++) {
+        size_t pairs = total / chunk_count + (index < total % chunk_count ? 1 : 0);
+        for (size_t p = 0; p < pairs; p++) {
+            size_t column = (chunk + p) * MG_AMX_BLOCK;
+            pack_weight_block(gate, n, k, column, 0, steps, packed_w + (2 * p) * block_elements);
+            pack_weight_block(up, n, k, column, 0, steps, packed_w + (2 * p + 1) * block_elements);
+        }
+        for (size_t rb = 0; rb < row_blocks; rb++) {
+            const uint16_t *x_tiles = packed_x + rb * steps * x_step_elements;
+            size_t valid_rows = rows - rb * MG_AMX_BLOCK < MG_AMX_BLOCK ? rows - rb * MG_AMX_BLOCK : MG_AMX_BLOCK;
+            for (size_t p = 0; p < pairs; p++) {
+                const uint16_t *gate_block = packed_w + (2 * p) * block_elements;
+                const uint16_t *up_block = gate_block + block_elements;
+                if (passes == 1) {
+                    block_product_1(x_tiles, gate_block, steps, gate_sums, MG_AMX_BLOCK, MG_AMX_BLOCK, 0xffff, 0xffff, 0);
+                    block_product_1(x_tiles, up_block, steps, up_sums, MG_AMX_BLOCK, MG_AMX_BLOCK, 0xffff, 0xffff, 0);
+                } else {
+                    block_product_2(x_tiles, gate_block, steps, gate_sums, MG_AMX_BLOCK, MG_AMX_BLOCK, 0xffff, 0xffff, 0);
+                    block_product_2(x_tiles, up_block, steps, up_sums, MG_AMX_BLOCK, MG_AMX_BLOCK, 0xffff, 0xffff, 0);
+                }
+                mg_gated_activation((mg_activation_kind)activation, gate_sums, up_sums, gate_sums,
+                                    MG_AMX_BLOCK * MG_AMX_BLOCK);
+                // Rows past `rows` (zero activations) are written as zeros, as the packing does.
+                if (valid_rows < MG_AMX_BLOCK)
+                    memset(gate_sums + valid_rows * MG_AMX_BLOCK, 0,
+                           (MG_AMX_BLOCK - valid_rows) * MG_AMX_BLOCK * sizeof(float));
+                uint16_t *out = packed_out + (rb * out_steps + chunk + p) * out_step_elements;
+                for (size_t r = 0; r < MG_AMX_BLOCK; r++) {
+                    pack_row(gate_sums + r * MG_AMX_BLOCK, 1, out + r * MG_AMX_K_STEP, out_step_elements,
+                             out_passes == 2);
+                }
+            }
+        }
+        chunk += pairs;
+    }
+    return 0;
+}
+
+BF16_TARGET
+static void avx512bf16_pack_x(const float *x, size_t ldx, size_t rows, size_t k, size_t block_begin, size_t block_end,
+                              uint16_t *packed, int with_lo) {
+    size_t steps = k / MG_AMX_K_STEP;
+    size_t per_step = (with_lo ? 2 : 1) * BLOCK_STEP_ELEMENTS;
+    for (size_t block = block_begin; block < block_end; block++) {
+        uint16_t *out = packed + block * steps * per_step;
+        for (size_t r = 0; r < MG_AMX_BLOCK; r++) {
+            size_t row = block * MG_AMX_BLOCK + r;
+            uint16_t *hi_row = out + r * MG_AMX_K_STEP;
+            if (row < rows) {
+                pack_row(x + row * ldx, steps, hi_row, per_step, with_lo);
+                continue;
+            }
+            for (size_t s = 0; s < steps; s++) {
+                memset(hi_row + s * per_step, 0, MG_AMX_K_STEP * 2);
+                if (with_lo) memset(hi_row + s * per_step + 2 * TILE_ELEMENTS, 0, MG_AMX_K_STEP * 2);
+            }
+        }
+    }
+}
+
+int mg_bf16_tier_supported(int tier) {
+    if (tier > mg_kernel_tier_detected()) return 0;
+    if (tier == MG_TIER_AMX) return mg_amx_bf16_available();
+    return tier == MG_TIER_AVX512BF16;
+}
+
+void mg_bf16_pack_x(int tier, const float *x, size_t ldx, size_t rows, size_t k, size_t block_begin,
+                    size_t block_end, uint16_t *packed, int passes) {
+    if (tier == MG_TIER_AVX512BF16 && avx512bf16_ready()) {
+        avx512bf16_pack_x(x, ldx, rows, k, block_begin, block_end, packed, passes == 2);
+    } else if (passes == 2) {
+        mg_amx_pack_x(x, ldx, rows, k, block_begin, block_end, packed);
+    } else {
+        mg_amx_pack_x_rounded(x, ldx, rows, k, block_begin, block_end, packed);
+    }
+}
+
+int mg_bf16_gemm_passes(int tier, const uint16_t *packed_x, size_t rows, size_t k, const uint16_t *w, size_t n,
+                        size_t column_block_begin, size_t column_block_end, float *y, size_t ldy, int accumulate,
+                        int passes) {
+    if (!mg_bf16_tier_supported(tier)) return -1;
+    if (tier == MG_TIER_AMX)
+        return mg_amx_gemm_bf16_passes(packed_x, rows, k, w, n, column_block_begin, column_block_end, y, ldy,
+                                       accumulate, passes);
+    return avx512bf16_gemm(packed_x, rows, k, w, n, column_block_begin, column_block_end, y, ldy, accumulate, passes);
+}
+
+int mg_bf16_gated(int tier, const uint16_t *packed_x, size_t rows, size_t k, const uint16_t *gate, const uint16_t *up,
+                  size_t n, size_t column_block_begin, size_t column_block_end, int passes, int activation,
+                  uint16_t *packed_out, int out_passes) {
+    if (!mg_bf16_tier_supported(tier)) return -1;
+    if (tier == MG_TIER_AMX)
+        return mg_amx_gated_bf16(packed_x, rows, k, gate, up, n, column_block_begin, column_block_end, passes,
+                                 activation, packed_out, out_passes);
+    return avx512bf16_gated(packed_x, rows, k, gate, up, n, column_block_begin, column_block_end, passes, activation,
+                            packed_out, out_passes);
+}
+
+#else
+
+int mg_bf16_tier_supported(int tier) { return 0 * tier; }
+
+void mg_bf16_pack_x(int tier, const float *x, size_t ldx, size_t rows, size_t k, size_t block_begin,
+                    size_t block_end, uint16_t *packed, int passes) {
+    (void)tier;
+    if (passes == 2) {
+        mg_amx_pack_x(x, ldx, rows, k, block_begin, block_end, packed);
+    } else {
+        mg_amx_pack_x_rounded(x, ldx, rows, k, block_begin, block_end, packed);
+    }
+}
+
+int mg_bf16_gemm_passes(int tier, const uint16_t *packed_x, size_t rows, size_t k, const uint16_t *w, size_t n,
+                        size_t column_block_begin, size_t column_block_end, float *y, size_t ldy, int accumulate,
+                        int passes) {
+    (void)tier, (void)packed_x, (void)rows, (void)k, (void)w, (void)n, (void)column_block_begin;
+    (void)column_block_end, (void)y, (void)ldy, (void)accumulate, (void)passes;
+    return -1;
+}
+
+int mg_bf16_gated(int tier, const uint16_t *packed_x, size_t rows, size_t k, const uint16_t *gate, const uint16_t *up,
+                  size_t n, size_t column_block_begin, size_t column_block_end, int passes, int activation,
+                  uint16_t *packed_out, int out_passes) {
+    (void)tier, (void)packed_x, (void)rows, (void)k, (void)gate, (void)up, (void)n, (void)column_block_begin;
+    (void)column_block_end, (void)passes, (void)activation, (void)packed_out, (void)out_passes;
+    return -1;
+}
+
+#endif
