@@ -40,6 +40,39 @@ static void dequantize_q4_0(const uint8_t *b, float *y) {
     }
 }
 
+static void dequantize_q4_1(const uint8_t *b, float *y) {
+    const float d = half_at(b), m = half_at(b + 2);
+    const uint8_t *qs = b + 4;
+    for (int j = 0; j < 16; j++) {
+        y[j] = d * (float)(qs[j] & 0x0F) + m;
+        y[j + 16] = d * (float)(qs[j] >> 4) + m;
+    }
+}
+
+static void dequantize_q5_0(const uint8_t *b, float *y) {
+    const float d = half_at(b);
+    uint32_t qh;
+    memcpy(&qh, b + 2, 4);
+    const uint8_t *qs = b + 6;
+    for (int j = 0; j < 16; j++) {
+        const int x0 = (int)((qs[j] & 0x0F) | (((qh >> j) & 1u) << 4)) - 16;
+        const int x1 = (int)((qs[j] >> 4) | (((qh >> (j + 16)) & 1u) << 4)) - 16;
+        y[j] = d * (float)x0;
+        y[j + 16] = d * (float)x1;
+    }
+}
+
+static void dequantize_q5_1(const uint8_t *b, float *y) {
+    const float d = half_at(b), m = half_at(b + 2);
+    uint32_t qh;
+    memcpy(&qh, b + 4, 4);
+    const uint8_t *qs = b + 8;
+    for (int j = 0; j < 16; j++) {
+        y[j] = d * (float)((qs[j] & 0x0F) | (((qh >> j) & 1u) << 4)) + m;
+        y[j + 16] = d * (float)((qs[j] >> 4) | (((qh >> (j + 16)) & 1u) << 4)) + m;
+    }
+}
+
 /// The 6-bit scale and min of sub-block `j` (0…7) packed in the 12 bytes `q` of Q4_K and Q5_K.
 static inline void k4_scale_min(int j, const uint8_t *q, uint8_t *scale, uint8_t *min) {
     if (j < 4) {
@@ -145,6 +178,9 @@ int mg_dequantize_blocks(int ggml_type, const void *src, float *dst, size_t bloc
     switch (ggml_type) {
     case MG_GGML_Q8_0: for (size_t i = 0; i < blocks; i++) dequantize_q8_0(b + i * 34, dst + i * 32); return 0;
     case MG_GGML_Q4_0: for (size_t i = 0; i < blocks; i++) dequantize_q4_0(b + i * 18, dst + i * 32); return 0;
+    case MG_GGML_Q4_1: for (size_t i = 0; i < blocks; i++) dequantize_q4_1(b + i * 20, dst + i * 32); return 0;
+    case MG_GGML_Q5_0: for (size_t i = 0; i < blocks; i++) dequantize_q5_0(b + i * 22, dst + i * 32); return 0;
+    case MG_GGML_Q5_1: for (size_t i = 0; i < blocks; i++) dequantize_q5_1(b + i * 24, dst + i * 32); return 0;
     case MG_GGML_Q2_K: for (size_t i = 0; i < blocks; i++) dequantize_q2_k(b + i * 84, dst + i * 256); return 0;
     case MG_GGML_Q3_K: for (size_t i = 0; i < blocks; i++) dequantize_q3_k(b + i * 110, dst + i * 256); return 0;
     case MG_GGML_Q4_K: for (size_t i = 0; i < blocks; i++) dequantize_q4_k(b + i * 144, dst + i * 256); return 0;

@@ -47,6 +47,26 @@ static void quantize_q4_0(const float *x, uint8_t *b) {
     }
 }
 
+// Q5_0 as quantize_row_q5_0_ref: like Q4_0 with 5-bit values, the fifth bits packed in a uint32.
+static void quantize_q5_0(const float *x, uint8_t *b) {
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < 32; j++) {
+        if (amax < fabsf(x[j])) { amax = fabsf(x[j]); max = x[j]; }
+    }
+    const float d = max / -16.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+    store_half(b, d);
+    uint32_t qh = 0;
+    for (int j = 0; j < 16; j++) {
+        int low = (int)(int8_t)(x[j] * id + 16.5f), high = (int)(int8_t)(x[j + 16] * id + 16.5f);
+        low = low > 31 ? 31 : low;
+        high = high > 31 ? 31 : high;
+        b[6 + j] = (uint8_t)((low & 0x0F) | ((high & 0x0F) << 4));
+        qh |= ((uint32_t)(low >> 4) & 1u) << j;
+        qh |= ((uint32_t)(high >> 4) & 1u) << (j + 16);
+    }
+    memcpy(b + 2, &qh, 4);
+}
+
 // Q4_K: each 32-value sub-block gets scale (max − min)/15 and offset −min (min ≤ 0); the scales and
 // offsets are then quantized to 6 bits against the super-block's f16 d and dmin, and the values
 // re-quantized with the scales as they will be decoded.
@@ -142,6 +162,7 @@ int mg_quantize_row(int ggml_type, const float *src, void *dst, size_t n) {
     switch (ggml_type) {
     case MG_GGML_Q8_0: for (size_t i = 0; i < n / 32; i++) quantize_q8_0(src + 32 * i, b + 34 * i); return 0;
     case MG_GGML_Q4_0: for (size_t i = 0; i < n / 32; i++) quantize_q4_0(src + 32 * i, b + 18 * i); return 0;
+    case MG_GGML_Q5_0: for (size_t i = 0; i < n / 32; i++) quantize_q5_0(src + 32 * i, b + 22 * i); return 0;
     case MG_GGML_Q4_K: for (size_t i = 0; i < n / 256; i++) quantize_q4_k(src + 256 * i, b + 144 * i); return 0;
     case MG_GGML_Q6_K: for (size_t i = 0; i < n / 256; i++) quantize_q6_k(src + 256 * i, b + 210 * i); return 0;
     default: return -1;

@@ -14,7 +14,7 @@ import Testing
         return try QuantizedMatrix(format: format, rows: blocks.shape[0], columns: format.blockSize, storage: blocks.storage)
     }
 
-    @Test(arguments: [QuantizationFormat.q8_0, .q4_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K])
+    @Test(arguments: [QuantizationFormat.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K])
     func dequantizationIsBitExact(format: QuantizationFormat) throws {
         let expected = try golden.tensor("\(format.name.lowercased()).values").floats()
         let actual = try matrix(format).dequantized().floats()
@@ -23,7 +23,7 @@ import Testing
         #expect(mismatches == 0, "\(format.name): \(mismatches) of \(expected.count) values differ")
     }
 
-    @Test(arguments: [QuantizationFormat.q8_0, .q4_0])
+    @Test(arguments: [QuantizationFormat.q8_0, .q4_0, .q5_0])
     func quantizationIsBitExact(format: QuantizationFormat) throws {
         let input = try golden.tensor("\(format.name.lowercased()).input")
         let expected = try golden.tensor("\(format.name.lowercased()).quantized")

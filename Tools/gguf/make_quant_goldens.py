@@ -3,7 +3,7 @@
 Writes Tests/MGTensorTests/Fixtures/quant_blocks.safetensors:
   <type>.blocks  U8 [n, bytes_per_block]  random blocks (scales set to finite f16 values)
   <type>.values  F32 [n, block_size]      gguf.quants.dequantize of those blocks
-  <type>.input / <type>.quantized         (Q8_0, Q4_0) random floats and gguf.quants.quantize of them
+  <type>.input / <type>.quantized         (Q8_0, Q4_0, Q5_0) random floats and gguf.quants.quantize of them
 and Tests/MGTensorTests/Fixtures/gguf_py_sample.gguf, a small file written by gguf.GGUFWriter with
 every metadata value type and F32/F16/Q8_0/Q4_K/Q6_K tensors.
 
@@ -24,7 +24,7 @@ FIXTURES = os.path.join(ROOT, "Tests", "MGTensorTests", "Fixtures")
 
 # Byte offsets of the f16 scale fields per block, so random blocks decode to finite numbers.
 HALF_FIELDS = {
-    T.Q8_0: [0], T.Q4_0: [0], T.Q2_K: [80, 82], T.Q3_K: [108], T.Q4_K: [0, 2], T.Q5_K: [0, 2], T.Q6_K: [208],
+    T.Q8_0: [0], T.Q4_0: [0], T.Q4_1: [0, 2], T.Q5_0: [0], T.Q5_1: [0, 2], T.Q2_K: [80, 82], T.Q3_K: [108], T.Q4_K: [0, 2], T.Q5_K: [0, 2], T.Q6_K: [208],
 }
 
 
@@ -33,7 +33,7 @@ def random_blocks(rng, qtype, n):
     blocks = rng.integers(0, 256, size=(n, type_size), dtype=np.uint8)
     for offset in HALF_FIELDS[qtype]:
         scales = (rng.standard_normal(n) * 0.05).astype(np.float16)
-        if offset == 0 and qtype in (T.Q8_0, T.Q4_0):
+        if offset == 0 and qtype in (T.Q8_0, T.Q4_0, T.Q5_0):
             scales[0] = np.float16(0)          # an all-zero scale
         if n > 1:
             scales[-1] = np.float16(6.0e-8)    # a subnormal half scale
@@ -44,13 +44,13 @@ def random_blocks(rng, qtype, n):
 def main():
     rng = np.random.default_rng(17)
     tensors = {}
-    for qtype, n in [(T.Q8_0, 8), (T.Q4_0, 8), (T.Q2_K, 3), (T.Q3_K, 3), (T.Q4_K, 3), (T.Q5_K, 3), (T.Q6_K, 3)]:
+    for qtype, n in [(T.Q8_0, 8), (T.Q4_0, 8), (T.Q4_1, 4), (T.Q5_0, 4), (T.Q5_1, 4), (T.Q2_K, 3), (T.Q3_K, 3), (T.Q4_K, 3), (T.Q5_K, 3), (T.Q6_K, 3)]:
         name = qtype.name.lower()
         blocks = random_blocks(rng, qtype, n)
         values = quants.dequantize(blocks, qtype).reshape(n, -1).astype(np.float32)
         tensors[f"{name}.blocks"] = blocks
         tensors[f"{name}.values"] = values
-    for qtype in (T.Q8_0, T.Q4_0):
+    for qtype in (T.Q8_0, T.Q4_0, T.Q5_0):
         name = qtype.name.lower()
         x = (rng.standard_normal((8, 32)) * rng.uniform(0.01, 3.0, size=(8, 1))).astype(np.float32)
         x[0] = 0                                # all-zero block

@@ -2,11 +2,11 @@ import CMGKernels
 
 extension QuantizationFormat {
     /// Whether ``QuantizedMatrix/dequantizeRows(_:into:)`` (and so ``quantizedLinear(_:weight:bias:)``)
-    /// handles this format: Q8_0, Q4_0 and the K-quants Q2_K…Q6_K.
+    /// handles this format: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and the K-quants Q2_K…Q6_K.
     public var supportsDequantization: Bool {
         switch self {
-        case .q8_0, .q4_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K: true
-        case .q4_1, .q5_0, .q5_1, .q8_1, .q8_K: false
+        case .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K: true
+        case .q8_1, .q8_K: false
         }
     }
 }
@@ -61,11 +61,11 @@ extension QuantizedMatrix {
         return try QuantizedMatrix(format: format, rows: rows, columns: columns, storage: copy)
     }
 
-    /// Quantizes an F32 `[rows, columns]` tensor to `format` (Q8_0, Q4_0, Q4_K or Q6_K).
+    /// Quantizes an F32 `[rows, columns]` tensor to `format` (Q8_0, Q4_0, Q5_0, Q4_K or Q6_K).
     /// - Throws: ``TensorError/invalidArgument(operation:reason:)`` for other formats or a tensor
     ///   that is not rank 2 with whole blocks per row.
     public static func quantizing(_ tensor: Tensor, to format: QuantizationFormat) throws(TensorError) -> QuantizedMatrix {
-        guard [.q8_0, .q4_0, .q4_K, .q6_K].contains(format) else {
+        guard [.q8_0, .q4_0, .q5_0, .q4_K, .q6_K].contains(format) else {
             throw .invalidArgument(operation: "quantize", reason: "quantizing to \(format.name) is not supported")
         }
         guard tensor.rank == 2, let rowBytes = format.rowByteCount(columns: tensor.shape[1]), tensor.shape[0] > 0 else {
