@@ -81,7 +81,7 @@ import Testing
     }
 
     @Test func absurdStringLengthAndBadUTF8() throws {
-        var b = Bytes(); b.header(tensors: 0, entries: 1); b.u64(.max)
+        var b = Bytes(); b.header(tensors: 0, entries: 1); b.u64(.max); b.data += [UInt8](repeating: 0, count: 16)
         #expect(try problem(b) == .stringTooLong(offset: 24, length: .max))
         var u = Bytes(); u.header(tensors: 0, entries: 1); u.u64(2); u.data += [0xC3, 0x28]; u.u32(0); u.data.append(1)
         #expect(try problem(u) == .invalidUTF8(offset: 24))
