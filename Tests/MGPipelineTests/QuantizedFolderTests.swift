@@ -85,3 +85,66 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: output.appendingPathComponent(QuantizedFolder.ggufName(.q8_0)).path))
     }
 }
+
+/// A random Llama decoder 256 wide, so Q4_K_M really uses Q4_K and Q6_K blocks (the tiny release
+/// fixtures are 64 wide and fall back to Q5_0/Q8_0).
+@Suite struct WideQuantizedDecoderTests {
+    @Test func q4KMixLoadsAndStaysClose() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mgm-wide-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let config = """
+            {"model_type": "llama", "hidden_size": 256, "intermediate_size": 512, "num_attention_heads": 4,
+             "num_key_value_heads": 2, "num_hidden_layers": 2, "vocab_size": 320, "rms_norm_eps": 1e-5,
+             "max_position_embeddings": 64, "bos_token_id": 1, "eos_token_id": 2, "hidden_act": "silu"}
+            """
+        try Data(config.utf8).write(to: folder.appendingPathComponent("config.json"))
+        try FileManager.default.copyItem(
+            at: try EndToEndFixtures.checkpoint("MGM-7B-tiny").appendingPathComponent("tokenizer.model"),
+            to: folder.appendingPathComponent("tokenizer.model"))
+        var state: UInt64 = 42
+        func random(_ shape: [Int], scale: Float) throws -> Tensor {
+            let values = (0..<shape.reduce(1, *)).map { _ -> Float in
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return (Float(state >> 40) / Float(1 << 24) - 0.5) * 2 * scale
+            }
+            return try Tensor(shape: shape, values: values)
+        }
+        var tensors: [String: Tensor] = [
+            "model.embed_tokens.weight": try random([320, 256], scale: 1), "lm_head.weight": try random([320, 256], scale: 0.1),
+            "model.norm.weight": try random([256], scale: 0.1),
+        ]
+        for i in 0..<2 {
+            let l = "model.layers.\(i)."
+            tensors[l + "self_attn.q_proj.weight"] = try random([256, 256], scale: 0.1)
+            tensors[l + "self_attn.k_proj.weight"] = try random([128, 256], scale: 0.1)
+            tensors[l + "self_attn.v_proj.weight"] = try random([128, 256], scale: 0.1)
+            tensors[l + "self_attn.o_proj.weight"] = try random([256, 256], scale: 0.1)
+            tensors[l + "mlp.gate_proj.weight"] = try random([512, 256], scale: 0.1)
+            tensors[l + "mlp.up_proj.weight"] = try random([512, 256], scale: 0.1)
+            tensors[l + "mlp.down_proj.weight"] = try random([256, 512], scale: 0.1)
+            tensors[l + "input_layernorm.weight"] = try random([256], scale: 1)
+            tensors[l + "post_attention_layernorm.weight"] = try random([256], scale: 1)
+        }
+        try SafetensorsWriter.write(tensors, to: folder.appendingPathComponent("model.safetensors").path)
+        func logits(_ directory: URL) throws -> [Float] {
+            let configuration = try DecoderConfiguration(contentsOf: directory.path)
+            let model = try DecoderModel(configuration: configuration, weights: try openCheckpointWeights(directory: directory.path))
+            var cache = try model.newCache(maximumLength: 32)
+            return try model.forward(ids: QuantizedFolderTests.ids, cache: &cache, logits: .allPositions).floats()
+        }
+        let reference = try logits(folder)
+        // Measured: Q4_K_M KL 1.4e-5 (92 % top-1), Q8_0 8e-8 (100 %); bounds about 5× that.
+        for (type, bound) in [(DecoderQuantization.q4_k_m, 1e-4), (.q8_0, 5e-7)] {
+            let output = folder.appendingPathComponent("out-\(type.rawValue)")
+            let report = try QuantizedFolder.write(from: folder, to: output, quantization: type)
+            if type == .q4_k_m {
+                let summary = report.last ?? ""
+                #expect(summary.contains("Q4_K") && summary.contains("Q6_K"), "\(summary)")
+            }
+            let result = QuantizedFolderTests.compare(reference, try logits(output), vocab: 320)
+            print("[quantized] random Llama 256 wide \(type.rawValue): top-1 agreement \(result.agreement), mean KL \(result.kl), max |Δlogit| \(result.maxDiff); \(report.last ?? "")")
+            #expect(result.kl < bound)
+        }
+    }
+}
