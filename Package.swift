@@ -103,6 +103,7 @@ let fuzzHarnesses: [(name: String, dependencies: [Target.Dependency])] = [
     ("Safetensors", ["MGTensor"]), ("ShardIndex", ["MGTensor"]), ("TorchCheckpoint", ["MGTensor"]),
     ("Configs", ["MGPipeline"]), ("TokenizerJSON", ["MGLanguage"]), ("SentencePiece", ["MGLanguage"]),
     ("PNG", ["MGFuzzImageDecoding"]), ("JPEG", ["MGFuzzImageDecoding"]), ("Conversation", ["MGPipeline"]), ("ImagePrompt", ["MGPipeline"]),
+    ("GGUF", ["MGTensor"]),
 ]
 package.targets.append(.target(name: "MGFuzzSupport", path: "Fuzz/Support"))
 package.targets.append(.target(name: "MGFuzzImageDecoding", dependencies: ["MGFuzzSupport", "MGVision"], path: "Fuzz/ImageDecoding"))

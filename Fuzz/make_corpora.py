@@ -353,6 +353,49 @@ def text_seeds(conversation, image_prompt):
         write(image_prompt, f"seed{index}", bytes([chunk]) + text.encode())
 
 
+# ---------------------------------------------------------------------------------------------
+# GGUF
+
+def gguf_bytes(tensors, entries=(("general.architecture", 8, b"llama"),), alignment=32, tensor_count=None, version=3):
+    """A GGUF file: `tensors` are (name, dims, ggml type, offset, payload bytes or None)."""
+    def string(text):
+        data = text.encode() if isinstance(text, str) else text
+        return struct.pack("<Q", len(data)) + data
+    out = b"GGUF" + struct.pack("<IQQ", version, len(tensors) if tensor_count is None else tensor_count, len(entries))
+    for key, kind, value in entries:
+        out += string(key) + struct.pack("<I", kind) + (string(value) if kind == 8 else value)
+    for name, dims, kind, offset, _ in tensors:
+        out += string(name) + struct.pack("<I", len(dims)) + b"".join(struct.pack("<Q", d) for d in dims)
+        out += struct.pack("<IQ", kind, offset)
+    out += b"\0" * (-len(out) % alignment)
+    data = b""
+    for _, _, _, offset, payload in tensors:
+        if payload is not None:
+            data = data.ljust(offset, b"\0") + payload
+    return out + data
+
+
+def gguf_seeds(out):
+    copy_fixture(out, "gguf_py_sample.gguf", "MGTensorTests/Fixtures/gguf_py_sample.gguf")
+    q8_rows = (struct.pack("<e", 0.5) + bytes(range(32))) * 2
+    write(out, "tiny_decoder.gguf", gguf_bytes([
+        ("token_embd.weight", [32, 2], 0, 0, struct.pack("<64f", *range(64))),
+        ("blk.0.attn_q.weight", [32, 2], 8, 256, q8_rows),
+        ("blk.0.attn_norm.weight", [32], 0, 352, struct.pack("<32f", *([1.0] * 32))),
+    ], entries=(("general.architecture", 8, b"llama"), ("llama.attention.head_count", 4, struct.pack("<I", 1)))))
+
+
+def gguf_malformed(out):
+    good = [("w", [4, 2], 0, 0, struct.pack("<8f", *range(8)))]
+    write(out, "gguf_truncated_data.gguf", gguf_bytes(good)[:-4])
+    write(out, "gguf_absurd_tensor_count.gguf", gguf_bytes([], tensor_count=1 << 60))
+    write(out, "gguf_unknown_type.gguf", gguf_bytes([("w", [4, 2], 99, 0, bytes(32))]))
+    write(out, "gguf_misaligned_tensor.gguf", gguf_bytes([("w", [4, 2], 0, 16, bytes(32))]))
+    write(out, "gguf_overlapping_tensors.gguf", gguf_bytes([("a", [16], 0, 0, bytes(64)), ("b", [4], 0, 32, None)]))
+    write(out, "gguf_offset_past_end.gguf", gguf_bytes([("w", [4, 2], 0, 1 << 40, None)]))
+    write(out, "gguf_partial_block.gguf", gguf_bytes([("w", [33, 1], 8, 0, bytes(64))]))
+
+
 def main():
     shutil.rmtree(MALFORMED, ignore_errors=True)
     # Inputs that once crashed a harness (regression-*) are kept; everything else is rewritten.
@@ -372,12 +415,14 @@ def main():
     png_seeds(corpus("PNG"))
     jpeg_seeds(corpus("JPEG"))
     text_seeds(corpus("Conversation"), corpus("ImagePrompt"))
+    gguf_seeds(corpus("GGUF"))
 
     safetensors_malformed(MALFORMED)
     torch_malformed(MALFORMED)
     image_malformed(MALFORMED)
     tokenizer_malformed(MALFORMED)
     config_malformed(MALFORMED)
+    gguf_malformed(MALFORMED)
 
 
 if __name__ == "__main__":

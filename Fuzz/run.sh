@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-60}
 scratch=${FUZZ_SCRATCH:-.build-fuzz-asan}
-all=(Safetensors ShardIndex TorchCheckpoint Configs TokenizerJSON SentencePiece PNG JPEG Conversation ImagePrompt)
+all=(Safetensors ShardIndex TorchCheckpoint Configs TokenizerJSON SentencePiece PNG JPEG Conversation ImagePrompt GGUF)
 if [ $# -gt 0 ]; then harnesses=("$@"); else harnesses=("${all[@]}"); fi
 
 # The system's gold linker aborts on libFuzzer's objects ("internal error in format_file_lineno");

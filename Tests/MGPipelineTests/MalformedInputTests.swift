@@ -101,8 +101,27 @@ enum MalformedInputs {
     ]
 }
 
+extension MalformedInputs {
+    /// GGUF files (read by `GGUFFile`; `mgm inspect` does not take GGUF yet).
+    static let ggufCases: [Case<CheckpointError>] = [
+        Case("gguf_truncated_data.gguf") { if case .invalidGGUF(_, .tensorPastEnd(tensor: "w", offset: 0, byteCount: 32, dataSize: 28)) = $0 { true } else { false } },
+        Case("gguf_absurd_tensor_count.gguf") { if case .invalidGGUF(_, .countTooLarge(what: "tensor", count: 1 << 60, limit: _)) = $0 { true } else { false } },
+        Case("gguf_unknown_type.gguf") { if case .invalidGGUF(_, .unknownTensorType(tensor: "w", type: 99)) = $0 { true } else { false } },
+        Case("gguf_misaligned_tensor.gguf") { if case .invalidGGUF(_, .misalignedTensor(tensor: "w", offset: 16, alignment: 32)) = $0 { true } else { false } },
+        Case("gguf_overlapping_tensors.gguf") { if case .invalidGGUF(_, .overlappingTensors(tensor: "b", other: "a")) = $0 { true } else { false } },
+        Case("gguf_offset_past_end.gguf") { if case .invalidGGUF(_, .tensorPastEnd(tensor: "w", offset: 1 << 40, byteCount: 32, dataSize: 0)) = $0 { true } else { false } },
+        Case("gguf_partial_block.gguf") { if case .invalidGGUF(_, .rowNotWholeBlocks(tensor: "w", columns: 33, type: "Q8_0")) = $0 { true } else { false } },
+    ]
+}
+
 @Suite("Malformed inputs")
 struct MalformedInputTests {
+    @Test("GGUF files fail with their specific GGUFProblem", arguments: MalformedInputs.ggufCases)
+    func gguf(_ testCase: MalformedInputs.Case<CheckpointError>) throws {
+        let path = try MalformedInputs.path(testCase.file)
+        MalformedInputs.expect(testCase) { () throws(CheckpointError) in _ = try GGUFFile(contentsOf: URL(fileURLWithPath: path)) }
+    }
+
     @Test("checkpoint files fail with their specific CheckpointError", arguments: MalformedInputs.checkpointCases)
     func checkpoint(_ testCase: MalformedInputs.Case<CheckpointError>) throws {
         let path = try MalformedInputs.path(testCase.file)

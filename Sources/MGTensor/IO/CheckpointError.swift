@@ -48,6 +48,11 @@ public enum CheckpointError: Error, Sendable, Equatable, CustomStringConvertible
     /// `__metadata__` is not an object of strings.
     case invalidMetadata(path: String, key: String, reason: String)
 
+    // MARK: GGUF
+
+    /// A malformed GGUF file; `problem` says what and where.
+    case invalidGGUF(path: String, problem: GGUFProblem)
+
     // MARK: Lookup
 
     /// No tensor of that name in the checkpoint.
@@ -138,6 +143,7 @@ public enum CheckpointError: Error, Sendable, Equatable, CustomStringConvertible
         case .overlappingTensors(let path, let tensor, let other, let offset):
             "\(path): tensor \(tensor) at byte \(offset) overlaps \(other)"
         case .invalidMetadata(let path, let key, let reason): "\(path): metadata \(key): \(reason)"
+        case .invalidGGUF(let path, let problem): "\(path): \(problem)"
         case .tensorNotFound(let path, let tensor): "\(path): no tensor \(tensor)"
         case .noCheckpoint(let path): "\(path): no model.safetensors or *.safetensors.index.json"
         case .invalidIndex(let path, let reason): "\(path): \(reason)"

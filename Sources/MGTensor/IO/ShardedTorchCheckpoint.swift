@@ -76,7 +76,9 @@ public final class ShardedTorchCheckpoint: WeightStore {
 
 /// Opens the weights of a checkpoint directory, whatever their format: safetensors (one file or an
 /// index of shards) when present, else PyTorch `.bin` (one file or an index of shards) — the
-/// order in which transformers looks for them.
+/// order in which transformers looks for them. A folder with one `.gguf` file (as `mgm quantize`
+/// writes) reads the decoder from it under Hugging Face names (``GGUFDecoderWeights``) and the
+/// other weights from the safetensors beside it.
 /// - Throws: ``CheckpointError/noCheckpoint(path:)`` when the directory has neither, or the
 ///   error of the format found.
 public func openCheckpointWeights(directory url: URL) throws(CheckpointError) -> any WeightStore {
@@ -90,6 +92,17 @@ public func openCheckpointWeights(directory url: URL) throws(CheckpointError) ->
             ? try ShardedTorchCheckpoint(contentsOf: URL(fileURLWithPath: directory)) : try ShardedSafetensors(contentsOf: URL(fileURLWithPath: directory))
     }
     let contents = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+    // A quantized folder (`mgm quantize`): the decoder in one GGUF file, the rest in safetensors.
+    let ggufFiles = contents.filter { $0.hasSuffix(".gguf") }.sorted()
+    if let gguf = ggufFiles.first {
+        guard ggufFiles.count == 1 else {
+            throw .invalidIndex(path: directory, reason: "several GGUF files (\(ggufFiles.joined(separator: ", "))); keep one decoder")
+        }
+        let decoder = try GGUFDecoderWeights(file: GGUFFile(contentsOf: url.appendingPathComponent(gguf)))
+        let others = contents.filter { $0 != gguf }
+        guard others.contains(where: { $0.hasSuffix(".safetensors") || $0.hasSuffix(".safetensors.index.json") }) else { return decoder }
+        return CombinedWeightStore([decoder, try ShardedSafetensors(contentsOf: url)])
+    }
     if contents.contains(where: { $0.hasSuffix(".safetensors") || $0.hasSuffix(".safetensors.index.json") }) {
         return try ShardedSafetensors(contentsOf: URL(fileURLWithPath: directory))
     }
