@@ -1,6 +1,7 @@
 // Quantized dot products: activation quantization, the scalar reference tier, tier selection and
 // the drivers that walk rows and tokens. The vector tiers live in quant_dot_<tier>.c.
 #include "mg_quant_dot.h"
+#include "mg_common.h"
 #include "mg_pointwise.h"
 #include "quant_dot_internal.h"
 #include <math.h>
@@ -139,7 +140,15 @@ void mg_qd_quantize_activation(uint32_t format, const float *x, size_t ldx, size
     if (mg_qd_activation_row_bytes(format, n) == 0) return;
     for (size_t r = 0; r < rows; r++) {
         if (qd_block_size(format) == 32) {
-            quantize_q8_0(x + r * ldx, n, out + r * out_row_bytes);
+            uint8_t *row = out + r * out_row_bytes;
+            quantize_q8_0(x + r * ldx, n, row);
+            if (format == QD_Q4_0) {
+                uint8_t pair[64];
+                for (size_t b = 0; b + 2 <= n / 32; b += 2) {
+                    for (size_t i = 0; i < 64; i++) pair[qd_q4_0_position(b + i / 32, i % 32, n / 32) - 32 * b] = row[32 * b + i];
+                    memcpy(row + 32 * b, pair, 64);
+                }
+            }
         } else {
             quantize_q8_K(x + r * ldx, n, out + r * out_row_bytes);
         }
@@ -168,11 +177,11 @@ static float dot_q4_0(const uint8_t *w, const uint8_t *x, size_t n) {
     float sum = 0;
     for (size_t b = 0; b < n / 32; b++) {
         const uint8_t *block = w + 18 * b;
-        const int8_t *xb = xq + 32 * b;
+        const size_t nb = n / 32;
         int32_t s = 0;
         for (int i = 0; i < 16; i++) {
-            s += ((block[2 + i] & 0xF) - 8) * xb[i];
-            s += ((block[2 + i] >> 4) - 8) * xb[i + 16];
+            s += ((block[2 + i] & 0xF) - 8) * xq[qd_q4_0_position(b, (size_t)i, nb)];
+            s += ((block[2 + i] >> 4) - 8) * xq[qd_q4_0_position(b, (size_t)i + 16, nb)];
         }
         sum += qd_half(block) * xd[b] * (float)s;
     }
@@ -337,4 +346,17 @@ int mg_qd_dequantize_row(uint32_t format, const uint8_t *w, float *out, size_t n
     default:
         return -1;
     }
+}
+
+MG_MULTIVERSION
+uint64_t mg_qd_read_bytes(const uint8_t *p, size_t n) {
+    uint64_t lanes[8] = {0};
+    for (size_t i = 0; i + 64 <= n; i += 64) {
+        uint64_t words[8];
+        memcpy(words, p + i, 64);
+        for (int l = 0; l < 8; l++) lanes[l] += words[l];
+    }
+    uint64_t sum = 0;
+    for (int l = 0; l < 8; l++) sum += lanes[l];
+    return sum;
 }

@@ -30,6 +30,15 @@ static inline size_t qd_block_size(uint32_t format) {
 static inline size_t qd_scale_offset(size_t n) { return n; }
 static inline size_t qd_sum_offset(uint32_t format, size_t n) { return n + 4 * (n / qd_block_size(format)); }
 
+/// Position of value i (0..31) of block b inside a Q4_0 activation row of nb blocks. Q4_0 packs
+/// values i and i + 16 of a block in one byte, so the activations of each pair of blocks (A, B) are
+/// stored A[0..15] B[0..15] A[16..31] B[16..31]: one 32-byte load of low nibbles of A and B, one of
+/// high nibbles, meet their activations with no shuffles. An odd last block stays in order.
+static inline size_t qd_q4_0_position(size_t b, size_t i, size_t nb) {
+    if ((nb & 1) && b == nb - 1) return 32 * b + i;
+    return 64 * (b / 2) + (i < 16 ? 16 * (b % 2) + i : 32 + 16 * (b % 2) + (i - 16));
+}
+
 static inline float qd_half(const uint8_t *p) {
     _Float16 h;
     memcpy(&h, p, 2);

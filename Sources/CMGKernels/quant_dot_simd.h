@@ -46,75 +46,138 @@ QD_INLINE float hsum(__m256 v) {
 
 QD_INLINE __m256i load256(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
-// Two accumulators per token (even and odd blocks) so a single-token GEMV is not bound by the
-// latency of one chain of multiply-adds.
 
-// ---- Q8_0 × Q8_0: |w| · (x with w's sign), exact in int16 pairs --------------------------------
-QD_INLINE void tile_q8_0(const uint8_t *w, const uint8_t *const *xs, const int T, size_t n, float *out) {
-    const size_t nb = n / 32;
-    __m256 acc[QD_MAX_TOKENS][2];
-    const float *xd[QD_MAX_TOKENS];
-    for (int t = 0; t < T; t++) {
-        acc[t][0] = acc[t][1] = _mm256_setzero_ps();
-        xd[t] = (const float *)(xs[t] + qd_scale_offset(n));
-    }
-#define Q8_0_BLOCK(B, SLOT)                                                                        \
-    do {                                                                                           \
-        const uint8_t *block = w + 34 * (B);                                                       \
-        const __m256i wq = load256(block + 2);                                                     \
-        const __m256i wabs = _mm256_abs_epi8(wq);                                                  \
-        const __m256 dw = _mm256_set1_ps(qd_half(block));                                          \
-        for (int t = 0; t < T; t++) {                                                              \
-            __m256i xv = _mm256_sign_epi8(load256(xs[t] + 32 * (B)), wq);                          \
-            __m256i sum = dot_u8s8(_mm256_setzero_si256(), wabs, xv);                              \
-            __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(xd[t][B]));                            \
-            acc[t][SLOT] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), scale, acc[t][SLOT]);          \
-        }                                                                                          \
-    } while (0)
-    size_t b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        Q8_0_BLOCK(b, 0);
-        Q8_0_BLOCK(b + 1, 1);
-    }
-    if (b < nb) Q8_0_BLOCK(b, 0);
-#undef Q8_0_BLOCK
-    for (int t = 0; t < T; t++) out[t] = hsum(_mm256_add_ps(acc[t][0], acc[t][1]));
+QD_INLINE int32_t reduce_i32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
 }
 
-// ---- Q4_0 × Q8_0: unsigned nibbles · x, the −8 offset folded in as −Σx spread over 8 lanes -----
-QD_INLINE void tile_q4_0(const uint8_t *w, const uint8_t *const *xs, const int T, size_t n, float *out) {
-    const size_t nb = n / 32;
-    const __m128i low4 = _mm_set1_epi8(0xF);
-    __m256 acc[QD_MAX_TOKENS][2];
-    const float *xd[QD_MAX_TOKENS];
-    const int32_t *xsum[QD_MAX_TOKENS];
-    for (int t = 0; t < T; t++) {
-        acc[t][0] = acc[t][1] = _mm256_setzero_ps();
-        xd[t] = (const float *)(xs[t] + qd_scale_offset(n));
-        xsum[t] = (const int32_t *)(xs[t] + qd_sum_offset(QD_Q4_0, n));
-    }
-#define Q4_0_BLOCK(B, SLOT)                                                                        \
-    do {                                                                                           \
-        const uint8_t *block = w + 18 * (B);                                                       \
-        const __m128i packed = _mm_loadu_si128((const __m128i *)(block + 2));                      \
-        const __m256i wq = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), low4),        \
-                                            _mm_and_si128(packed, low4));                          \
-        const __m256 dw = _mm256_set1_ps(qd_half(block));                                          \
-        for (int t = 0; t < T; t++) {                                                              \
-            __m256i sum = dot_u8s8(_mm256_set1_epi32(-xsum[t][B]), wq, load256(xs[t] + 32 * (B))); \
-            __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(xd[t][B]));                            \
-            acc[t][SLOT] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), scale, acc[t][SLOT]);          \
-        }                                                                                          \
-    } while (0)
-    size_t b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        Q4_0_BLOCK(b, 0);
-        Q4_0_BLOCK(b + 1, 1);
-    }
-    if (b < nb) Q4_0_BLOCK(b, 0);
-#undef Q4_0_BLOCK
-    for (int t = 0; t < T; t++) out[t] = hsum(_mm256_add_ps(acc[t][0], acc[t][1]));
+// ---- Q8_0 and Q4_0 (× Q8_0 activations): eight blocks at a time ----------------------------------
+// Q8_0: |w| · (x with w's sign), exact in int16 pairs. Q4_0: unsigned nibbles · x, then −8·Σx.
+// Each block's products land in one int32 vector; the eight vectors are folded into one vector of
+// eight block sums (hadd rounds), then scaled by eight weight scales (one gather) and eight
+// activation scales (one load) at once, instead of a float conversion and multiply-add per block.
+
+/// [Σ v0, Σ v1, …, Σ v7] of eight int32 vectors.
+QD_INLINE __m256i sum8(const __m256i *v) {
+    __m256i a = _mm256_hadd_epi32(v[0], v[1]), b = _mm256_hadd_epi32(v[2], v[3]);
+    __m256i c = _mm256_hadd_epi32(v[4], v[5]), d = _mm256_hadd_epi32(v[6], v[7]);
+    __m256i low = _mm256_hadd_epi32(a, b), high = _mm256_hadd_epi32(c, d);
+    return _mm256_add_epi32(_mm256_permute2x128_si256(low, high, 0x20), _mm256_permute2x128_si256(low, high, 0x31));
 }
+
+/// The f16 scales at the start of eight consecutive blocks `stride` bytes apart, as floats.
+QD_INLINE __m256 block_scales8(const uint8_t *first, int stride) {
+    const __m256i offsets = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(stride));
+    __m256i words = _mm256_and_si256(_mm256_i32gather_epi32((const int *)first, offsets, 1), _mm256_set1_epi32(0xFFFF));
+    __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(words, words), 0x08);
+    return _mm256_cvtph_ps(_mm256_castsi256_si128(packed));
+}
+
+QD_INLINE void tile8_q8_0(const uint8_t *w, const uint8_t *const *xs, const int T, size_t n, float *out) {
+    const size_t nb = n / 32;
+    __m256 acc[QD_MAX_TOKENS];
+    float tail[QD_MAX_TOKENS];
+    for (int t = 0; t < T; t++) {
+        acc[t] = _mm256_setzero_ps();
+        tail[t] = 0;
+    }
+    size_t b = 0;
+    for (; b + 8 <= nb; b += 8) {
+#if QD_DOT > 0
+        // VNNI adds int8 products in int32 without saturation: w + 128 as unsigned, minus 128·Σx.
+        __m256i wu[8];
+        for (int j = 0; j < 8; j++) wu[j] = _mm256_xor_si256(load256(w + 34 * (b + j) + 2), _mm256_set1_epi8((char)0x80));
+#else
+        __m256i wq[8], wabs[8];
+        for (int j = 0; j < 8; j++) {
+            wq[j] = load256(w + 34 * (b + j) + 2);
+            wabs[j] = _mm256_abs_epi8(wq[j]);
+        }
+#endif
+        const __m256 dw = block_scales8(w + 34 * b, 34);
+        for (int t = 0; t < T; t++) {
+            const uint8_t *x = xs[t];
+            __m256i v[8];
+#if QD_DOT > 0
+            for (int j = 0; j < 8; j++) v[j] = dot_u8s8(_mm256_setzero_si256(), wu[j], load256(x + 32 * (b + j)));
+            const int32_t *xsum = (const int32_t *)(x + qd_sum_offset(QD_Q8_0, n));
+            const __m256i sums = _mm256_sub_epi32(sum8(v), _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(xsum + b)), 7));
+#else
+            for (int j = 0; j < 8; j++) v[j] = dot_u8s8(_mm256_setzero_si256(), wabs[j], _mm256_sign_epi8(load256(x + 32 * (b + j)), wq[j]));
+            const __m256i sums = sum8(v);
+#endif
+            const __m256 scale = _mm256_mul_ps(dw, _mm256_loadu_ps((const float *)(x + qd_scale_offset(n)) + b));
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scale, acc[t]);
+        }
+    }
+    for (; b < nb; b++) {
+        const __m256i wq = load256(w + 34 * b + 2);
+        const float dw = qd_half(w + 34 * b);
+        for (int t = 0; t < T; t++) {
+            __m256i sum = dot_u8s8(_mm256_setzero_si256(), _mm256_abs_epi8(wq), _mm256_sign_epi8(load256(xs[t] + 32 * b), wq));
+            tail[t] += (float)reduce_i32(sum) * dw * ((const float *)(xs[t] + qd_scale_offset(n)))[b];
+        }
+    }
+    for (int t = 0; t < T; t++) out[t] = hsum(acc[t]) + tail[t];
+}
+
+QD_INLINE void tile8_q4_0(const uint8_t *w, const uint8_t *const *xs, const int T, size_t n, float *out) {
+    const size_t nb = n / 32;
+    const __m256i low4 = _mm256_set1_epi8(0xF);
+    __m256 acc[QD_MAX_TOKENS];
+    float tail[QD_MAX_TOKENS];
+    for (int t = 0; t < T; t++) {
+        acc[t] = _mm256_setzero_ps();
+        tail[t] = 0;
+    }
+    size_t b = 0;
+    for (; b + 8 <= nb; b += 8) {
+        // Pair p: lo/hi nibbles of blocks b + 2p (low 128 bits) and b + 2p + 1 (high 128 bits).
+        __m256i lo[4], hi[4];
+        for (int p = 0; p < 4; p++) {
+            const uint8_t *a = w + 18 * (b + 2 * p) + 2;
+            const __m256i packed = _mm256_loadu2_m128i((const __m128i *)(a + 18), (const __m128i *)a);
+            lo[p] = _mm256_and_si256(packed, low4);
+            hi[p] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+        }
+        const __m256 dw = block_scales8(w + 18 * b, 18);
+        for (int t = 0; t < T; t++) {
+            const uint8_t *x = xs[t];
+            __m256i v[4];  // lanes 0–3: block b + 2p, lanes 4–7: block b + 2p + 1
+            for (int p = 0; p < 4; p++) {
+                const uint8_t *xp = x + 32 * (b + 2 * p);
+                v[p] = dot_u8s8(dot_u8s8(_mm256_setzero_si256(), lo[p], load256(xp)), hi[p], load256(xp + 32));
+            }
+            // hadd rounds leave the block sums in the order 0 2 4 6 1 3 5 7.
+            __m256i mixed = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+            __m256i sums = _mm256_permutevar8x32_epi32(mixed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            // The −8 offset of every nibble: −8·Σx per block.
+            const int32_t *xsum = (const int32_t *)(x + qd_sum_offset(QD_Q4_0, n));
+            sums = _mm256_sub_epi32(sums, _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(xsum + b)), 3));
+            const __m256 scale = _mm256_mul_ps(dw, _mm256_loadu_ps((const float *)(x + qd_scale_offset(n)) + b));
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scale, acc[t]);
+        }
+    }
+    for (; b < nb; b++) {
+        const __m128i packed = _mm_loadu_si128((const __m128i *)(w + 18 * b + 2));
+        const __m256i wq = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm256_castsi256_si128(low4)),
+                                            _mm_and_si128(packed, _mm256_castsi256_si128(low4)));
+        const float dw = qd_half(w + 18 * b);
+        for (int t = 0; t < T; t++) {
+            const uint8_t *x = xs[t];
+            const __m256i xv = _mm256_setr_m128i(_mm_loadu_si128((const __m128i *)(x + qd_q4_0_position(b, 0, nb))),
+                                                 _mm_loadu_si128((const __m128i *)(x + qd_q4_0_position(b, 16, nb))));
+            const int32_t *xsum = (const int32_t *)(x + qd_sum_offset(QD_Q4_0, n));
+            __m256i sum = dot_u8s8(_mm256_setzero_si256(), wq, xv);
+            tail[t] += (float)(reduce_i32(sum) - 8 * xsum[b]) * dw * ((const float *)(x + qd_scale_offset(n)))[b];
+        }
+    }
+    for (int t = 0; t < T; t++) out[t] = hsum(acc[t]) + tail[t];
+}
+
 
 // ---- Q4_K × Q8_K: per sub-block of 32, nibble·x pairs (int16) times the 6-bit scale; the mins
 // meet the activation's 16-value sums once per super-block ---------------------------------------
@@ -234,8 +297,8 @@ QD_INLINE void tile_q6_K(const uint8_t *w, const uint8_t *const *xs, const int T
 
 void QD_TILE_NAME(uint32_t format, const uint8_t *w, const uint8_t *const *xs, int tokens, size_t n, float *out) {
     switch (format) {
-    case QD_Q8_0: QD_DISPATCH_TOKENS(tile_q8_0); break;
-    case QD_Q4_0: QD_DISPATCH_TOKENS(tile_q4_0); break;
+    case QD_Q8_0: QD_DISPATCH_TOKENS(tile8_q8_0); break;
+    case QD_Q4_0: QD_DISPATCH_TOKENS(tile8_q4_0); break;
     case QD_Q4_K: QD_DISPATCH_TOKENS(tile_q4_K); break;
     case QD_Q6_K: QD_DISPATCH_TOKENS(tile_q6_K); break;
     default: qd_tile_scalar(format, w, xs, tokens, n, out); break;

@@ -59,4 +59,8 @@ void mg_qd_gemv_gated(int tier, uint32_t format, const uint8_t *gate, const uint
 /// Returns 0 on success, -1 for an unsupported format.
 int mg_qd_dequantize_row(uint32_t format, const uint8_t *w, float *out, size_t n);
 
+/// Reads `n` bytes (n a multiple of 64) and returns a checksum: the plain memory read that
+/// benchmarks put next to the products over the same bytes.
+uint64_t mg_qd_read_bytes(const uint8_t *p, size_t n);
+
 #endif
