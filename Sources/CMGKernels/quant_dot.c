@@ -157,11 +157,11 @@ void mg_qd_quantize_activation(uint32_t format, const float *x, size_t ldx, size
 
 // ---- scalar tier: integer block sums, then one float multiply-add per block ---------------------
 
-static float dot_q8_0(const uint8_t *w, const uint8_t *x, size_t n) {
+static float dot_q8_0(const uint8_t *w, const uint8_t *x, size_t n, size_t b0, size_t b1) {
     const int8_t *xq = (const int8_t *)x;
     const float *xd = (const float *)(x + qd_scale_offset(n));
     float sum = 0;
-    for (size_t b = 0; b < n / 32; b++) {
+    for (size_t b = b0; b < b1; b++) {
         const uint8_t *block = w + 34 * b;
         const int8_t *wq = (const int8_t *)(block + 2);
         int32_t s = 0;
@@ -171,11 +171,11 @@ static float dot_q8_0(const uint8_t *w, const uint8_t *x, size_t n) {
     return sum;
 }
 
-static float dot_q4_0(const uint8_t *w, const uint8_t *x, size_t n) {
+static float dot_q4_0(const uint8_t *w, const uint8_t *x, size_t n, size_t b0, size_t b1) {
     const int8_t *xq = (const int8_t *)x;
     const float *xd = (const float *)(x + qd_scale_offset(n));
     float sum = 0;
-    for (size_t b = 0; b < n / 32; b++) {
+    for (size_t b = b0; b < b1; b++) {
         const uint8_t *block = w + 18 * b;
         const size_t nb = n / 32;
         int32_t s = 0;
@@ -188,12 +188,12 @@ static float dot_q4_0(const uint8_t *w, const uint8_t *x, size_t n) {
     return sum;
 }
 
-static float dot_q4_K(const uint8_t *w, const uint8_t *x, size_t n) {
+static float dot_q4_K(const uint8_t *w, const uint8_t *x, size_t n, size_t b0, size_t b1) {
     const int8_t *xq = (const int8_t *)x;
     const float *xd = (const float *)(x + qd_scale_offset(n));
     const int16_t *bsums = (const int16_t *)(x + qd_sum_offset(QD_Q4_K, n));
     float sum = 0;
-    for (size_t b = 0; b < n / 256; b++) {
+    for (size_t b = b0; b < b1; b++) {
         const uint8_t *block = w + 144 * b;
         const uint8_t *qs = block + 16;
         const int8_t *xb = xq + 256 * b;
@@ -223,11 +223,11 @@ static inline int q6_value(const uint8_t *block, int e) {
     return low | (high << 4);
 }
 
-static float dot_q6_K(const uint8_t *w, const uint8_t *x, size_t n) {
+static float dot_q6_K(const uint8_t *w, const uint8_t *x, size_t n, size_t b0, size_t b1) {
     const int8_t *xq = (const int8_t *)x;
     const float *xd = (const float *)(x + qd_scale_offset(n));
     float sum = 0;
-    for (size_t b = 0; b < n / 256; b++) {
+    for (size_t b = b0; b < b1; b++) {
         const uint8_t *block = w + 210 * b;
         const int8_t *scales = (const int8_t *)(block + 192);
         int32_t sumi = 0;
@@ -241,13 +241,13 @@ static float dot_q6_K(const uint8_t *w, const uint8_t *x, size_t n) {
     return sum;
 }
 
-void qd_tile_scalar(uint32_t format, const uint8_t *w, const uint8_t *const *xs, int tokens, size_t n, float *out) {
+void qd_tile_scalar(uint32_t format, const uint8_t *w, const uint8_t *const *xs, int tokens, size_t n, size_t b0, size_t b1, float *out) {
     for (int t = 0; t < tokens; t++) {
         switch (format) {
-        case QD_Q8_0: out[t] = dot_q8_0(w, xs[t], n); break;
-        case QD_Q4_0: out[t] = dot_q4_0(w, xs[t], n); break;
-        case QD_Q4_K: out[t] = dot_q4_K(w, xs[t], n); break;
-        case QD_Q6_K: out[t] = dot_q6_K(w, xs[t], n); break;
+        case QD_Q8_0: out[t] = dot_q8_0(w, xs[t], n, b0, b1); break;
+        case QD_Q4_0: out[t] = dot_q4_0(w, xs[t], n, b0, b1); break;
+        case QD_Q4_K: out[t] = dot_q4_K(w, xs[t], n, b0, b1); break;
+        case QD_Q6_K: out[t] = dot_q6_K(w, xs[t], n, b0, b1); break;
         default: out[t] = NAN; break;
         }
     }
@@ -255,30 +255,45 @@ void qd_tile_scalar(uint32_t format, const uint8_t *w, const uint8_t *const *xs,
 
 // ---- drivers -----------------------------------------------------------------------------------
 
-/// Tokens per pass over a weight row range: their activation rows (~n bytes each) stay in L2 while
-/// each weight row, decoded once per tile of QD_MAX_TOKENS tokens, stays in L1.
+/// Tokens per pass over a weight row range: their activation rows stay in L2 while each weight row
+/// is decoded once per tile of QD_MAX_TOKENS tokens.
 #define TOKEN_CHUNK 64
+/// Values per pass along a row in prefill: wide rows (the down projections' 11008 or 16384) are cut
+/// so the four activation slices of a tile stay in L1. Decode keeps whole rows: cutting them turns
+/// the one sequential weight stream into short strided runs, which measured slower.
+#define K_CHUNK 4096
 
 void mg_qd_gemm(int tier, uint32_t format, const uint8_t *w, size_t row_bytes, size_t row_begin, size_t row_end,
                 const uint8_t *xa, size_t xa_row_bytes, const int32_t *token_rows, size_t tokens, size_t n,
                 const float *bias, float *y, size_t ldy) {
     if (mg_qd_activation_row_bytes(format, n) == 0) return;
     qd_tile_fn tile = tile_for(tier);
+    const size_t block = qd_block_size(format), nb = n / block;
+    const size_t chunk_blocks = tokens == 1 || n <= K_CHUNK + K_CHUNK / 2 ? nb : K_CHUNK / block;  // a multiple of 8
     for (size_t t0 = 0; t0 < tokens; t0 += TOKEN_CHUNK) {
         size_t t1 = t0 + TOKEN_CHUNK < tokens ? t0 + TOKEN_CHUNK : tokens;
-        for (size_t r = row_begin; r < row_end; r++) {
-            const uint8_t *row = w + r * row_bytes;
-            float b = bias ? bias[r - row_begin] : 0.0f;
-            for (size_t t = t0; t < t1; t += QD_MAX_TOKENS) {
-                int count = (int)(t1 - t < QD_MAX_TOKENS ? t1 - t : QD_MAX_TOKENS);
-                const uint8_t *xs[QD_MAX_TOKENS];
-                for (int i = 0; i < count; i++) {
-                    size_t source = token_rows ? (size_t)token_rows[t + i] : t + i;
-                    xs[i] = xa + source * xa_row_bytes;
+        for (size_t b0 = 0; b0 < nb; b0 += chunk_blocks) {
+            size_t b1 = b0 + chunk_blocks < nb ? b0 + chunk_blocks : nb;
+            for (size_t r = row_begin; r < row_end; r++) {
+                const uint8_t *row = w + r * row_bytes;
+                for (size_t t = t0; t < t1; t += QD_MAX_TOKENS) {
+                    int count = (int)(t1 - t < QD_MAX_TOKENS ? t1 - t : QD_MAX_TOKENS);
+                    const uint8_t *xs[QD_MAX_TOKENS];
+                    for (int i = 0; i < count; i++) {
+                        size_t source = token_rows ? (size_t)token_rows[t + i] : t + i;
+                        xs[i] = xa + source * xa_row_bytes;
+                    }
+                    float out[QD_MAX_TOKENS];
+                    tile(format, row, xs, count, n, b0, b1, out);
+                    for (int i = 0; i < count; i++) {
+                        float *target = y + (t + i) * ldy + (r - row_begin);
+                        if (b0 == 0) {
+                            *target = out[i] + (bias ? bias[r - row_begin] : 0.0f);
+                        } else {
+                            *target += out[i];
+                        }
+                    }
                 }
-                float out[QD_MAX_TOKENS];
-                tile(format, row, xs, count, n, out);
-                for (int i = 0; i < count; i++) y[(t + i) * ldy + (r - row_begin)] = out[i] + b;
             }
         }
     }
@@ -293,8 +308,8 @@ void mg_qd_gemv_gated(int tier, uint32_t format, const uint8_t *gate, const uint
     for (size_t r0 = row_begin; r0 < row_end; r0 += CHUNK) {
         size_t count = row_end - r0 < CHUNK ? row_end - r0 : CHUNK;
         for (size_t i = 0; i < count; i++) {
-            tile(format, gate + (r0 + i) * row_bytes, &xa, 1, n, gates + i);
-            tile(format, up + (r0 + i) * row_bytes, &xa, 1, n, ups + i);
+            tile(format, gate + (r0 + i) * row_bytes, &xa, 1, n, 0, n / qd_block_size(format), gates + i);
+            tile(format, up + (r0 + i) * row_bytes, &xa, 1, n, 0, n / qd_block_size(format), ups + i);
         }
         mg_gated_activation((mg_activation_kind)activation, gates, ups, y + (r0 - row_begin), count);
     }

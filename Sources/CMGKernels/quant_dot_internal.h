@@ -13,14 +13,15 @@
 /// Most activation rows one tile call handles; one weight row is decoded once per tile.
 #define QD_MAX_TOKENS 4
 
-/// out[t] = W_row · X_t for t < tokens (≤ QD_MAX_TOKENS), `xs[t]` an activation row in the
-/// layout of mg_qd_activation_row_bytes.
-typedef void (*qd_tile_fn)(uint32_t format, const uint8_t *w, const uint8_t *const *xs, int tokens, size_t n, float *out);
+/// out[t] = Σ over blocks b0 ≤ b < b1 of W_row · X_t for t < tokens (≤ QD_MAX_TOKENS), `w` the
+/// start of the weight row, `xs[t]` an activation row of n values in the layout of
+/// mg_qd_activation_row_bytes. For Q4_0, b0 is even (activations are stored in block pairs).
+typedef void (*qd_tile_fn)(uint32_t format, const uint8_t *w, const uint8_t *const *xs, int tokens, size_t n, size_t b0, size_t b1, float *out);
 
-void qd_tile_scalar(uint32_t format, const uint8_t *w, const uint8_t *const *xs, int tokens, size_t n, float *out);
-void qd_tile_avx2(uint32_t format, const uint8_t *w, const uint8_t *const *xs, int tokens, size_t n, float *out);
-void qd_tile_avxvnni(uint32_t format, const uint8_t *w, const uint8_t *const *xs, int tokens, size_t n, float *out);
-void qd_tile_avx512vnni(uint32_t format, const uint8_t *w, const uint8_t *const *xs, int tokens, size_t n, float *out);
+void qd_tile_scalar(uint32_t format, const uint8_t *w, const uint8_t *const *xs, int tokens, size_t n, size_t b0, size_t b1, float *out);
+void qd_tile_avx2(uint32_t format, const uint8_t *w, const uint8_t *const *xs, int tokens, size_t n, size_t b0, size_t b1, float *out);
+void qd_tile_avxvnni(uint32_t format, const uint8_t *w, const uint8_t *const *xs, int tokens, size_t n, size_t b0, size_t b1, float *out);
+void qd_tile_avx512vnni(uint32_t format, const uint8_t *w, const uint8_t *const *xs, int tokens, size_t n, size_t b0, size_t b1, float *out);
 
 static inline size_t qd_block_size(uint32_t format) {
     return (format == QD_Q4_K || format == QD_Q6_K) ? 256 : 32;

@@ -76,16 +76,15 @@ QD_INLINE __m256 block_scales8(const uint8_t *first, int stride) {
     return _mm256_cvtph_ps(_mm256_castsi256_si128(packed));
 }
 
-QD_INLINE void tile8_q8_0(const uint8_t *w, const uint8_t *const *xs, const int T, size_t n, float *out) {
-    const size_t nb = n / 32;
+QD_INLINE void tile8_q8_0(const uint8_t *w, const uint8_t *const *xs, const int T, size_t n, size_t b0, size_t b1, float *out) {
     __m256 acc[QD_MAX_TOKENS];
     float tail[QD_MAX_TOKENS];
     for (int t = 0; t < T; t++) {
         acc[t] = _mm256_setzero_ps();
         tail[t] = 0;
     }
-    size_t b = 0;
-    for (; b + 8 <= nb; b += 8) {
+    size_t b = b0;
+    for (; b + 8 <= b1; b += 8) {
 #if QD_DOT > 0
         // VNNI adds int8 products in int32 without saturation: w + 128 as unsigned, minus 128·Σx.
         __m256i wu[8];
@@ -113,7 +112,7 @@ QD_INLINE void tile8_q8_0(const uint8_t *w, const uint8_t *const *xs, const int 
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scale, acc[t]);
         }
     }
-    for (; b < nb; b++) {
+    for (; b < b1; b++) {
         const __m256i wq = load256(w + 34 * b + 2);
         const float dw = qd_half(w + 34 * b);
         for (int t = 0; t < T; t++) {
@@ -124,7 +123,7 @@ QD_INLINE void tile8_q8_0(const uint8_t *w, const uint8_t *const *xs, const int 
     for (int t = 0; t < T; t++) out[t] = hsum(acc[t]) + tail[t];
 }
 
-QD_INLINE void tile8_q4_0(const uint8_t *w, const uint8_t *const *xs, const int T, size_t n, float *out) {
+QD_INLINE void tile8_q4_0(const uint8_t *w, const uint8_t *const *xs, const int T, size_t n, size_t b0, size_t b1, float *out) {
     const size_t nb = n / 32;
     const __m256i low4 = _mm256_set1_epi8(0xF);
     __m256 acc[QD_MAX_TOKENS];
@@ -133,8 +132,8 @@ QD_INLINE void tile8_q4_0(const uint8_t *w, const uint8_t *const *xs, const int 
         acc[t] = _mm256_setzero_ps();
         tail[t] = 0;
     }
-    size_t b = 0;
-    for (; b + 8 <= nb; b += 8) {
+    size_t b = b0;
+    for (; b + 8 <= b1; b += 8) {
         // Pair p: lo/hi nibbles of blocks b + 2p (low 128 bits) and b + 2p + 1 (high 128 bits).
         __m256i lo[4], hi[4];
         for (int p = 0; p < 4; p++) {
@@ -161,7 +160,7 @@ QD_INLINE void tile8_q4_0(const uint8_t *w, const uint8_t *const *xs, const int 
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scale, acc[t]);
         }
     }
-    for (; b < nb; b++) {
+    for (; b < b1; b++) {
         const __m128i packed = _mm_loadu_si128((const __m128i *)(w + 18 * b + 2));
         const __m256i wq = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm256_castsi256_si128(low4)),
                                             _mm_and_si128(packed, _mm256_castsi256_si128(low4)));
@@ -181,8 +180,7 @@ QD_INLINE void tile8_q4_0(const uint8_t *w, const uint8_t *const *xs, const int 
 
 // ---- Q4_K × Q8_K: per sub-block of 32, nibble·x pairs (int16) times the 6-bit scale; the mins
 // meet the activation's 16-value sums once per super-block ---------------------------------------
-QD_INLINE void tile_q4_K(const uint8_t *w, const uint8_t *const *xs, const int T, size_t n, float *out) {
-    const size_t nb = n / 256;
+QD_INLINE void tile_q4_K(const uint8_t *w, const uint8_t *const *xs, const int T, size_t n, size_t b0, size_t b1, float *out) {
     const __m256i low4 = _mm256_set1_epi8(0xF);
     __m256 acc[QD_MAX_TOKENS];
     const float *xd[QD_MAX_TOKENS];
@@ -192,7 +190,7 @@ QD_INLINE void tile_q4_K(const uint8_t *w, const uint8_t *const *xs, const int T
         xd[t] = (const float *)(xs[t] + qd_scale_offset(n));
         bsums[t] = (const int16_t *)(xs[t] + qd_sum_offset(QD_Q4_K, n));
     }
-    for (size_t b = 0; b < nb; b++) {
+    for (size_t b = b0; b < b1; b++) {
         const uint8_t *block = w + 144 * b;
         const uint8_t *qs = block + 16;
         // The 12 scale bytes as three words: 6-bit scales/mins of sub-blocks 0–3 in the low bits of
@@ -234,8 +232,7 @@ QD_INLINE void tile_q4_K(const uint8_t *w, const uint8_t *const *xs, const int T
 
 // ---- Q6_K × Q8_K: unsigned 6-bit values · x times the int8 scale of each 16; the −32 offset is
 // −32·Σ scale·bsum, all in integers -------------------------------------------------------------
-QD_INLINE void tile_q6_K(const uint8_t *w, const uint8_t *const *xs, const int T, size_t n, float *out) {
-    const size_t nb = n / 256;
+QD_INLINE void tile_q6_K(const uint8_t *w, const uint8_t *const *xs, const int T, size_t n, size_t b0, size_t b1, float *out) {
     const __m256i low4 = _mm256_set1_epi8(0xF), low2 = _mm256_set1_epi8(3);
     __m256 acc[QD_MAX_TOKENS];
     const float *xd[QD_MAX_TOKENS];
@@ -245,7 +242,7 @@ QD_INLINE void tile_q6_K(const uint8_t *w, const uint8_t *const *xs, const int T
         xd[t] = (const float *)(xs[t] + qd_scale_offset(n));
         bsums[t] = (const int16_t *)(xs[t] + qd_sum_offset(QD_Q6_K, n));
     }
-    for (size_t b = 0; b < nb; b++) {
+    for (size_t b = b0; b < b1; b++) {
         const uint8_t *block = w + 210 * b;
         const int8_t *sc = (const int8_t *)(block + 192);
         const __m128i scale_bytes = _mm_loadu_si128((const __m128i *)sc);
@@ -289,19 +286,19 @@ QD_INLINE void tile_q6_K(const uint8_t *w, const uint8_t *const *xs, const int T
 
 #define QD_DISPATCH_TOKENS(KERNEL)                                                                 \
     switch (tokens) {                                                                              \
-    case 1: KERNEL(w, xs, 1, n, out); break;                                                       \
-    case 2: KERNEL(w, xs, 2, n, out); break;                                                       \
-    case 3: KERNEL(w, xs, 3, n, out); break;                                                       \
-    default: KERNEL(w, xs, 4, n, out); break;                                                      \
+    case 1: KERNEL(w, xs, 1, n, b0, b1, out); break;                                                       \
+    case 2: KERNEL(w, xs, 2, n, b0, b1, out); break;                                                       \
+    case 3: KERNEL(w, xs, 3, n, b0, b1, out); break;                                                       \
+    default: KERNEL(w, xs, 4, n, b0, b1, out); break;                                                      \
     }
 
-void QD_TILE_NAME(uint32_t format, const uint8_t *w, const uint8_t *const *xs, int tokens, size_t n, float *out) {
+void QD_TILE_NAME(uint32_t format, const uint8_t *w, const uint8_t *const *xs, int tokens, size_t n, size_t b0, size_t b1, float *out) {
     switch (format) {
     case QD_Q8_0: QD_DISPATCH_TOKENS(tile8_q8_0); break;
     case QD_Q4_0: QD_DISPATCH_TOKENS(tile8_q4_0); break;
     case QD_Q4_K: QD_DISPATCH_TOKENS(tile_q4_K); break;
     case QD_Q6_K: QD_DISPATCH_TOKENS(tile_q6_K); break;
-    default: qd_tile_scalar(format, w, xs, tokens, n, out); break;
+    default: qd_tile_scalar(format, w, xs, tokens, n, b0, b1, out); break;
     }
 }
 

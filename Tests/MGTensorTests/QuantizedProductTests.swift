@@ -89,9 +89,10 @@ import Testing
         }
     }
 
-    @Test(arguments: formats)
-    func scalarMatchesDequantizedProduct(format: QuantizationFormat) throws {
-        let columns = 512, outputs = 19, tokens = 4
+    /// 6656 columns: prefill products cut rows longer than 6144 values into 4096-value passes.
+    @Test(arguments: formats, [(512, QuantizedKernelTier.scalar), (512, .selected), (6656, .scalar), (6656, .selected)])
+    func productMatchesDequantizedProduct(format: QuantizationFormat, setup: (columns: Int, tier: QuantizedKernelTier)) throws {
+        let columns = setup.columns, outputs = 19, tokens = 5
         let weight = try Self.randomMatrix(format, rows: outputs, columns: columns, seed: 100 + UInt64(format.rawValue))
         let x = Self.activations(rows: tokens, columns: columns, seed: 9)
         var bias = (0..<outputs).map { Float($0) * 0.25 - 2 }
@@ -99,7 +100,7 @@ import Testing
         try x.withUnsafeBufferPointer { xs throws(TensorError) in
             try y.withUnsafeMutableBufferPointer { ys throws(TensorError) in
                 try bias.withUnsafeMutableBufferPointer { bs throws(TensorError) in
-                    try quantizedGEMM(weight: weight, x: xs.baseAddress!, rows: tokens, y: ys.baseAddress!, bias: bs.baseAddress!, tier: .scalar)
+                    try quantizedGEMM(weight: weight, x: xs.baseAddress!, rows: tokens, y: ys.baseAddress!, bias: bs.baseAddress!, tier: setup.tier)
                 }
             }
         }
@@ -118,7 +119,7 @@ import Testing
                     }
                 }
                 let error = abs(Double(y[t * outputs + r]) - exact)
-                #expect(error <= bound + 1e-6, "\(format.name) token \(t) row \(r): \(y[t * outputs + r]) vs \(exact) (bound \(bound))")
+                #expect(error <= bound + 1e-6, "\(format.name) \(setup) token \(t) row \(r): \(y[t * outputs + r]) vs \(exact) (bound \(bound))")
                 if bound > 0 { worstRatio = max(worstRatio, error / bound) }
             }
         }
