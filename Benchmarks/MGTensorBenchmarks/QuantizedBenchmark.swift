@@ -10,7 +10,8 @@ import MGTensor
 //
 // Weights rotate through enough copies to exceed the last-level cache (decode streams weights from
 // DRAM in a real model); timings are the median and the fastest of many alternating repetitions,
-// since the machine may be shared.
+// since the machine may be shared. Tools/bench/ggml_quant_bench.py times ggml (llama.cpp) on the same
+// shapes through llama-cpp-python.
 
 struct QuantizedWeights {
     let copies: [QuantizedMatrix]
@@ -130,7 +131,7 @@ func runQuantizedBenchmarks(repeat repeatCount: Int) throws {
             var total = 0.0
             for shape in model.shapes {
                 let rowBytes = format.rowByteCount(columns: shape.columns)!
-                let copies = max(1, cacheBytes / (rowBytes * shape.rows))
+                let copies = max(1, min(64, cacheBytes / (rowBytes * shape.rows)))
                 let weights = try randomQuantizedWeights(format, rows: shape.rows, columns: shape.columns, copies: copies, seed: 9)
                 let r = try measureGEMV(weights, repeat: max(repeatCount, 3 * copies))
                 total += r.seconds * Double(shape.count)
