@@ -49,14 +49,25 @@ func randomQuantizedWeights(_ format: QuantizationFormat, rows: Int, columns: In
     return QuantizedWeights(copies: matrices)
 }
 
+/// Seconds on the benchmark clock: this thread's CPU time when the products run on one thread
+/// (`MG_NUM_THREADS=1`; a loaded machine then cannot stretch the numbers), wall time otherwise.
+func benchmarkClock() -> Double {
+    if Parallel.threadCount == 1 {
+        var time = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+    }
+    return Double(DispatchTime.now().uptimeNanoseconds) * 1e-9
+}
+
 /// Median and fastest seconds of `body(i)` over `count` runs after a warm-up.
 func timeSeconds(_ count: Int, _ body: (Int) throws -> Void) rethrows -> (median: Double, best: Double) {
     try body(0)
     var times: [Double] = []
     for i in 0..<count {
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = benchmarkClock()
         try body(i + 1)
-        times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        times.append(benchmarkClock() - start)
     }
     times.sort()
     return (times[times.count / 2], times[0])
@@ -91,18 +102,18 @@ func measureGEMV(_ weights: QuantizedWeights, repeat count: Int) throws -> GEMVR
     var sink: UInt64 = 0
     for i in 0..<(count + 1) {
         let weight = weights.copies[i % weights.copies.count]
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = benchmarkClock()
         try x.withUnsafeBufferPointer { xs throws(TensorError) in
             try y.withUnsafeMutableBufferPointer { ys throws(TensorError) in
                 try quantizedGEMV(weight: weight, x: xs.baseAddress!, y: ys.baseAddress!)
             }
         }
-        let middle = DispatchTime.now().uptimeNanoseconds
+        let middle = benchmarkClock()
         sink &+= parallelRead(weights.copies[(i + 1) % weights.copies.count])
-        let end = DispatchTime.now().uptimeNanoseconds
+        let end = benchmarkClock()
         if i > 0 {
-            productTimes.append(Double(middle - start) / 1e9)
-            readTimes.append(Double(end - middle) / 1e9)
+            productTimes.append(middle - start)
+            readTimes.append(end - middle)
         }
     }
     if sink == 42 { print("") }
@@ -118,7 +129,8 @@ func measureGEMV(_ weights: QuantizedWeights, repeat count: Int) throws -> GEMVR
 func runQuantizedBenchmarks(repeat repeatCount: Int) throws {
     let formats: [QuantizationFormat] = [.q8_0, .q4_0, .q4_K, .q6_K]
     let cacheBytes = 160 << 20  // rotate through more than any last-level cache
-    print("\nQuantized products: tier \(QuantizedKernelTier.selected), \(Parallel.threadCount) threads; weights rotate through copies totalling ≥ 160 MiB")
+    let clock = Parallel.threadCount == 1 ? "thread CPU time" : "wall time"
+    print("\nQuantized products: tier \(QuantizedKernelTier.selected), \(Parallel.threadCount) threads (\(clock)); weights rotate through copies totalling ≥ 160 MiB")
     print("\n| GEMV rows×cols | format | MB | GB/s median (best) | read GB/s median (best) | median / read median |")
     print("|---|---|---|---|---|---|")
     var layerSeconds: [String: Double] = [:]  // "gemma Q4_0" → seconds per decoder layer
