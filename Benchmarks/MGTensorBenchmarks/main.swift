@@ -24,6 +24,11 @@ if filter == "tokenizer" {
     try runTokenizerLoads(repeat: max(repeatCount, 11))
     exit(0)
 }
+if filter == "quant" {
+    // Integer products on GGML quantized blocks (QuantizedBenchmark.swift); no PyTorch counterpart.
+    try runQuantizedBenchmarks(repeat: repeatCount)
+    exit(0)
+}
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 if filter == "tiers" {
     // Not part of the full run: the active kernel tier (MG_MAX_ISA) against PyTorch capped alike.

@@ -51,7 +51,10 @@ import Testing
         defer { try? FileManager.default.removeItem(at: output) }
         let reference = try prefillLogits(source), exported = try prefillLogits(output)
         let result = Self.compare(reference.logits, exported.logits, vocab: reference.vocab)
-        #expect(result.maxDiff < 1e-4, "\(checkpoint): max logit difference \(result.maxDiff)")
+        // Relative to the largest logit: BF16 checkpoints multiply in exact split-bf16 mode (~1e-6
+        // relative per product), the F32 export through sgemm.
+        let scale = Double(reference.logits.map(abs).max() ?? 1)
+        #expect(Double(result.maxDiff) < 1e-4 * max(1, scale), "\(checkpoint): max logit difference \(result.maxDiff) of \(scale)")
         #expect(result.agreement == 1)
     }
 
@@ -61,7 +64,7 @@ import Testing
         let reference = try prefillLogits(source)
         // Regression bounds at about twice what these tiny random models measure (their logits are
         // nearly flat, so top-1 flips easily; see the printed numbers): Q8_0 KL 0.002–0.007 with
-        // 92–100 % top-1, Q4_K_M (here mostly its Q5_0/Q8_0 fallbacks: 64-wide rows) 0.10–0.46,
+        // 83–100 % top-1, Q4_K_M (here mostly its Q5_0/Q8_0 fallbacks: 64-wide rows) 0.10–0.46,
         // Q4_0 0.4–1.2. A wrong name, permutation or norm offset gives KL ≫ 1.
         for (type, klBound) in [(DecoderQuantization.q8_0, 0.02), (.q4_k_m, 1.0), (.q4_0, 2.5)] {
             let (_, output) = try quantize(checkpoint, type)
@@ -69,7 +72,9 @@ import Testing
             let result = Self.compare(reference.logits, try prefillLogits(output).logits, vocab: reference.vocab)
             print("[quantized] \(checkpoint) \(type.rawValue): top-1 agreement \(result.agreement), mean KL \(result.kl), max |Δlogit| \(result.maxDiff)")
             #expect(result.kl < klBound, "\(checkpoint) \(type.rawValue): KL \(result.kl)")
-            if type == .q8_0 { #expect(result.agreement >= 0.9) }
+            // Q8_0 runs on the integer kernels, which also round the activations to 8 bits per block
+            // (as llama.cpp does): on these nearly flat logits that flips a few more top-1 choices.
+            if type == .q8_0 { #expect(result.agreement >= 0.8) }
         }
     }
 

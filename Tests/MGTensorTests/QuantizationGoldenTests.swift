@@ -56,9 +56,23 @@ import Testing
             let bias = try Tensor(shape: [300], values: (0..<300).map { _ in generator.gaussian() })
             let quantized = try QuantizedMatrix.quantizing(weight, to: format)
             let reference = try linear(x, weight: quantized.dequantized(), bias: bias).floats()
-            let actual = try quantizedLinear(x, weight: quantized, bias: bias).floats()
+            let actual = try quantizedLinear(x, weight: quantized, bias: bias, integerKernels: false).floats()
             let worst = zip(reference, actual).map { abs($0 - $1) }.max() ?? 0
             #expect(worst < 1e-3, "\(format.name) rows \(rows): max difference \(worst)")
+            // The integer kernels round each activation to 8 bits per block (max |x| of the block
+            // over 127, as llama.cpp): output i moves by at most Σ_j |W_ij| · amax(block of j) / 254.
+            let integer = try quantizedLinear(x, weight: quantized, bias: bias).floats()
+            let w = try quantized.dequantized().floats(), xs = x.floats()
+            let block = format.blockSize
+            for r in 0..<rows {
+                let amax = (0..<(512 / block)).map { b in xs[(r * 512 + b * block)..<(r * 512 + (b + 1) * block)].map(abs).max() ?? 0 }
+                for i in 0..<300 {
+                    var bound: Float = 1e-3
+                    for j in 0..<512 { bound += abs(w[i * 512 + j]) * amax[j / block] / 254 }
+                    let difference = abs(integer[r * 300 + i] - reference[r * 300 + i])
+                    #expect(difference <= bound * 1.01, "\(format.name) row \(r) output \(i): \(difference) > \(bound)")
+                }
+            }
         }
     }
 

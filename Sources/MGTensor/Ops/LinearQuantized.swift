@@ -4,7 +4,12 @@ import COpenBLAS
 /// `x · Wᵀ + bias` for a weight stored as GGML quantized blocks (`[out, in]`, usually mapped from a
 /// GGUF file).
 ///
-/// The reference path: the weight is dequantized block by block into small per-thread F32 scratch
+/// Formats with integer kernels (``QuantizationFormat/hasIntegerKernels``: Q8_0, Q4_0, Q4_K, Q6_K)
+/// multiply as llama.cpp does: each activation row is quantized once per block (to Q8_0 or Q8_K)
+/// and the products are integer dot products on the stored blocks
+/// (``quantizedGEMM(weight:x:rows:y:bias:tier:)``), never dequantizing the weight.
+///
+/// The other formats take the reference path: the weight is dequantized block by block into small per-thread F32 scratch
 /// buffers (a few hundred KB, never the whole matrix), bit-exact with llama.cpp's dequantization,
 /// and each chunk of output rows is one single-threaded GEMM (or GEMV for one input row) into its
 /// columns of the result; chunks run in parallel. The result equals ``linear(_:weight:bias:)`` on
@@ -19,6 +24,11 @@ import COpenBLAS
 ///   bias is not `[out]`, ``TensorError/invalidArgument(operation:reason:)`` for a block format
 ///   without a dequantizer or a scalar input.
 public func quantizedLinear(_ x: Tensor, weight: QuantizedMatrix, bias: Tensor?) throws(TensorError) -> Tensor {
+    try quantizedLinear(x, weight: weight, bias: bias, integerKernels: true)
+}
+
+/// ``quantizedLinear(_:weight:bias:)`` with the choice of path explicit (tests pin the reference).
+func quantizedLinear(_ x: Tensor, weight: QuantizedMatrix, bias: Tensor?, integerKernels: Bool) throws(TensorError) -> Tensor {
     guard x.rank >= 1 else { throw .invalidArgument(operation: "quantizedLinear", reason: "input must have rank >= 1") }
     let outFeatures = weight.rows, inFeatures = weight.columns
     guard x.shape[x.rank - 1] == inFeatures else { throw .shapeMismatch(operation: "quantizedLinear", x.shape, weight.shape) }
@@ -32,6 +42,15 @@ public func quantizedLinear(_ x: Tensor, weight: QuantizedMatrix, bias: Tensor?)
     let rows = leading.reduce(1, *)
     var result = Tensor(uninitializedShape: leading + [outFeatures])
     if result.count == 0 { return result }
+    if weight.format.hasIntegerKernels, integerKernels {
+        let biasPointer = biasValues.map { UnsafePointer($0.storage.base.assumingMemoryBound(to: Float.self)) }
+        try input.withUnsafeFloats { (x) throws(TensorError) in
+            try result.withUnsafeMutableFloats { (y) throws(TensorError) in
+                try quantizedGEMM(weight: weight, x: x.baseAddress!, rows: rows, y: y.baseAddress!, bias: biasPointer)
+            }
+        }
+        return withExtendedLifetime(biasValues) { result }
+    }
     try checkBLASDimensions([rows, outFeatures, inFeatures], operation: "quantizedLinear")
     // ~256 KB of dequantized weights per chunk: stays in L2 while the GEMM reads it.
     let chunkRows = max(1, min(outFeatures, (1 << 16) / inFeatures))

@@ -1,0 +1,377 @@
+// Quantized dot products: activation quantization, the scalar reference tier, tier selection and
+// the drivers that walk rows and tokens. The vector tiers live in quant_dot_<tier>.c.
+#include "mg_quant_dot.h"
+#include "mg_common.h"
+#include "mg_pointwise.h"
+#include "quant_dot_internal.h"
+#include <math.h>
+#include <stdlib.h>
+
+// ---- tier selection ----------------------------------------------------------------------------
+
+int mg_qd_tier_available(int tier) {
+    if (tier <= MG_QD_SCALAR) return 1;
+#if defined(__x86_64__) && defined(__clang__) && !defined(MG_NO_QD_SIMD)
+    __builtin_cpu_init();
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    switch (tier) {
+    case MG_QD_AVX2: return avx2;
+    case MG_QD_AVX_VNNI: return avx2 && __builtin_cpu_supports("avxvnni");
+    case MG_QD_AVX512_VNNI:
+        return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+            && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+    default: return 0;
+    }
+#else
+    return 0;
+#endif
+}
+
+static int cap_from_environment(void) {
+    const char *cap = getenv("MG_MAX_ISA");
+    if (cap == NULL || *cap == 0) return MG_QD_AVX512_VNNI;
+    if (!strcmp(cap, "amx") || !strcmp(cap, "avx512bf16") || !strcmp(cap, "avx512")) return MG_QD_AVX512_VNNI;
+    if (!strcmp(cap, "avx2")) return MG_QD_AVX_VNNI;
+    if (!strcmp(cap, "baseline")) return MG_QD_SCALAR;
+    return MG_QD_AVX512_VNNI;  // unknown values do not cap (the ISA tier module reports them)
+}
+
+static int best_tier_up_to(int cap) {
+    for (int tier = cap; tier > MG_QD_SCALAR; tier--) {
+        if (mg_qd_tier_available(tier)) return tier;
+    }
+    return MG_QD_SCALAR;
+}
+
+int mg_qd_selected_tier(void) {
+    static int selected = -1;  // benign race: every thread computes the same value
+    if (selected < 0) selected = best_tier_up_to(cap_from_environment());
+    return selected;
+}
+
+static qd_tile_fn tile_for(int tier) {
+    tier = tier < 0 ? mg_qd_selected_tier() : best_tier_up_to(tier);
+#if defined(__x86_64__) && defined(__clang__) && !defined(MG_NO_QD_SIMD)
+    switch (tier) {
+    case MG_QD_AVX512_VNNI: return qd_tile_avx512vnni;
+    case MG_QD_AVX_VNNI: return qd_tile_avxvnni;
+    case MG_QD_AVX2: return qd_tile_avx2;
+    default: break;
+    }
+#endif
+    return qd_tile_scalar;
+}
+
+// ---- activation quantization -------------------------------------------------------------------
+
+int mg_qd_supports(uint32_t format) {
+    return format == QD_Q8_0 || format == QD_Q4_0 || format == QD_Q4_K || format == QD_Q6_K;
+}
+
+size_t mg_qd_activation_row_bytes(uint32_t format, size_t n) {
+    if (!mg_qd_supports(format) || n == 0 || n % qd_block_size(format) != 0) return 0;
+    size_t sums = qd_block_size(format) == 32 ? 4 * (n / 32) : 2 * (n / 16);
+    size_t bytes = qd_sum_offset(format, n) + sums;
+    return (bytes + 63) & ~(size_t)63;
+}
+
+/// ggml's nearest_int: round half to even (the default rounding mode).
+static inline int nearest_even(float value) { return (int)lrintf(value); }
+
+// quantize_row_q8_0_ref: d = max|x|/127 stored as f16, q = round-half-away(x/d) with the f32 1/d.
+static void quantize_q8_0(const float *x, size_t n, uint8_t *row) {
+    int8_t *q = (int8_t *)row;
+    float *scales = (float *)(row + qd_scale_offset(n));
+    int32_t *sums = (int32_t *)(row + qd_sum_offset(QD_Q8_0, n));
+    for (size_t b = 0; b < n / 32; b++) {
+        const float *xb = x + 32 * b;
+        float amax = 0;
+        for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(xb[i]));
+        float d = amax / 127.0f;
+        float id = d != 0 ? 1.0f / d : 0.0f;
+        int32_t sum = 0;
+        for (int i = 0; i < 32; i++) {
+            int v = (int)roundf(xb[i] * id);
+            q[32 * b + i] = (int8_t)v;
+            sum += v;
+        }
+        scales[b] = (float)(_Float16)d;
+        sums[b] = sum;
+    }
+}
+
+// quantize_row_q8_K_ref: the value of largest magnitude maps to −127, d = 1/iscale in f32.
+static void quantize_q8_K(const float *x, size_t n, uint8_t *row) {
+    int8_t *q = (int8_t *)row;
+    float *scales = (float *)(row + qd_scale_offset(n));
+    int16_t *bsums = (int16_t *)(row + qd_sum_offset(QD_Q4_K, n));
+    for (size_t b = 0; b < n / 256; b++) {
+        const float *xb = x + 256 * b;
+        float max = 0, amax = 0;
+        for (int i = 0; i < 256; i++) {
+            float a = fabsf(xb[i]);
+            if (a > amax) {
+                amax = a;
+                max = xb[i];
+            }
+        }
+        if (amax == 0) {
+            scales[b] = 0;
+            memset(q + 256 * b, 0, 256);
+            memset(bsums + 16 * b, 0, 32);
+            continue;
+        }
+        float iscale = -127.0f / max;
+        for (int i = 0; i < 256; i++) {
+            int v = nearest_even(iscale * xb[i]);
+            q[256 * b + i] = (int8_t)(v < 127 ? v : 127);
+        }
+        for (int g = 0; g < 16; g++) {
+            int sum = 0;
+            for (int i = 0; i < 16; i++) sum += q[256 * b + 16 * g + i];
+            bsums[16 * b + g] = (int16_t)sum;
+        }
+        scales[b] = 1.0f / iscale;
+    }
+}
+
+void mg_qd_quantize_activation(uint32_t format, const float *x, size_t ldx, size_t rows, size_t n,
+                               uint8_t *out, size_t out_row_bytes) {
+    if (mg_qd_activation_row_bytes(format, n) == 0) return;
+    for (size_t r = 0; r < rows; r++) {
+        if (qd_block_size(format) == 32) {
+            uint8_t *row = out + r * out_row_bytes;
+            quantize_q8_0(x + r * ldx, n, row);
+            if (format == QD_Q4_0) {
+                uint8_t pair[64];
+                for (size_t b = 0; b + 2 <= n / 32; b += 2) {
+                    for (size_t i = 0; i < 64; i++) pair[qd_q4_0_position(b + i / 32, i % 32, n / 32) - 32 * b] = row[32 * b + i];
+                    memcpy(row + 32 * b, pair, 64);
+                }
+            }
+        } else {
+            quantize_q8_K(x + r * ldx, n, out + r * out_row_bytes);
+        }
+    }
+}
+
+// ---- scalar tier: integer block sums, then one float multiply-add per block ---------------------
+
+static float dot_q8_0(const uint8_t *w, const uint8_t *x, size_t n, size_t b0, size_t b1) {
+    const int8_t *xq = (const int8_t *)x;
+    const float *xd = (const float *)(x + qd_scale_offset(n));
+    float sum = 0;
+    for (size_t b = b0; b < b1; b++) {
+        const uint8_t *block = w + 34 * b;
+        const int8_t *wq = (const int8_t *)(block + 2);
+        int32_t s = 0;
+        for (int i = 0; i < 32; i++) s += wq[i] * xq[32 * b + i];
+        sum += qd_half(block) * xd[b] * (float)s;
+    }
+    return sum;
+}
+
+static float dot_q4_0(const uint8_t *w, const uint8_t *x, size_t n, size_t b0, size_t b1) {
+    const int8_t *xq = (const int8_t *)x;
+    const float *xd = (const float *)(x + qd_scale_offset(n));
+    float sum = 0;
+    for (size_t b = b0; b < b1; b++) {
+        const uint8_t *block = w + 18 * b;
+        const size_t nb = n / 32;
+        int32_t s = 0;
+        for (int i = 0; i < 16; i++) {
+            s += ((block[2 + i] & 0xF) - 8) * xq[qd_q4_0_position(b, (size_t)i, nb)];
+            s += ((block[2 + i] >> 4) - 8) * xq[qd_q4_0_position(b, (size_t)i + 16, nb)];
+        }
+        sum += qd_half(block) * xd[b] * (float)s;
+    }
+    return sum;
+}
+
+static float dot_q4_K(const uint8_t *w, const uint8_t *x, size_t n, size_t b0, size_t b1) {
+    const int8_t *xq = (const int8_t *)x;
+    const float *xd = (const float *)(x + qd_scale_offset(n));
+    const int16_t *bsums = (const int16_t *)(x + qd_sum_offset(QD_Q4_K, n));
+    float sum = 0;
+    for (size_t b = b0; b < b1; b++) {
+        const uint8_t *block = w + 144 * b;
+        const uint8_t *qs = block + 16;
+        const int8_t *xb = xq + 256 * b;
+        int32_t sumi = 0, summ = 0;
+        for (int j = 0; j < 8; j++) {
+            uint8_t scale, min;
+            qd_q4k_scale_min(j, block + 4, &scale, &min);
+            const uint8_t *q = qs + 32 * (j / 2);
+            int shift = 4 * (j % 2);
+            int32_t s = 0;
+            for (int i = 0; i < 32; i++) s += ((q[i] >> shift) & 0xF) * xb[32 * j + i];
+            sumi += scale * s;
+            summ += min * (bsums[16 * b + 2 * j] + bsums[16 * b + 2 * j + 1]);
+        }
+        sum += xd[b] * (qd_half(block) * (float)sumi - qd_half(block + 2) * (float)summ);
+    }
+    return sum;
+}
+
+/// The 6-bit value of element e (0..255) of a Q6_K block, 0..63 (dequantize_row_q6_K's layout).
+static inline int q6_value(const uint8_t *block, int e) {
+    int half = e / 128, within = e % 128, quarter = within / 32, l = within % 32;
+    const uint8_t *ql = block + 64 * half, *qh = block + 128 + 32 * half;
+    int low = quarter & 1 ? ql[l + 32] : ql[l];
+    low = quarter >= 2 ? low >> 4 : low & 0xF;
+    int high = (qh[l] >> (2 * quarter)) & 3;
+    return low | (high << 4);
+}
+
+static float dot_q6_K(const uint8_t *w, const uint8_t *x, size_t n, size_t b0, size_t b1) {
+    const int8_t *xq = (const int8_t *)x;
+    const float *xd = (const float *)(x + qd_scale_offset(n));
+    float sum = 0;
+    for (size_t b = b0; b < b1; b++) {
+        const uint8_t *block = w + 210 * b;
+        const int8_t *scales = (const int8_t *)(block + 192);
+        int32_t sumi = 0;
+        for (int g = 0; g < 16; g++) {
+            int32_t s = 0;
+            for (int i = 0; i < 16; i++) s += (q6_value(block, 16 * g + i) - 32) * xq[256 * b + 16 * g + i];
+            sumi += scales[g] * s;
+        }
+        sum += qd_half(block + 208) * xd[b] * (float)sumi;
+    }
+    return sum;
+}
+
+void qd_tile_scalar(uint32_t format, const uint8_t *w, const uint8_t *const *xs, int tokens, size_t n, size_t b0, size_t b1, float *out) {
+    for (int t = 0; t < tokens; t++) {
+        switch (format) {
+        case QD_Q8_0: out[t] = dot_q8_0(w, xs[t], n, b0, b1); break;
+        case QD_Q4_0: out[t] = dot_q4_0(w, xs[t], n, b0, b1); break;
+        case QD_Q4_K: out[t] = dot_q4_K(w, xs[t], n, b0, b1); break;
+        case QD_Q6_K: out[t] = dot_q6_K(w, xs[t], n, b0, b1); break;
+        default: out[t] = NAN; break;
+        }
+    }
+}
+
+// ---- drivers -----------------------------------------------------------------------------------
+
+/// Tokens per pass over a weight row range: their activation rows stay in L2 while each weight row
+/// is decoded once per tile of QD_MAX_TOKENS tokens.
+#define TOKEN_CHUNK 64
+/// Values per pass along a row in prefill: wide rows (the down projections' 11008 or 16384) are cut
+/// so the four activation slices of a tile stay in L1. Decode keeps whole rows: cutting them turns
+/// the one sequential weight stream into short strided runs, which measured slower.
+#define K_CHUNK 4096
+
+void mg_qd_gemm(int tier, uint32_t format, const uint8_t *w, size_t row_bytes, size_t row_begin, size_t row_end,
+                const uint8_t *xa, size_t xa_row_bytes, const int32_t *token_rows, size_t tokens, size_t n,
+                const float *bias, float *y, size_t ldy) {
+    if (mg_qd_activation_row_bytes(format, n) == 0) return;
+    qd_tile_fn tile = tile_for(tier);
+    const size_t block = qd_block_size(format), nb = n / block;
+    const size_t chunk_blocks = tokens == 1 || n <= K_CHUNK + K_CHUNK / 2 ? nb : K_CHUNK / block;  // a multiple of 8
+    for (size_t t0 = 0; t0 < tokens; t0 += TOKEN_CHUNK) {
+        size_t t1 = t0 + TOKEN_CHUNK < tokens ? t0 + TOKEN_CHUNK : tokens;
+        for (size_t b0 = 0; b0 < nb; b0 += chunk_blocks) {
+            size_t b1 = b0 + chunk_blocks < nb ? b0 + chunk_blocks : nb;
+            for (size_t r = row_begin; r < row_end; r++) {
+                const uint8_t *row = w + r * row_bytes;
+                for (size_t t = t0; t < t1; t += QD_MAX_TOKENS) {
+                    int count = (int)(t1 - t < QD_MAX_TOKENS ? t1 - t : QD_MAX_TOKENS);
+                    const uint8_t *xs[QD_MAX_TOKENS];
+                    for (int i = 0; i < count; i++) {
+                        size_t source = token_rows ? (size_t)token_rows[t + i] : t + i;
+                        xs[i] = xa + source * xa_row_bytes;
+                    }
+                    float out[QD_MAX_TOKENS];
+                    tile(format, row, xs, count, n, b0, b1, out);
+                    for (int i = 0; i < count; i++) {
+                        float *target = y + (t + i) * ldy + (r - row_begin);
+                        if (b0 == 0) {
+                            *target = out[i] + (bias ? bias[r - row_begin] : 0.0f);
+                        } else {
+                            *target += out[i];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+void mg_qd_gemv_gated(int tier, uint32_t format, const uint8_t *gate, const uint8_t *up, size_t row_bytes,
+                      size_t row_begin, size_t row_end, const uint8_t *xa, size_t n, int activation, float *y) {
+    if (mg_qd_activation_row_bytes(format, n) == 0) return;
+    qd_tile_fn tile = tile_for(tier);
+    enum { CHUNK = 64 };
+    float gates[CHUNK], ups[CHUNK];
+    for (size_t r0 = row_begin; r0 < row_end; r0 += CHUNK) {
+        size_t count = row_end - r0 < CHUNK ? row_end - r0 : CHUNK;
+        for (size_t i = 0; i < count; i++) {
+            tile(format, gate + (r0 + i) * row_bytes, &xa, 1, n, 0, n / qd_block_size(format), gates + i);
+            tile(format, up + (r0 + i) * row_bytes, &xa, 1, n, 0, n / qd_block_size(format), ups + i);
+        }
+        mg_gated_activation((mg_activation_kind)activation, gates, ups, y + (r0 - row_begin), count);
+    }
+}
+
+// ---- dequantization (dequantize_row_* of ggml-quants.c) -------------------------------------------
+
+int mg_qd_dequantize_row(uint32_t format, const uint8_t *w, float *out, size_t n) {
+    switch (format) {
+    case QD_Q8_0:
+        for (size_t b = 0; b < n / 32; b++) {
+            float d = qd_half(w + 34 * b);
+            const int8_t *q = (const int8_t *)(w + 34 * b + 2);
+            for (int i = 0; i < 32; i++) out[32 * b + i] = d * q[i];
+        }
+        return 0;
+    case QD_Q4_0:
+        for (size_t b = 0; b < n / 32; b++) {
+            float d = qd_half(w + 18 * b);
+            const uint8_t *q = w + 18 * b + 2;
+            for (int i = 0; i < 16; i++) {
+                out[32 * b + i] = d * ((q[i] & 0xF) - 8);
+                out[32 * b + i + 16] = d * ((q[i] >> 4) - 8);
+            }
+        }
+        return 0;
+    case QD_Q4_K:
+        for (size_t b = 0; b < n / 256; b++) {
+            const uint8_t *block = w + 144 * b;
+            float d = qd_half(block), dmin = qd_half(block + 2);
+            for (int j = 0; j < 8; j++) {
+                uint8_t scale, min;
+                qd_q4k_scale_min(j, block + 4, &scale, &min);
+                const uint8_t *q = block + 16 + 32 * (j / 2);
+                for (int i = 0; i < 32; i++) {
+                    out[256 * b + 32 * j + i] = d * scale * ((q[i] >> (4 * (j % 2))) & 0xF) - dmin * min;
+                }
+            }
+        }
+        return 0;
+    case QD_Q6_K:
+        for (size_t b = 0; b < n / 256; b++) {
+            const uint8_t *block = w + 210 * b;
+            const int8_t *scales = (const int8_t *)(block + 192);
+            float d = qd_half(block + 208);
+            for (int e = 0; e < 256; e++) out[256 * b + e] = d * scales[e / 16] * (q6_value(block, e) - 32);
+        }
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+MG_MULTIVERSION
+uint64_t mg_qd_read_bytes(const uint8_t *p, size_t n) {
+    uint64_t lanes[8] = {0};
+    for (size_t i = 0; i + 64 <= n; i += 64) {
+        uint64_t words[8];
+        memcpy(words, p + i, 64);
+        for (int l = 0; l < 8; l++) lanes[l] += words[l];
+    }
+    uint64_t sum = 0;
+    for (int l = 0; l < 8; l++) sum += lanes[l];
+    return sum;
+}

@@ -1,0 +1,7 @@
+// AVX2 tier of the quantized dot products (see quant_dot_simd.h).
+#if defined(__x86_64__) && defined(__clang__) && !defined(MG_NO_QD_SIMD)
+#define QD_TARGET "avx2,fma,f16c"
+#define QD_TILE_NAME qd_tile_avx2
+#define QD_DOT 0
+#include "quant_dot_simd.h"
+#endif

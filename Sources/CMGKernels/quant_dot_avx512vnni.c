@@ -1,0 +1,8 @@
+// AVX-512-VNNI tier of the quantized dot products, on 256-bit vectors (AVX512VL) so it has 32
+// vector registers and EVEX vpdpbusd/vpdpwssd (see quant_dot_simd.h).
+#if defined(__x86_64__) && defined(__clang__) && !defined(MG_NO_QD_SIMD)
+#define QD_TARGET "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"
+#define QD_TILE_NAME qd_tile_avx512vnni
+#define QD_DOT 2
+#include "quant_dot_simd.h"
+#endif

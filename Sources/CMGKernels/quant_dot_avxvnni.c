@@ -1,0 +1,7 @@
+// AVX-VNNI tier of the quantized dot products (see quant_dot_simd.h).
+#if defined(__x86_64__) && defined(__clang__) && !defined(MG_NO_QD_SIMD)
+#define QD_TARGET "avx2,fma,f16c,avxvnni"
+#define QD_TILE_NAME qd_tile_avxvnni
+#define QD_DOT 1
+#include "quant_dot_simd.h"
+#endif

@@ -1,0 +1,60 @@
+// Shared by the tier files of the quantized dot products (not part of the public header).
+#ifndef MG_QUANT_DOT_INTERNAL_H
+#define MG_QUANT_DOT_INTERNAL_H
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define QD_Q4_0 2u
+#define QD_Q8_0 8u
+#define QD_Q4_K 12u
+#define QD_Q6_K 14u
+
+/// Most activation rows one tile call handles; one weight row is decoded once per tile.
+#define QD_MAX_TOKENS 4
+
+/// out[t] = Σ over blocks b0 ≤ b < b1 of W_row · X_t for t < tokens (≤ QD_MAX_TOKENS), `w` the
+/// start of the weight row, `xs[t]` an activation row of n values in the layout of
+/// mg_qd_activation_row_bytes. For Q4_0, b0 is even (activations are stored in block pairs).
+typedef void (*qd_tile_fn)(uint32_t format, const uint8_t *w, const uint8_t *const *xs, int tokens, size_t n, size_t b0, size_t b1, float *out);
+
+void qd_tile_scalar(uint32_t format, const uint8_t *w, const uint8_t *const *xs, int tokens, size_t n, size_t b0, size_t b1, float *out);
+void qd_tile_avx2(uint32_t format, const uint8_t *w, const uint8_t *const *xs, int tokens, size_t n, size_t b0, size_t b1, float *out);
+void qd_tile_avxvnni(uint32_t format, const uint8_t *w, const uint8_t *const *xs, int tokens, size_t n, size_t b0, size_t b1, float *out);
+void qd_tile_avx512vnni(uint32_t format, const uint8_t *w, const uint8_t *const *xs, int tokens, size_t n, size_t b0, size_t b1, float *out);
+
+static inline size_t qd_block_size(uint32_t format) {
+    return (format == QD_Q4_K || format == QD_Q6_K) ? 256 : 32;
+}
+
+/// Offsets inside an activation row of n values: q at 0, d after it, then the sums.
+static inline size_t qd_scale_offset(size_t n) { return n; }
+static inline size_t qd_sum_offset(uint32_t format, size_t n) { return n + 4 * (n / qd_block_size(format)); }
+
+/// Position of value i (0..31) of block b inside a Q4_0 activation row of nb blocks. Q4_0 packs
+/// values i and i + 16 of a block in one byte, so the activations of each pair of blocks (A, B) are
+/// stored A[0..15] B[0..15] A[16..31] B[16..31]: one 32-byte load of low nibbles of A and B, one of
+/// high nibbles, meet their activations with no shuffles. An odd last block stays in order.
+static inline size_t qd_q4_0_position(size_t b, size_t i, size_t nb) {
+    if ((nb & 1) && b == nb - 1) return 32 * b + i;
+    return 64 * (b / 2) + (i < 16 ? 16 * (b % 2) + i : 32 + 16 * (b % 2) + (i - 16));
+}
+
+static inline float qd_half(const uint8_t *p) {
+    _Float16 h;
+    memcpy(&h, p, 2);
+    return (float)h;
+}
+
+/// Q4_K's packed 6-bit scale and min of sub-block j (get_scale_min_k4 of ggml-quants.c).
+static inline void qd_q4k_scale_min(int j, const uint8_t *q, uint8_t *scale, uint8_t *min) {
+    if (j < 4) {
+        *scale = q[j] & 63;
+        *min = q[j + 4] & 63;
+    } else {
+        *scale = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *min = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+#endif
