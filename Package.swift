@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // System libraries, found through pkg-config (Debian: libopenblas-dev, liblapacke-dev).
@@ -48,8 +49,14 @@ let package = Package(
 
         .executableTarget(
             name: "mgm",
-            dependencies: ["MGPipeline", "MGScenes", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["MGPipeline", "MGScenes", "MGServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/mgm"
+        ),
+        // `mgm serve`: the OpenAI-compatible HTTP server (Hummingbird), kept out of the core libraries.
+        .target(
+            name: "MGServer",
+            dependencies: ["MGPipeline", .product(name: "Hummingbird", package: "hummingbird")],
+            path: "Examples/MGServer"
         ),
         // Procedural scenes of the bundled demo model (same generator as Tools/scenes/scenes.py).
         .target(name: "MGScenes", dependencies: ["MGVision", "MGPipeline"], path: "Examples/MGScenes"),
@@ -66,6 +73,7 @@ let package = Package(
         .testTarget(name: "MGMiningTests", dependencies: ["MGMining", "MGTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MGLanguageTests", dependencies: ["MGLanguage", "MGTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MGScenesTests", dependencies: ["MGScenes", "MGPipeline"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MGServerTests", dependencies: ["MGServer", .product(name: "HummingbirdTesting", package: "hummingbird")]),
         .testTarget(name: "MGPipelineTests", dependencies: ["MGPipeline", "MGTestSupport", "mgm"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]

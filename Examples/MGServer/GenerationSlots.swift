@@ -1,0 +1,58 @@
+/// Admission control: at most `capacity` requests generate at once, at most `queueLimit` wait;
+/// a request beyond both is refused (429) instead of piling up.
+actor GenerationSlots {
+    let capacity: Int
+    let queueLimit: Int
+    private(set) var active = 0
+    private var waiting: [(id: Int, continuation: CheckedContinuation<Void, any Error>)] = []
+    private var nextID = 0
+
+    init(capacity: Int, queueLimit: Int) {
+        self.capacity = max(1, capacity)
+        self.queueLimit = max(0, queueLimit)
+    }
+
+    /// Number of requests waiting for a slot.
+    var queued: Int { waiting.count }
+
+    /// Waits for a slot. Pair every successful call with one ``release()``.
+    /// - Throws: ``APIError`` 429 when the queue is full; `CancellationError` when the waiting task
+    ///   is cancelled (its place in the queue is given up).
+    func acquire() async throws {
+        if active < capacity {
+            active += 1
+            return
+        }
+        guard waiting.count < queueLimit else {
+            throw APIError(status: .tooManyRequests, message: "all \(capacity) generation slots and \(queueLimit) queue places are taken; retry later",
+                           type: "rate_limit_error", code: "server_busy")
+        }
+        let id = nextID
+        nextID += 1
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                if Task.isCancelled {
+                    continuation.resume(throwing: CancellationError())
+                } else {
+                    waiting.append((id, continuation))
+                }
+            }
+        } onCancel: {
+            Task { await self.abandon(id) }
+        }
+    }
+
+    /// Gives the slot to the longest-waiting request, or frees it.
+    func release() {
+        if waiting.isEmpty {
+            active -= 1
+        } else {
+            waiting.removeFirst().continuation.resume()
+        }
+    }
+
+    private func abandon(_ id: Int) {
+        guard let index = waiting.firstIndex(where: { $0.id == id }) else { return }
+        waiting.remove(at: index).continuation.resume(throwing: CancellationError())
+    }
+}

@@ -1,0 +1,36 @@
+import Foundation
+
+/// How `mgm serve` listens and what it accepts. Model-side limits (images per request, pixels,
+/// prompt positions, new tokens) come from the model's ``MGPipeline/MiniGeminiLimits``.
+public struct ServerOptions: Sendable {
+    /// Address to bind; loopback unless asked otherwise.
+    public var host: String
+    /// Port; 0 picks a free one (printed once listening).
+    public var port: Int
+    /// When set, `/v1/*` requests must carry `Authorization: Bearer <key>`.
+    public var apiKey: String?
+    /// Requests generating at the same time (each with its own KV cache).
+    public var maximumBatch: Int
+    /// Requests allowed to wait for a slot; more get 429.
+    public var maximumQueue: Int
+    /// Largest request body, in bytes (base64 images included); more gets 413.
+    public var maximumBodyBytes: Int
+    /// `file://` image URLs are allowed only for files under this folder (nil: never).
+    public var imageRoot: URL?
+    /// The id `/v1/models` lists and requests may name.
+    public var modelID: String
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, apiKey: String? = nil, maximumBatch: Int = 8, maximumQueue: Int = 64,
+        maximumBodyBytes: Int = 32 << 20, imageRoot: URL? = nil, modelID: String
+    ) {
+        self.host = host
+        self.port = port
+        self.apiKey = apiKey
+        self.maximumBatch = maximumBatch
+        self.maximumQueue = maximumQueue
+        self.maximumBodyBytes = maximumBodyBytes
+        self.imageRoot = imageRoot
+        self.modelID = modelID
+    }
+}
