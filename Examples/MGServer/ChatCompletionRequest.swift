@@ -20,8 +20,8 @@ struct ChatMessage: Sendable {
 /// A `POST /v1/chat/completions` body, validated field by field.
 ///
 /// Accepted fields: `model`, `messages`, `stream`, `stream_options.include_usage`, `temperature`,
-/// `top_p`, `top_k` (an extension), `max_tokens` / `max_completion_tokens`, `seed`, `stop`, `n`
-/// (1 only). Other OpenAI fields are ignored.
+/// `top_p`, `max_tokens` / `max_completion_tokens`, `seed`, `stop`, `n` (1 only), and two
+/// extensions: `top_k` and `ignore_eos`. Other OpenAI fields are ignored.
 struct ChatCompletionRequest: Sendable {
     var model: String?
     var messages: [ChatMessage]
@@ -33,6 +33,8 @@ struct ChatCompletionRequest: Sendable {
     var maxTokens: Int?
     var seed: UInt64?
     var stop: [String] = []
+    /// vLLM's extension: keep generating past the end-of-sequence token (up to `max_tokens`).
+    var ignoreEOS = false
 
     /// Parses and validates a body.
     /// - Parameter maximumImages: images allowed in the whole request (413 above it, checked
@@ -83,6 +85,7 @@ struct ChatCompletionRequest: Sendable {
             guard value >= 0 else { throw .invalid("seed must be ≥ 0, got \(value)", param: "seed") }
             request.seed = UInt64(value)
         }
+        request.ignoreEOS = try root.bool("ignore_eos") ?? false
         if let n = try root.integer("n"), n != 1 {
             throw .invalid("only n = 1 is supported, got \(n)", param: "n")
         }
@@ -181,6 +184,6 @@ struct ChatCompletionRequest: Sendable {
         let temperature = temperature ?? 0.2
         return GenerationParameters(
             maximumTokens: maxTokens ?? 512, temperature: temperature, topK: temperature > 0 ? (topK ?? 50) : 0,
-            topP: topP ?? 1, seed: seed ?? 0, stopStrings: stop)
+            topP: topP ?? 1, seed: seed ?? 0, stopStrings: stop, stopsAtEndOfSequence: !ignoreEOS)
     }
 }
