@@ -12,11 +12,11 @@ enum WebPage {
   body { font-family: system-ui, sans-serif; margin: 1.5rem; background: #f6f6f3; color: #222; }
   h1 { font-size: 1.3rem; margin: 0 0 1rem; }
   main { display: flex; gap: 2rem; flex-wrap: wrap; }
-  section { background: #fff; border: 1px solid #ddd; border-radius: 8px; padding: 1rem; }
+  section { max-width: 420px; background: #fff; border: 1px solid #ddd; border-radius: 8px; padding: 1rem; }
   #drop { width: 384px; border: 2px dashed #999; border-radius: 6px; padding: .5rem; text-align: center; }
   #drop.over { border-color: #2a6; background: #efe; }
   canvas { display: block; margin-top: .5rem; cursor: crosshair; }
-  #chat { width: 460px; }
+  #chat { width: 460px; max-width: 460px; }
   textarea, input[type=password] { width: 100%; box-sizing: border-box; font: inherit; }
   #answer { white-space: pre-wrap; min-height: 3rem; border: 1px solid #eee; padding: .5rem; margin-top: .5rem; background: #fafafa; }
   pre { white-space: pre-wrap; font-size: .8rem; background: #f0f0f0; padding: .5rem; }
@@ -80,8 +80,9 @@ function drawPicture() {
   const weights = mining.weights[selected], block = mining.block, sub = cell / block;
   const top = Math.max(...weights);
   for (let i = 0; i < block; i++) for (let j = 0; j < block; j++) {
-    const w = weights[i * block + j] / top;
-    ctx.fillStyle = `rgba(255,0,0,${(0.85 * w).toFixed(3)})`;
+    // Square root: the weights of the smaller cells stay visible next to the strongest one.
+    const w = Math.sqrt(weights[i * block + j] / top);
+    ctx.fillStyle = `rgba(255,0,0,${(0.9 * w).toFixed(3)})`;
     ctx.fillRect(col * cell + j * sub, row * cell + i * sub, sub, sub);
   }
   ctx.strokeStyle = "yellow"; ctx.lineWidth = 2;
