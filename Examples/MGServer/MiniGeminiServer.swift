@@ -19,7 +19,8 @@ public struct MiniGeminiServer: Sendable {
         self.model = model
         self.options = options
         slots = GenerationSlots(capacity: options.maximumBatch, queueLimit: options.maximumQueue)
-        engine = IndependentEngine()
+        engine = options.batching
+            ? BatchingEngine(languageModel: model.languageModel, prefillChunk: options.prefillChunk) : IndependentEngine()
     }
 
     /// The router with every route and middleware (also what the tests drive).

@@ -19,11 +19,18 @@ public struct ServerOptions: Sendable {
     public var imageRoot: URL?
     /// The id `/v1/models` lists and requests may name.
     public var modelID: String
+    /// Continuous batching (one decode step for all active requests); false: each request decodes
+    /// on its own task, as ``MGPipeline/MiniGemini/respond(to:)``.
+    public var batching: Bool
+    /// Prompt positions a newcomer prefills per scheduler iteration (batching only).
+    public var prefillChunk: Int
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, apiKey: String? = nil, maximumBatch: Int = 8, maximumQueue: Int = 64,
-        maximumBodyBytes: Int = 32 << 20, imageRoot: URL? = nil, modelID: String
+        maximumBodyBytes: Int = 32 << 20, imageRoot: URL? = nil, modelID: String, batching: Bool = true, prefillChunk: Int = 64
     ) {
+        self.batching = batching
+        self.prefillChunk = prefillChunk
         self.host = host
         self.port = port
         self.apiKey = apiKey

@@ -37,11 +37,18 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The model id clients name (default: the checkpoint folder's name).")
     var modelID: String?
 
+    @Flag(help: "Decode each request on its own task instead of batching all active requests into one step.")
+    var noBatching = false
+
+    @Option(help: "Prompt positions a newcomer prefills between two decode steps of the others.")
+    var prefillChunk = 64
+
     @Option(help: "Conversation template name, instead of the one picked from the folder name.")
     var template: String?
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0…65535") }
+        guard prefillChunk >= 1 else { throw ValidationError("--prefill-chunk must be at least 1") }
         guard maxBatch >= 1 else { throw ValidationError("--max-batch must be at least 1") }
         guard maxQueue >= 0, maxBodyBytes >= 1024 else { throw ValidationError("--max-queue must be ≥ 0 and --max-body-bytes ≥ 1024") }
     }
@@ -58,7 +65,7 @@ struct ServeCommand: AsyncParsableCommand {
         let options = ServerOptions(
             host: host, port: port, apiKey: apiKey ?? ProcessInfo.processInfo.environment["MGM_API_KEY"], maximumBatch: maxBatch,
             maximumQueue: maxQueue, maximumBodyBytes: maxBodyBytes, imageRoot: imageRoot.map { URL(fileURLWithPath: $0) },
-            modelID: modelID ?? folder.standardizedFileURL.lastPathComponent)
+            modelID: modelID ?? folder.standardizedFileURL.lastPathComponent, batching: !noBatching, prefillChunk: prefillChunk)
         let host = host
         try await MiniGeminiServer(model: mgm, options: options).run { port in
             // Scripts wait for this line (and read the port from it when started with --port 0).
