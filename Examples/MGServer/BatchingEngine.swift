@@ -18,6 +18,14 @@ final class BatchingEngine: AnswerEngine, @unchecked Sendable {
     /// Guards `inbox`; the loop sleeps on it when there is nothing to do.
     private let condition = NSCondition()
     private var inbox: [BatchJob] = []
+    private var statistics = SchedulerStatistics()
+
+    /// Counters of the decode loop since start (for `/health` and the benchmark).
+    var currentStatistics: SchedulerStatistics {
+        condition.lock()
+        defer { condition.unlock() }
+        return statistics
+    }
 
     init(languageModel: DecoderModel, prefillChunk: Int = 64) {
         self.languageModel = languageModel
@@ -117,6 +125,14 @@ final class BatchingEngine: AnswerEngine, @unchecked Sendable {
 
     /// One decode step for every active job; returns those still active.
     private func decodeStep(_ active: [BatchJob]) -> [BatchJob] {
+        let iterationStart = DispatchTime.now().uptimeNanoseconds
+        var modelNanoseconds: UInt64 = 0
+        defer {
+            let total = DispatchTime.now().uptimeNanoseconds - iterationStart
+            condition.lock()
+            statistics.record(rows: active.count, modelNanoseconds: modelNanoseconds, totalNanoseconds: total)
+            condition.unlock()
+        }
         var stepping: [BatchJob] = []
         var ids: [Int] = []
         var caches: [KVCache] = []
@@ -134,7 +150,9 @@ final class BatchingEngine: AnswerEngine, @unchecked Sendable {
         }
         guard !stepping.isEmpty else { return [] }
         do {
+            let modelStart = DispatchTime.now().uptimeNanoseconds
             let logits = try languageModel.decodeStep(ids: ids, caches: &caches)
+            modelNanoseconds = DispatchTime.now().uptimeNanoseconds - modelStart
             for (index, job) in stepping.enumerated() {
                 job.cache = caches[index]
                 do {
@@ -215,5 +233,26 @@ final class BatchJob: @unchecked Sendable {
         isActive = false
         cache = nil
         continuation.finish(throwing: error)
+    }
+}
+
+/// What the decode loop has done: steps, rows, and the time inside the model's batched step
+/// versus the whole step (sampling, detokenising and handing text to the HTTP side included).
+struct SchedulerStatistics: Sendable {
+    var steps = 0
+    var rows = 0
+    var modelSeconds = 0.0
+    var stepSeconds = 0.0
+
+    mutating func record(rows: Int, modelNanoseconds: UInt64, totalNanoseconds: UInt64) {
+        steps += 1
+        self.rows += rows
+        modelSeconds += Double(modelNanoseconds) / 1e9
+        stepSeconds += Double(totalNanoseconds) / 1e9
+    }
+
+    var jsonObject: [String: Any] {
+        ["decode_steps": steps, "decoded_rows": rows, "model_seconds": modelSeconds, "step_seconds": stepSeconds,
+         "overhead_fraction": modelSeconds > 0 ? (stepSeconds - modelSeconds) / modelSeconds : 0]
     }
 }

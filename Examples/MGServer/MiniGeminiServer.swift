@@ -32,6 +32,7 @@ public struct MiniGeminiServer: Sendable {
         let mining = MiningWeights(model: model, options: options)
         let options = options
         let slots = slots
+        let batching = engine as? BatchingEngine
         router.post("/v1/chat/completions") { request, context in
             try await completions.handle(request, context: context, requestID: context.requestID)
         }
@@ -46,7 +47,9 @@ public struct MiniGeminiServer: Sendable {
         router.get("/health") { _, _ in
             let active = await slots.active
             let queued = await slots.queued
-            return Self.json(["status": "ok", "model": options.modelID, "active": active, "queued": queued, "max_batch": options.maximumBatch])
+            var health: [String: Any] = ["status": "ok", "model": options.modelID, "active": active, "queued": queued, "max_batch": options.maximumBatch]
+            if let batching { health["scheduler"] = batching.currentStatistics.jsonObject }
+            return Self.json(health)
         }
         router.get("/") { _, _ in
             var headers = HTTPFields()
