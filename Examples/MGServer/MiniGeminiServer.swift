@@ -18,7 +18,7 @@ public struct MiniGeminiServer: Sendable {
     public init(model: MiniGemini, options: ServerOptions) {
         self.model = model
         self.options = options
-        slots = GenerationSlots(capacity: options.maximumBatch, queueLimit: options.maximumQueue)
+        slots = GenerationSlots(capacity: options.maximumBatch, queueLimit: options.maximumQueue, queueTimeout: options.queueTimeout)
         engine = options.batching
             ? BatchingEngine(languageModel: model.languageModel, prefillChunk: options.prefillChunk) : IndependentEngine()
     }

@@ -13,6 +13,8 @@ public struct ServerOptions: Sendable {
     public var maximumBatch: Int
     /// Requests allowed to wait for a slot; more get 429.
     public var maximumQueue: Int
+    /// Longest wait for a slot before the request gets 503.
+    public var queueTimeout: Duration
     /// Largest request body, in bytes (base64 images included); more gets 413.
     public var maximumBodyBytes: Int
     /// `file://` image URLs are allowed only for files under this folder (nil: never).
@@ -27,8 +29,9 @@ public struct ServerOptions: Sendable {
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, apiKey: String? = nil, maximumBatch: Int = 8, maximumQueue: Int = 64,
-        maximumBodyBytes: Int = 32 << 20, imageRoot: URL? = nil, modelID: String, batching: Bool = true, prefillChunk: Int = 64
+        queueTimeout: Duration = .seconds(600), maximumBodyBytes: Int = 32 << 20, imageRoot: URL? = nil, modelID: String, batching: Bool = true, prefillChunk: Int = 64
     ) {
+        self.queueTimeout = queueTimeout
         self.batching = batching
         self.prefillChunk = prefillChunk
         self.host = host

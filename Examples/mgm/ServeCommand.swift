@@ -28,6 +28,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Requests that may wait for a slot before the server answers 429.")
     var maxQueue = 64
 
+    @Option(help: "Seconds a request may wait for a slot before the server answers 503.")
+    var queueTimeout = 600.0
+
     @Option(help: "Largest request body in bytes (base64 images included).")
     var maxBodyBytes = 32 << 20
 
@@ -48,6 +51,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0…65535") }
+        guard queueTimeout > 0, queueTimeout.isFinite else { throw ValidationError("--queue-timeout must be positive") }
         guard prefillChunk >= 1 else { throw ValidationError("--prefill-chunk must be at least 1") }
         guard maxBatch >= 1 else { throw ValidationError("--max-batch must be at least 1") }
         guard maxQueue >= 0, maxBodyBytes >= 1024 else { throw ValidationError("--max-queue must be ≥ 0 and --max-body-bytes ≥ 1024") }
@@ -64,7 +68,8 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let options = ServerOptions(
             host: host, port: port, apiKey: apiKey ?? ProcessInfo.processInfo.environment["MGM_API_KEY"], maximumBatch: maxBatch,
-            maximumQueue: maxQueue, maximumBodyBytes: maxBodyBytes, imageRoot: imageRoot.map { URL(fileURLWithPath: $0) },
+            maximumQueue: maxQueue,
+            queueTimeout: .milliseconds(Int64(queueTimeout * 1000)), maximumBodyBytes: maxBodyBytes, imageRoot: imageRoot.map { URL(fileURLWithPath: $0) },
             modelID: modelID ?? folder.standardizedFileURL.lastPathComponent, batching: !noBatching, prefillChunk: prefillChunk)
         let host = host
         try await MiniGeminiServer(model: mgm, options: options).run { port in

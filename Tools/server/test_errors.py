@@ -143,3 +143,37 @@ def test_request_id_is_echoed(server):
     assert status == 200 and len(headers["X-Request-Id"]) >= 16
     result = completions(server, b"{", **{"X-Request-Id": "client-id-42"})
     assert result[1]["X-Request-Id"] == "client-id-42"
+
+
+def test_busy_server_answers_429_then_503():
+    """One slot, one queue place: a long stream holds the slot, the next request waits and gets
+    503 after --queue-timeout, the one after that finds the queue full and gets 429 at once."""
+    from conftest import Server
+    import threading
+    busy = Server("--max-batch", "1", "--max-queue", "1", "--queue-timeout", "1.5")
+    try:
+        long_body = json.dumps({"messages": [image_message("Describe the image.")], "stream": True, "temperature": 1.0,
+                                "max_tokens": 400, "ignore_eos": True}).encode()
+        connection = http.client.HTTPConnection("127.0.0.1", busy.port, timeout=60)
+        connection.request("POST", "/v1/chat/completions", long_body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        assert response.status == 200
+        response.fp.readline()
+        waiting = {}
+        waiter = threading.Thread(target=lambda: waiting.update(result=completions(busy, {"messages": [{"role": "user", "content": "hi"}]})))
+        waiter.start()
+        deadline = time.monotonic() + 10
+        while get_json(busy.url + "/health")[2]["queued"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert_error(completions(busy, {"messages": [{"role": "user", "content": "hi"}]}), 429, "server_busy")
+        waiter.join(timeout=30)
+        assert_error(waiting["result"], 503, "server_overloaded")
+        connection.sock.close()
+        connection.close()
+        deadline = time.monotonic() + 10
+        while get_json(busy.url + "/health")[2]["active"] > 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        status, _, answer = completions(busy, {"messages": [image_message("What digit is shown?")], "temperature": 0})
+        assert status == 200 and answer["choices"][0]["message"]["content"] == "8"
+    finally:
+        busy.stop()
