@@ -30,7 +30,8 @@ final class BatchingEngine: AnswerEngine, @unchecked Sendable {
     init(languageModel: DecoderModel, prefillChunk: Int = 64) {
         self.languageModel = languageModel
         self.prefillChunk = max(1, prefillChunk)
-        let thread = Thread { [unowned self] in self.loop() }
+        // The loop lives as long as the process (a server engine is made once).
+        let thread = Thread { self.loop() }
         thread.name = "mgm-batch-scheduler"
         thread.start()
     }
