@@ -40,12 +40,11 @@ struct ChatCompletions: Sendable {
         try Self.preflight(question, on: answering)
         let completion = Completion(id: "chatcmpl-" + requestID, model: options.modelID, created: Int(Date().timeIntervalSince1970))
 
-        try await slots.acquire()
+        let lease = try await SlotLease(slots)
         let events = engine.respond(answering, to: question)
         if chat.stream {
-            return streamingResponse(events, completion: completion, includeUsage: chat.includeUsageInStream)
+            return streamingResponse(events, lease: lease, completion: completion, includeUsage: chat.includeUsageInStream)
         }
-        defer { Task { await slots.release() } }
         var ids: [Int] = []
         var finished: MiniGeminiInfo?
         do {
@@ -58,6 +57,7 @@ struct ChatCompletions: Sendable {
         } catch {
             throw APIError(error)
         }
+        withExtendedLifetime(lease) {}
         guard let info = finished else { throw APIError(MiniGeminiError.cancelled) }
         var object = completion.object(kind: "chat.completion")
         object["choices"] = [[
@@ -73,11 +73,12 @@ struct ChatCompletions: Sendable {
     /// (and the timings in `x_mgm`), the usage chunk when asked for, then `data: [DONE]`. A write
     /// that fails (the client went away) ends the loop, which drops the event stream and so
     /// cancels generation: the slot and the KV cache are freed at the next decode step.
-    private func streamingResponse(_ events: AsyncThrowingStream<MiniGeminiEvent, any Error>, completion: Completion, includeUsage: Bool) -> Response {
-        let slots = slots
+    private func streamingResponse(
+        _ events: AsyncThrowingStream<MiniGeminiEvent, any Error>, lease: SlotLease, completion: Completion, includeUsage: Bool
+    ) -> Response {
         let template = model.template.name
         let body = ResponseBody { writer in
-            defer { Task { await slots.release() } }
+            defer { withExtendedLifetime(lease) {} }
             func send(_ object: Any) async throws {
                 var line = Array("data: ".utf8)
                 line += JSONBody.encode(object)

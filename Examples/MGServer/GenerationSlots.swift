@@ -67,3 +67,20 @@ actor GenerationSlots {
         waiting.remove(at: index).continuation.resume(throwing: error)
     }
 }
+
+/// A taken slot, given back when the lease goes away: at the end of a non-streaming handler, or
+/// when a streaming response body has been written — or dropped unwritten, should the connection
+/// close before the body starts.
+final class SlotLease: Sendable {
+    private let slots: GenerationSlots
+
+    /// Waits for a slot (see ``GenerationSlots/acquire()``).
+    init(_ slots: GenerationSlots) async throws {
+        try await slots.acquire()
+        self.slots = slots
+    }
+
+    deinit {
+        Task { [slots] in await slots.release() }
+    }
+}
