@@ -95,11 +95,13 @@ struct ChatCompletions: Sendable {
             do {
                 for try await event in events {
                     switch event {
-                    case .chunk(var text, _):
+                    case .chunk(var text, let ids):
                         // As the official demo shows it: no leading whitespace on the answer.
                         if !started { text = String(text.drop { $0.isWhitespace }) }
-                        guard !text.isEmpty else { continue }
-                        started = true
+                        // A token whose text is not complete yet still gets its (empty) delta,
+                        // so clients see one event per generated token.
+                        guard !text.isEmpty || !ids.isEmpty else { continue }
+                        started = started || !text.isEmpty
                         try await send(chunk(["content": text]))
                     case .finished(let info):
                         var last = chunk([:], finishReason: Completion.finishReason(info.generation.stopReason))
