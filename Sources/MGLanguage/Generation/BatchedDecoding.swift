@@ -51,7 +51,7 @@ extension DecoderModel {
                 h = try layer.batchedStep(h, layerIndex: index, sequences: sequences, rotary: rotaryTable, configuration: c, precision: matrixPrecision)
             }
             let normed = try rmsNorm(h, weight: finalNorm, eps: c.rmsNormEpsilon, addUnitOffset: c.family == .gemma)
-            return try linear(normed, weight: outputProjection, precision: matrixPrecision)  // [B, vocab]
+            return try batchedLinear(normed, weight: outputProjection, precision: matrixPrecision)  // [B, vocab]
         }
         for index in caches.indices { caches[index].advance(by: 1) }
         return logits
@@ -80,7 +80,7 @@ extension DecoderLayer {
         let normed2 = try rmsNorm(h, weight: postAttentionNorm, eps: c.rmsNormEpsilon, addUnitOffset: gemma)
         switch feedForward {
         case .dense(let gate, let up, let down):
-            try addInPlace(&h, denseMLP(normed2, gate: gate, up: up, down: down, activation: c.activation, precision: precision))
+            try addInPlace(&h, batchedDenseMLP(normed2, gate: gate, up: up, down: down, activation: c.activation, precision: precision))
         case .mixture(let experts):
             try addInPlace(&h, experts(normed2, activation: c.activation, precision: precision))
         }
@@ -95,14 +95,9 @@ extension DecoderLayer {
         let w = attention
         var q: Tensor, k: Tensor  // [B, Hq·D], [B, Hkv·D]
         let v: Tensor  // [B, Hkv·D]
-        if w.queryBias == nil, w.keyBias == nil, w.valueBias == nil {
-            let projected = try linear(x, weights: [w.query, w.key, w.value], precision: precision)
-            (q, k, v) = (projected[0], projected[1], projected[2])
-        } else {
-            q = try linear(x, weight: w.query, bias: w.queryBias, precision: precision)
-            k = try linear(x, weight: w.key, bias: w.keyBias, precision: precision)
-            v = try linear(x, weight: w.value, bias: w.valueBias, precision: precision)
-        }
+        q = try batchedLinear(x, weight: w.query, bias: w.queryBias, precision: precision)
+        k = try batchedLinear(x, weight: w.key, bias: w.keyBias, precision: precision)
+        v = try batchedLinear(x, weight: w.value, bias: w.valueBias, precision: precision)
         // Row b of the table holds the angles of sequence b's position.
         rotary.cosines.withUnsafeBufferPointer { cosines in
             rotary.sines.withUnsafeBufferPointer { sines in
@@ -145,6 +140,70 @@ extension DecoderLayer {
                 }
             }
         }
-        return try linear(output, weight: w.output, bias: w.outputBias, precision: precision)
+        return try batchedLinear(output, weight: w.output, bias: w.outputBias, precision: precision)
     }
+}
+
+/// `linear(x, weight:)` for the few rows of a decode step. With 16-bit weights each weight is
+/// widened once for all rows (`mg_gemv_bf16_batch`), instead of the multi-row path's conversion of
+/// the matrix to F32 blocks for a GEMM, which costs more than the product itself at B ≤ 16; each
+/// row's sum runs in the same order as the single-row kernel's.
+func batchedLinear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, precision: LinearPrecision) throws(TensorError) -> Tensor {
+    let rows = x.rank == 2 ? x.shape[0] : 0
+    guard rows > 1, rows <= 64, weight.rank == 2, weight.dtype == .bf16 || weight.dtype == .f16, x.shape[1] == weight.shape[1],
+          bias == nil || bias?.shape == [weight.shape[0]]
+    else {
+        return try linear(x, weight: weight, bias: bias, precision: precision)
+    }
+    let input = try x.asFloat32()
+    var biasValues = try Tensor.zeros([0])
+    if let bias { biasValues = try bias.asFloat32() }
+    let hasBias = bias != nil
+    let outFeatures = weight.shape[0], inFeatures = weight.shape[1]
+    var result = try Tensor.zeros([rows, outFeatures])
+    let isBF16 = weight.dtype == .bf16
+    weight.withUnsafeBytes { weightBytes in
+        input.withUnsafeFloats { xBuffer in
+            biasValues.withUnsafeFloats { biasBuffer in
+                result.withUnsafeMutableFloats { yBuffer in
+                    let pointers = UncheckedSendablePointers(
+                        w: weightBytes.baseAddress!.assumingMemoryBound(to: UInt16.self), x: xBuffer.baseAddress!,
+                        bias: hasBias ? biasBuffer.baseAddress : nil, y: yBuffer.baseAddress!)
+                    Parallel.forEachChunk(count: outFeatures, minimumChunk: max(4, (1 << 16) / max(1, inFeatures))) { range in
+                        let p = pointers
+                        let w = p.w + range.lowerBound * inFeatures
+                        let bias = p.bias.map { $0 + range.lowerBound }
+                        if isBF16 {
+                            mg_gemv_bf16_batch(w, p.x, bias, p.y + range.lowerBound, outFeatures, range.count, inFeatures, rows)
+                        } else {
+                            mg_gemv_f16_batch(w, p.x, bias, p.y + range.lowerBound, outFeatures, range.count, inFeatures, rows)
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return result
+}
+
+/// Raw pointers handed to the worker threads of one product; the buffers outlive the call.
+private struct UncheckedSendablePointers: @unchecked Sendable {
+    let w: UnsafePointer<UInt16>
+    let x: UnsafePointer<Float>
+    let bias: UnsafePointer<Float>?
+    let y: UnsafeMutablePointer<Float>
+}
+
+/// `down(act(gate(x)) ⊙ up(x))` for the rows of a decode step (see ``batchedLinear``).
+func batchedDenseMLP(
+    _ x: Tensor, gate: Tensor, up: Tensor, down: Tensor, activation: DecoderActivation, precision: LinearPrecision
+) throws(TensorError) -> Tensor {
+    let g = try batchedLinear(x, weight: gate, precision: precision)
+    let u = try batchedLinear(x, weight: up, precision: precision)
+    let hidden: Tensor
+    switch activation {
+    case .silu: hidden = try siluGated(g, u)
+    case .gelu(let approximation): hidden = try geluGated(g, u, approximation: approximation)
+    }
+    return try batchedLinear(hidden, weight: down, precision: precision)
 }
