@@ -29,28 +29,32 @@ def balanced(tmp_path):
     if not NGINX:
         pytest.skip("nginx is not installed (apt-get install nginx)")
     replicas = [Server(), Server()]
-    port = free_port()
-    upstreams = "\n        ".join(f"server 127.0.0.1:{replica.port} max_fails=1 fail_timeout=30s;" for replica in replicas)
-    config = TEMPLATE.read_text().replace("@PREFIX@", str(tmp_path)).replace("@PORT@", str(port)).replace("@UPSTREAMS@", upstreams)
-    (tmp_path / "nginx.conf").write_text(config)
-    nginx = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert nginx.poll() is None, nginx.stderr.read().decode()
-            time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}", replicas
-    nginx.send_signal(signal.SIGQUIT)
+    nginx = None
     try:
-        nginx.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        nginx.kill()
-    for replica in replicas:
-        replica.stop()
+        port = free_port()
+        upstreams = "\n        ".join(f"server 127.0.0.1:{replica.port} max_fails=1 fail_timeout=30s;" for replica in replicas)
+        config = TEMPLATE.read_text().replace("@PREFIX@", str(tmp_path)).replace("@PORT@", str(port)).replace("@UPSTREAMS@", upstreams)
+        (tmp_path / "nginx.conf").write_text(config)
+        nginx = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert nginx.poll() is None, nginx.stderr.read().decode()
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}", replicas
+    finally:
+        if nginx is not None:
+            nginx.send_signal(signal.SIGQUIT)
+            try:
+                nginx.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                nginx.kill()
+        for replica in replicas:
+            replica.stop()
 
 
 def test_killing_a_replica_under_load_loses_no_request(balanced):
