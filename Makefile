@@ -71,3 +71,20 @@ FUZZ_SECONDS ?= 60
 .PHONY: fuzz
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) ./Fuzz/run.sh
+
+## `mgm serve` end to end (Tools/server): the official openai client, the web page in headless
+## Chromium, two replicas behind nginx. Installs chromium, chromium-driver and nginx (Debian) and
+## the pinned Python packages when missing; reuses the debug build of mgm.
+SERVER_DEB_PACKAGES := chromium chromium-driver nginx
+.PHONY: test-server
+test-server: deps
+	@missing=""; for p in $(SERVER_DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	$(PYTHON) -m pip install -q -r Tools/server/requirements.txt
+	$(SWIFT) build --product mgm
+	MGM="$$($(SWIFT) build --show-bin-path)/mgm" HF_HUB_OFFLINE=1 timeout 1200 $(PYTHON) -m pytest -q -p no:cacheprovider Tools/server

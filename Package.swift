@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // System libraries, found through pkg-config (Debian: libopenblas-dev, liblapacke-dev).
@@ -63,10 +64,16 @@ let package = Package(
         .executableTarget(
             name: "mgm",
             dependencies: [
-                "MGPipeline", "MGScenes", "MGHub", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "MGPipeline", "MGScenes", "MGHub", "MGServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Examples/mgm"
+        ),
+        // `mgm serve`: the OpenAI-compatible HTTP server (Hummingbird), kept out of the core libraries.
+        .target(
+            name: "MGServer",
+            dependencies: ["MGPipeline", .product(name: "Hummingbird", package: "hummingbird")],
+            path: "Examples/MGServer"
         ),
         // Procedural scenes of the bundled demo model (same generator as Tools/scenes/scenes.py).
         .target(name: "MGScenes", dependencies: ["MGVision", "MGPipeline"], path: "Examples/MGScenes"),
@@ -83,6 +90,7 @@ let package = Package(
         .testTarget(name: "MGMiningTests", dependencies: ["MGMining", "MGTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MGLanguageTests", dependencies: ["MGLanguage", "MGTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MGScenesTests", dependencies: ["MGScenes", "MGPipeline"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MGServerTests", dependencies: ["MGServer", .product(name: "HummingbirdTesting", package: "hummingbird")]),
         .testTarget(name: "MGPipelineTests", dependencies: ["MGPipeline", "MGTestSupport", "mgm"], resources: [.copy("Fixtures")]),
         // The Hub client against a loopback Hub server (NIOHTTP1) serving the MGPipelineTests checkpoints.
         .testTarget(

@@ -8,7 +8,7 @@ struct MGMCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mgm",
         abstract: "Mini-Gemini (MGM) inference in Swift.",
-        subcommands: [RunCommand.self, EvalCommand.self, InspectCommand.self, PromptCommand.self, DownloadCommand.self, QuantizeCommand.self]
+        subcommands: [RunCommand.self, EvalCommand.self, InspectCommand.self, PromptCommand.self, DownloadCommand.self, QuantizeCommand.self, ServeCommand.self]
     )
 
     /// The library's diagnostics go to standard error at the level `MG_LOG_LEVEL` names

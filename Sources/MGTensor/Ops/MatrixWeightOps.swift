@@ -1,14 +1,18 @@
 // Linear layers over ``MatrixWeight``: dense weights take the float paths unchanged (AMX, fused
 // GEMV, OpenBLAS), quantized blocks go through ``quantizedLinear(_:weight:bias:)``.
 
-/// `y = x · Wᵀ (+ bias)` for a dense or quantized `[out, in]` weight.
+/// `y = x · Wᵀ (+ bias)` for a dense or quantized `[out, in]` weight; a few rows (a batched decode
+/// step) with a 16-bit weight stream it once for all rows.
 /// - Throws: as ``linear(_:weight:bias:precision:)`` or ``quantizedLinear(_:weight:bias:)``.
 public func linear(
     _ x: Tensor, weight: MatrixWeight, bias: Tensor? = nil, precision: LinearPrecision = .float32
 ) throws(TensorError) -> Tensor {
     switch weight {
-    case .dense(let tensor): try linear(x, weight: tensor, bias: bias, precision: precision)
-    case .quantized(let matrix): try quantizedLinear(x, weight: matrix, bias: bias)
+    case .dense(let tensor):
+        if let result = try fewRowLinear(x, weight: tensor, bias: bias) { return result }
+        return try linear(x, weight: tensor, bias: bias, precision: precision)
+    case .quantized(let matrix):
+        return try quantizedLinear(x, weight: matrix, bias: bias)
     }
 }
 
@@ -16,7 +20,9 @@ public func linear(
 /// parallel pass when they are all dense (``linear(_:weights:precision:)``), one product each
 /// otherwise.
 public func linear(_ x: Tensor, weights: [MatrixWeight], precision: LinearPrecision = .float32) throws(TensorError) -> [Tensor] {
-    if let dense = denseTensors(weights) { return try linear(x, weights: dense, precision: precision) }
+    if let dense = denseTensors(weights), !(2...fewRowLinearLimit).contains(x.rank == 2 ? x.shape[0] : 0) {
+        return try linear(x, weights: dense, precision: precision)
+    }
     var outputs = [Tensor]()
     for weight in weights { outputs.append(try linear(x, weight: weight, precision: precision)) }
     return outputs
@@ -28,7 +34,7 @@ public func gatedMLP(
     _ x: Tensor, gate: MatrixWeight, up: MatrixWeight, down: MatrixWeight, activation: GatedActivation,
     precision: LinearPrecision = .float32
 ) throws(TensorError) -> Tensor {
-    if let dense = denseTensors([gate, up, down]) {
+    if let dense = denseTensors([gate, up, down]), !(2...fewRowLinearLimit).contains(x.rank == 2 ? x.shape[0] : 0) {
         return try gatedMLP(x, gate: dense[0], up: dense[1], down: dense[2], activation: activation, precision: precision)
     }
     guard up.shape == gate.shape, down.shape == gate.shape.reversed() else {

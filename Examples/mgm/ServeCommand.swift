@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import MGPipeline
+import MGServer
+
+/// `mgm serve`: an OpenAI-compatible HTTP server with a web page (Documentation/Serving.md).
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve a Mini-Gemini checkpoint over an OpenAI-compatible HTTP API, with a web page at /.",
+        discussion: "Without --model, the bundled scenes model (Models/MGM-Scenes) is served. Stop with Ctrl-C (SIGINT) or SIGTERM.")
+
+    @Option(help: "The checkpoint folder (config.json, weights, tokenizer).")
+    var model: String?
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on (0 picks a free one; the address is printed once listening).")
+    var port = 8080
+
+    @Option(help: "Require 'Authorization: Bearer KEY' on /v1/ requests (also read from MGM_API_KEY).")
+    var apiKey: String?
+
+    @Option(help: "Requests generating at the same time.")
+    var maxBatch = 8
+
+    @Option(help: "Requests that may wait for a slot before the server answers 429.")
+    var maxQueue = 64
+
+    @Option(help: "Seconds a request may wait for a slot before the server answers 503.")
+    var queueTimeout = 600.0
+
+    @Option(help: "Largest request body in bytes (base64 images included).")
+    var maxBodyBytes = 32 << 20
+
+    @Option(help: "Allow file:// image URLs for files under this folder.")
+    var imageRoot: String?
+
+    @Option(help: "The model id clients name (default: the checkpoint folder's name).")
+    var modelID: String?
+
+    @Flag(help: "Decode each request on its own task instead of batching all active requests into one step.")
+    var noBatching = false
+
+    @Option(help: "Prompt positions a newcomer prefills between two decode steps of the others.")
+    var prefillChunk = 64
+
+    @Option(help: "Conversation template name, instead of the one picked from the folder name.")
+    var template: String?
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0…65535") }
+        guard queueTimeout > 0, queueTimeout.isFinite else { throw ValidationError("--queue-timeout must be positive") }
+        guard prefillChunk >= 1 else { throw ValidationError("--prefill-chunk must be at least 1") }
+        guard maxBatch >= 1 else { throw ValidationError("--max-batch must be at least 1") }
+        guard maxQueue >= 0, maxBodyBytes >= 1024 else { throw ValidationError("--max-queue must be ≥ 0 and --max-body-bytes ≥ 1024") }
+    }
+
+    func run() async throws {
+        let folder = try model.map { URL(fileURLWithPath: $0) } ?? BundledModel.locate()
+        let mgm: MiniGemini
+        do {
+            mgm = try MiniGemini(directory: folder, options: MiniGeminiLoadOptions(templateName: template))
+        } catch {
+            FileHandle.standardError.write(Data("mgm: error: \(error)\n".utf8))
+            throw ExitCode(error.exitCode)
+        }
+        let options = ServerOptions(
+            host: host, port: port, apiKey: apiKey ?? ProcessInfo.processInfo.environment["MGM_API_KEY"], maximumBatch: maxBatch,
+            maximumQueue: maxQueue,
+            queueTimeout: .milliseconds(Int64(queueTimeout * 1000)), maximumBodyBytes: maxBodyBytes, imageRoot: imageRoot.map { URL(fileURLWithPath: $0) },
+            modelID: modelID ?? folder.standardizedFileURL.lastPathComponent, batching: !noBatching, prefillChunk: prefillChunk)
+        let host = host
+        try await MiniGeminiServer(model: mgm, options: options).run { port in
+            // Scripts wait for this line (and read the port from it when started with --port 0).
+            FileHandle.standardOutput.write(Data("mgm serve: listening on http://\(host):\(port) (model \(options.modelID))\n".utf8))
+        }
+    }
+}
