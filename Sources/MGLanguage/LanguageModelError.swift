@@ -57,7 +57,7 @@ public enum LanguageModelError: Error, Sendable, Equatable, CustomStringConverti
 }
 
 extension LanguageModelError {
-    /// The case that reports a weight-reading problem (``WeightReader``'s errors in this target).
+    /// The case that reports a weight-reading problem (``/MGTensor/WeightReader``'s errors in this target).
     public static func weight(_ problem: WeightReadError) -> LanguageModelError {
         switch problem {
         case .missing(let name): .missingWeight(name)

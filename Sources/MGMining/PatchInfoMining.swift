@@ -40,6 +40,8 @@ public struct PatchInfoMining: PatchMiner {
     /// Loads the projectors under their MGM names (`<prefix>vlm_uni_query_projector.0.weight`, …),
     /// checking every shape, and the widths against the towers' when given.
     /// - Parameters:
+    ///   - store: the checkpoint's tensors.
+    ///   - prefix: the name prefix of the projectors (`model.` in the releases).
     ///   - tokenSize: the low-resolution token width `C` the towers make, if known.
     ///   - mapChannels: the high-resolution map's channel count `C_aux`, if known.
     public init(from store: some WeightStore, prefix: String = "model.", tokenSize: Int? = nil, mapChannels: Int? = nil) throws(MiningError) {

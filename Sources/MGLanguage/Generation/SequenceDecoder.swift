@@ -36,6 +36,9 @@ public struct SequenceDecoder: Sendable {
     private var decodeStart: UInt64?
 
     /// - Parameters:
+    ///   - model: the decoder whose logits are sampled.
+    ///   - tokenizer: decodes the sampled ids into text.
+    ///   - parameters: sampling, stopping and length settings.
     ///   - promptTokenIDs: the prompt's text token ids (for the repetition penalty).
     ///   - promptLength: the prompt's positions (text and spliced rows).
     /// - Throws: parameter validation errors.

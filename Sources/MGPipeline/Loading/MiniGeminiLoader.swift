@@ -19,7 +19,7 @@ extension MiniGemini {
     /// comes from the model named by the folder's `open_clip_config.json` (the official code infers
     /// it from the folder name, which is used when that file is absent); when neither names a model
     /// the library knows, it is read from the weights, and a known name whose sizes contradict the
-    /// weights is ``MiniGeminiError/vision(_:)`` with ``VisionError/architectureMismatch(field:configured:weights:)``.
+    /// weights is ``MiniGeminiError/vision(_:)`` with ``/MGVision/VisionError/architectureMismatch(field:configured:weights:)``.
     /// A CLIP folder without `config.json` has its sizes read from the weights the same way.
     ///
     /// The conversation template follows ``MiniGeminiLoadOptions/templateSelection``: by default

@@ -20,6 +20,11 @@ public enum DecoderGGUFExport {
 
     /// Exports the decoder tensors of `weights` (Hugging Face names) to `path`.
     /// - Parameters:
+    ///   - c: the decoder's configuration.
+    ///   - weights: the checkpoint's tensors (the decoder's are exported, the rest ignored).
+    ///   - quantization: the tensor type, or the llama.cpp mix, to write.
+    ///   - name: `general.name` in the file.
+    ///   - path: the GGUF file to write.
     ///   - tokenizerDirectory: where `tokenizer.model` or `tokenizer.json` is, for the
     ///     `tokenizer.ggml.*` metadata llama.cpp needs (this project reads the tokenizer files).
     public static func export(

@@ -41,7 +41,7 @@ public final class SafetensorsFile: WeightStore {
 
     /// Maps and validates the file at `path`.
     /// - Parameters:
-    ///   - path: a `.safetensors` file.
+    ///   - url: a `.safetensors` file.
     ///   - maximumHeaderBytes: headers longer than this are rejected before anything is parsed.
     /// - Throws: a ``CheckpointError`` naming the first problem found.
     public init(contentsOf url: URL, maximumHeaderBytes: Int = SafetensorsFile.defaultMaximumHeaderBytes) throws(CheckpointError) {

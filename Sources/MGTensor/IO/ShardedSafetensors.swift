@@ -31,7 +31,7 @@ public final class ShardedSafetensors: WeightStore {
     /// A directory is resolved to `model.safetensors.index.json`, else `model.safetensors`, else its
     /// only `*.safetensors.index.json`, else its only `*.safetensors` file.
     /// - Parameters:
-    ///   - path: a directory, a `*.json` index or a `.safetensors` file.
+    ///   - url: a directory, a `*.json` index or a `.safetensors` file.
     ///   - maximumHeaderBytes: passed to every ``SafetensorsFile``.
     /// - Throws: a ``CheckpointError`` for a malformed index, a missing shard, a tensor missing
     ///   from its shard, a tensor in two shards, or any problem of a shard itself.

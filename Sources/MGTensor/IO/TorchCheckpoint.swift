@@ -87,7 +87,7 @@ public final class TorchCheckpoint: WeightStore {
 
     /// Opens and validates a checkpoint.
     /// - Parameters:
-    ///   - path: a `.bin` file, or a directory holding `pytorch_model.bin`,
+    ///   - url: a `.bin` file, or a directory holding `pytorch_model.bin`,
     ///     `open_clip_pytorch_model.bin` or a single `*.bin` file.
     ///   - limits: resource caps for the unpickler.
     /// - Throws: a ``CheckpointError`` naming the first problem found.

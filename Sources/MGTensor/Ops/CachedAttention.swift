@@ -49,6 +49,7 @@ public struct AttentionCacheSequence: @unchecked Sendable {
 ///   - value: `[R, keyValueHeads · d]` F32.
 ///   - sequences: disjoint row ranges covering the rows they name.
 ///   - heads: query heads; a multiple of `keyValueHeads` (each key/value head serves `heads / keyValueHeads`).
+///   - keyValueHeads: key/value heads of the projections and of the cache.
 ///   - slidingWindow: when set, query position `p` sees keys `p − window + 1 … p` only (Mistral).
 /// - Returns: `[R, heads · d]` F32, the attention output before the output projection.
 /// - Throws: ``TensorError/shapeMismatch(operation:_:_:)`` or

@@ -4,7 +4,7 @@
 /// `y = x · Wᵀ (+ bias)` for a dense or quantized `[out, in]` weight; a few rows (a batched decode
 /// step) with a 16-bit weight stream it once for all rows.
 /// - Throws: as ``linear(_:weight:bias:precision:)`` or ``quantizedLinear(_:weight:bias:)``.
-public func linear(
+package func linear(
     _ x: Tensor, weight: MatrixWeight, bias: Tensor? = nil, precision: LinearPrecision = .float32
 ) throws(TensorError) -> Tensor {
     switch weight {
@@ -19,7 +19,7 @@ public func linear(
 /// `x · Wᵢᵀ` for several weights that share the input (a layer's q/k/v): one packing and one
 /// parallel pass when they are all dense (``linear(_:weights:precision:)``), one product each
 /// otherwise.
-public func linear(_ x: Tensor, weights: [MatrixWeight], precision: LinearPrecision = .float32) throws(TensorError) -> [Tensor] {
+package func linear(_ x: Tensor, weights: [MatrixWeight], precision: LinearPrecision = .float32) throws(TensorError) -> [Tensor] {
     if let dense = denseTensors(weights), !(2...fewRowLinearLimit).contains(x.rank == 2 ? x.shape[0] : 0) {
         return try linear(x, weights: dense, precision: precision)
     }
@@ -30,7 +30,7 @@ public func linear(_ x: Tensor, weights: [MatrixWeight], precision: LinearPrecis
 
 /// `down(act(x · gateᵀ) ⊙ (x · upᵀ))` with dense or quantized weights; the fused dense kernels
 /// (``gatedMLP(_:gate:up:down:activation:precision:)``) when all three are dense.
-public func gatedMLP(
+package func gatedMLP(
     _ x: Tensor, gate: MatrixWeight, up: MatrixWeight, down: MatrixWeight, activation: GatedActivation,
     precision: LinearPrecision = .float32
 ) throws(TensorError) -> Tensor {

@@ -95,10 +95,14 @@ private func minimumRowChunk(_ weight: QuantizedMatrix, tokens: Int) -> Int {
 /// for each `r` in `rows` and `t < tokens` (the number of `tokenRows`, or `activations.rows`),
 /// split over the worker threads by weight rows.
 /// - Parameters:
+///   - weight: the quantized matrix.
 ///   - rows: the weight rows to use (all of them by default; one expert's slice of a stacked
 ///     expert matrix for Mixtral).
+///   - activations: the input rows, quantized once for `weight`'s format.
 ///   - tokenRows: activation rows to multiply, one output row each (the tokens routed to an expert).
 ///   - y: at least `tokens × ldy` floats; `ldy ≥ rows.count`.
+///   - ldy: floats from one output row to the next (`rows.count` by default).
+///   - bias: added to every output row, indexed like `rows`.
 ///   - tier: an explicit tier (tests); a tier the CPU lacks falls back to the best below it.
 /// - Throws: ``TensorError/shapeMismatch(operation:_:_:)`` when the activations were quantized for
 ///   another format or width; ``TensorError/indexOutOfRange(operation:index:count:)`` for rows or

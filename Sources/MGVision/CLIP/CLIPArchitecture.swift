@@ -86,6 +86,7 @@ extension CLIPVisionConfiguration {
     /// - Parameters:
     ///   - configuration: the decoded `config.json`, or `nil` when the folder has none.
     ///   - weights: the tower's tensors, under `prefix`.
+    ///   - prefix: the name prefix of the tower's tensors.
     /// - Throws: ``VisionError/architectureMismatch(field:configured:weights:)`` or
     ///   ``VisionError/architectureNotInferable(_:)``.
     public static func resolve(

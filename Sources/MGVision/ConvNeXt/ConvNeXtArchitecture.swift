@@ -127,6 +127,7 @@ extension ConvNeXtConfiguration {
     /// - Parameters:
     ///   - modelName: the timm/OpenCLIP model name of `open_clip_config.json` or the folder, if any.
     ///   - weights: the tower's tensors.
+    ///   - layout: where the stem and stages sit in the checkpoint's names.
     /// - Returns: the configuration and where it came from.
     /// - Throws: ``VisionError/architectureMismatch(field:configured:weights:)`` when a known name
     ///   and the weights disagree; ``VisionError/architectureNotInferable(_:)`` when there is no
