@@ -8,6 +8,14 @@ public enum GatedActivation: Sendable, Hashable {
     /// GELU (GeGLU): Gemma.
     case gelu(GELUApproximation)
 
+    /// `act(gate) ⊙ up`, element-wise (``siluGated(_:_:)`` or ``geluGated(_:_:approximation:)``).
+    func gated(_ gate: Tensor, _ up: Tensor) throws(TensorError) -> Tensor {
+        switch self {
+        case .silu: try siluGated(gate, up)
+        case .gelu(let approximation): try geluGated(gate, up, approximation: approximation)
+        }
+    }
+
     var kernel: mg_activation_kind {
         switch self {
         case .silu: MG_ACT_SILU
@@ -57,12 +65,7 @@ public func gatedMLP(
         return result
     }
     let projected = try linear(x, weights: [gate, up], precision: precision)
-    let product: Tensor
-    switch activation {
-    case .silu: product = try siluGated(projected[0], projected[1])
-    case .gelu(let approximation): product = try geluGated(projected[0], projected[1], approximation: approximation)
-    }
-    return try linear(product, weight: down, precision: precision)
+    return try linear(activation.gated(projected[0], projected[1]), weight: down, precision: precision)
 }
 
 /// The packed-kernel path of ``gatedMLP(_:gate:up:down:activation:precision:)`` at `tier` (AMX or

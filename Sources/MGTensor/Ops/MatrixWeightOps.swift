@@ -41,12 +41,7 @@ package func gatedMLP(
         throw .shapeMismatch(operation: "gatedMLP", gate.shape, down.shape)
     }
     let projected = try linear(x, weights: [gate, up], precision: precision)
-    let product: Tensor
-    switch activation {
-    case .silu: product = try siluGated(projected[0], projected[1])
-    case .gelu(let approximation): product = try geluGated(projected[0], projected[1], approximation: approximation)
-    }
-    return try linear(product, weight: down, precision: precision)
+    return try linear(activation.gated(projected[0], projected[1]), weight: down, precision: precision)
 }
 
 /// The tensors of `weights` when every one is dense.
