@@ -86,5 +86,6 @@ test-server: deps
 	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 	$(PYTHON) -m pip install -q -r Tools/server/requirements.txt
-	$(SWIFT) build --product mgm
+	# The same build as `make test` (with tests), so after it this is a no-op rather than a rebuild.
+	$(SWIFT) build --build-tests
 	MGM="$$($(SWIFT) build --show-bin-path)/mgm" HF_HUB_OFFLINE=1 timeout 1200 $(PYTHON) -m pytest -q -p no:cacheprovider Tools/server
