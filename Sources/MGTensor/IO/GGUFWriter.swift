@@ -70,12 +70,12 @@ public struct GGUFWriter {
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw .ioFailure(path: temporary, reason: String(cString: strerror(errno))) }
         do throws(CheckpointError) {
-            try header.withUnsafeBytes { bytes in Result { () throws(CheckpointError) in try writeAll(bytes, descriptor, path) } }.get()
+            try header.withUnsafeBytes { bytes in Result { () throws(CheckpointError) in try writeAll(bytes, to: descriptor, path: path) } }.get()
             let zeros = [UInt8](repeating: 0, count: alignment)
             for (storage, padding) in layout {
-                try writeAll(UnsafeRawBufferPointer(start: storage.base, count: storage.byteCount), descriptor, path)
+                try writeAll(UnsafeRawBufferPointer(start: storage.base, count: storage.byteCount), to: descriptor, path: path)
                 try zeros.withUnsafeBytes { bytes in
-                    Result { () throws(CheckpointError) in try writeAll(UnsafeRawBufferPointer(rebasing: bytes[0..<padding]), descriptor, path) }
+                    Result { () throws(CheckpointError) in try writeAll(UnsafeRawBufferPointer(rebasing: bytes[0..<padding]), to: descriptor, path: path) }
                 }.get()
             }
             guard close(descriptor) == 0 else { throw CheckpointError.ioFailure(path: path, reason: String(cString: strerror(errno))) }
@@ -136,21 +136,4 @@ public struct GGUFWriter {
         }
     }
 
-    private func writeAll(_ bytes: UnsafeRawBufferPointer, _ descriptor: Int32, _ path: String) throws(CheckpointError) {
-        guard var next = bytes.baseAddress else { return }
-        var remaining = bytes.count
-        while remaining > 0 {
-            #if canImport(Glibc)
-            let written = Glibc.write(descriptor, next, remaining)
-            #else
-            let written = Darwin.write(descriptor, next, remaining)
-            #endif
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw .ioFailure(path: path, reason: String(cString: strerror(errno)))
-            }
-            remaining -= written
-            next += written
-        }
-    }
 }

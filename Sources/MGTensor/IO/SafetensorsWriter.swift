@@ -138,21 +138,4 @@ public enum SafetensorsWriter {
         return result + "\""
     }
 
-    private static func writeAll(_ bytes: UnsafeRawBufferPointer, to descriptor: Int32, path: String) throws(CheckpointError) {
-        guard var next = bytes.baseAddress else { return }
-        var remaining = bytes.count
-        while remaining > 0 {
-            #if canImport(Glibc)
-            let written = Glibc.write(descriptor, next, remaining)
-            #else
-            let written = Darwin.write(descriptor, next, remaining)
-            #endif
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw .ioFailure(path: path, reason: String(cString: strerror(errno)))
-            }
-            next += written
-            remaining -= written
-        }
-    }
 }
