@@ -6,10 +6,17 @@ import Testing
 
 /// Shell scripts standing in for Python, so the subprocess plumbing is tested without torch.
 private enum FakePython {
-    static func make(_ body: String) throws -> String {
+    /// One folder per test process, removed when the process exits.
+    private static let directory: URL? = {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mgm-fake-python-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let path = directory.appendingPathComponent("python3").path
+        guard (try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)) != nil else { return nil }
+        atexit { if let directory = FakePython.directory { try? FileManager.default.removeItem(at: directory) } }
+        return directory
+    }()
+
+    static func make(_ body: String) throws -> String {
+        guard let directory else { throw CocoaError(.fileWriteUnknown) }
+        let path = directory.appendingPathComponent("python3-\(UUID().uuidString)").path
         try ("#!/bin/sh\n" + body + "\n").write(toFile: path, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
         return path
