@@ -71,7 +71,7 @@ private func readRate(_ data: UnsafeRawPointer, bytes: Int, threads: Int, repeat
     return Double(bytes) / (timing.wallMs / 1000)
 }
 
-private func oneDNNCap(_ tier: KernelTier) -> [String: String] {
+func oneDNNCap(_ tier: KernelTier) -> [String: String] {
     switch tier {
     case .amx: return ["ONEDNN_MAX_CPU_ISA": "AVX512_CORE_AMX"]
     case .avx512BF16: return ["ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16", "ATEN_CPU_CAPABILITY": "avx512"]
@@ -81,7 +81,7 @@ private func oneDNNCap(_ tier: KernelTier) -> [String: String] {
     }
 }
 
-private func cpuDescription() -> String {
+func cpuDescription() -> String {
     guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown CPU" }
     var fields: [String: String] = [:]
     for line in text.split(separator: "\n") {

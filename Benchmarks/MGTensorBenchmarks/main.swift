@@ -5,7 +5,7 @@ import MGTensor
 // the conversion path vs PyTorch BF16), every non-GEMM op at model size next to PyTorch (fp32, same
 // thread count), and the whole models (CLIP ViT-L/14-336, ConvNeXt-L, a Gemma-2B-shaped decoder)
 // next to PyTorch, each pair measured in the same run.
-// Usage: MGTensorBenchmarks [--repeat N] [--no-torch] [--filter gemm|bf16|models|clip|convnext|gemma|prefill|tokenizer|tiers|quant|OP NAME]
+// Usage: MGTensorBenchmarks [--repeat N] [--no-torch] [--filter gemm|bf16|models|clip|convnext|gemma|prefill|tokenizer|tiers|vision-tiers|quant|OP NAME]
 
 let arguments = CommandLine.arguments
 func option(_ name: String) -> String? {
@@ -30,6 +30,11 @@ if filter == "quant" {
     exit(0)
 }
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+if filter == "vision-tiers" {
+    // Not part of the full run: CLIP and ConvNeXt exact and bf16 at the active tier, PyTorch capped alike.
+    try runVisionTierBenchmarks(repositoryRoot: root, repeat: repeatCount, withTorch: !arguments.contains("--no-torch"))
+    exit(0)
+}
 if filter == "tiers" {
     // Not part of the full run: the active kernel tier (MG_MAX_ISA) against PyTorch capped alike.
     try runTierBenchmarks(repositoryRoot: root, repeat: repeatCount, withTorch: !arguments.contains("--no-torch"))

@@ -46,6 +46,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "The OpenCLIP ConvNeXt folder, instead of resolving mm_vision_tower_aux.")
     var visionTowerAux: String?
 
+    @Option(help: "Arithmetic of the vision towers' linear products: 'f32' (the default, F32-accurate) or 'bf16' (opt-in: bf16 weights and activations, as the official code runs the towers on GPU; faster on CPUs with BF16 dot products).")
+    var visionPrecision: VisionPrecision = .float32
+
     @Option(help: "Write the first request's intermediate tensors and run.json into this folder.")
     var dump: String?
 
@@ -124,6 +127,7 @@ struct RunCommand: AsyncParsableCommand {
             visionTower: resolved.visionTower, visionTowerAux: resolved.visionTowerAux,
             progress: quiet || json ? nil : Self.printProgress)
         options.templateSelection = template.map(TemplateSelection.init(argument:)) ?? .automatic
+        options.visionPrecision = visionPrecision
         let mgm = try MiniGemini(directory: folder, options: options)
         Self.reportTemplate(mgm, quiet: quiet || json)
         let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -151,6 +155,7 @@ struct RunCommand: AsyncParsableCommand {
             if generate { extras.merge(try await generateImage(from: turn.text)) { $1 } }
             extras["template"] = mgm.template.name
             extras["template_reason"] = mgm.templateChoice.reason
+            extras["vision_precision"] = visionPrecision.rawValue
             if json { Self.printJSON(turn.json.merging(extras) { $1 }) }
             history.append((text, turn.text))
             dumpFolder = nil
@@ -261,3 +266,5 @@ struct RunCommand: AsyncParsableCommand {
         }
     }
 }
+
+extension VisionPrecision: ExpressibleByArgument {}

@@ -29,31 +29,44 @@ torch.set_grad_enabled(False)
 
 
 def median_ms(fn, repeat):
+    return median_timing(fn, repeat)["ms"]
+
+
+def median_timing(fn, repeat):
+    """Median wall ms and median process CPU ms per thread (for a machine shared with other jobs)."""
     fn()  # warm-up
-    times = []
+    times, cpu_times = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
         times.append((time.perf_counter() - start) * 1000.0)
+        cpu_times.append((time.process_time() - start_cpu) * 1000.0 / torch.get_num_threads())
     times.sort()
-    return times[len(times) // 2]
+    cpu_times.sort()
+    return {"ms": times[len(times) // 2], "cpu_ms": cpu_times[len(cpu_times) // 2]}
+
+
+def tower_dtype(args):
+    """args["dtype"]: "f32" (default) or "bf16" (weights and activations, as the official code on GPU)."""
+    return torch.bfloat16 if args.get("dtype") == "bf16" else torch.float32
 
 
 def clip_vit_l336(args, repeat):
     from transformers import CLIPVisionConfig, CLIPVisionModel
     config = CLIPVisionConfig(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16,
                               image_size=336, patch_size=14, hidden_act="quick_gelu", layer_norm_eps=1e-5)
-    model = CLIPVisionModel(config).eval()
-    pixels = torch.rand(1, 3, 336, 336) * 4 - 2
-    ms = median_ms(lambda: model(pixel_values=pixels, output_hidden_states=True).hidden_states[-2], repeat)
-    return {"ms": ms}
+    dtype = tower_dtype(args)
+    model = CLIPVisionModel(config).eval().to(dtype)
+    pixels = (torch.rand(1, 3, 336, 336) * 4 - 2).to(dtype)
+    return median_timing(lambda: model(pixel_values=pixels, output_hidden_states=True).hidden_states[-2], repeat)
 
 
 def convnext_l(args, repeat):
     from timm.models.convnext import ConvNeXt
-    trunk = ConvNeXt(depths=(3, 3, 27, 3), dims=(192, 384, 768, 1536), num_classes=0).eval()
+    dtype = tower_dtype(args)
+    trunk = ConvNeXt(depths=(3, 3, 27, 3), dims=(192, 384, 768, 1536), num_classes=0).eval().to(dtype)
     size = int(args["size"])
-    pixels = torch.rand(1, 3, size, size) * 4 - 2
+    pixels = (torch.rand(1, 3, size, size) * 4 - 2).to(dtype)
 
     def run():
         x = trunk.stem(pixels)
@@ -64,7 +77,7 @@ def convnext_l(args, repeat):
         target = stages[0].shape[-2:]
         resized = [F.interpolate(s, size=target, mode="bilinear", align_corners=False) for s in stages[1:]]
         return torch.cat([stages[0]] + resized, 1)
-    return {"ms": median_ms(run, repeat)}
+    return median_timing(run, repeat)
 
 
 def gemma_2b(args, repeat):

@@ -27,6 +27,11 @@ public struct MiniGeminiLoadOptions: Sendable {
     /// Before loading, estimate the memory the checkpoint needs (``MemoryEstimate``) and refuse
     /// with ``MiniGeminiError/limitExceeded(what:value:limit:)`` when it exceeds what is available.
     public var checksMemory: Bool = true
+    /// The arithmetic of both vision towers' linear products: ``/MGVision/VisionPrecision/float32``
+    /// (the default, the parity path) or the opt-in ``/MGVision/VisionPrecision/bfloat16``, which
+    /// runs them with bf16 weights and activations as the official code does on GPU (faster where
+    /// the CPU has BF16 dot products; its error is documented on ``/MGVision/VisionPrecision``).
+    public var visionPrecision: VisionPrecision = .float32
 
     public init(
         visionTower: URL? = nil, visionTowerAux: URL? = nil, templateName: String? = nil, useFastTokenizer: Bool? = nil,

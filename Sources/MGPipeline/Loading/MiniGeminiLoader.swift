@@ -78,14 +78,15 @@ extension MiniGemini {
         do { languageModel = try DecoderModel(configuration: configuration.decoder, weights: weights) } catch { throw .language(error) }
         report(.languageModel, "\(configuration.decoder.layerCount) layers, \(configuration.decoder.hiddenSize) wide")
 
-        let (lowResolution, clipSource) = try Self.loadCLIP(folder: clipFolder, checkpoint: weights, configuration: configuration)
+        let (lowResolution, clipSource) = try Self.loadCLIP(
+            folder: clipFolder, checkpoint: weights, configuration: configuration, precision: options.visionPrecision)
         let preprocessorConfig = try Self.preprocessorConfig(in: clipFolder)
         report(.lowResolutionTower, clipFolder.path + Self.architectureNote(clipSource))
 
         var highResolution: ConvNeXtTower?
         var miner: PatchInfoMining?
         if let folder = auxFolder {
-            let (tower, convNeXtSource) = try Self.loadConvNeXt(folder: folder)
+            let (tower, convNeXtSource) = try Self.loadConvNeXt(folder: folder, precision: options.visionPrecision)
             if let stated = configuration.highResolutionWidth, stated != tower.channels {
                 throw .incompatibleComponents("config.json says mm_hidden_size_aux \(stated) but the ConvNeXt tower makes \(tower.channels) channels")
             }
@@ -121,7 +122,7 @@ extension MiniGemini {
     }
 
     private static func loadCLIP(
-        folder: URL, checkpoint: any WeightStore, configuration: MiniGeminiConfiguration
+        folder: URL, checkpoint: any WeightStore, configuration: MiniGeminiConfiguration, precision: VisionPrecision
     ) throws(MiniGeminiError) -> (tower: CLIPVisionTower, source: TowerArchitectureSource) {
         let configURL = folder.appendingPathComponent("config.json")
         let selection: CLIPFeatureSelection = configuration.visionSelectFeature == "cls_patch" ? .classAndPatch : .patch
@@ -140,7 +141,7 @@ extension MiniGemini {
             let (clipConfiguration, source) = try CLIPVisionConfiguration.resolve(configuration: stated, weights: weights, prefix: prefix)
             let tower = try CLIPVisionTower(
                 configuration: clipConfiguration, weights: weights, prefix: prefix,
-                selectLayer: configuration.visionSelectLayer, featureSelection: selection)
+                selectLayer: configuration.visionSelectLayer, featureSelection: selection, precision: precision)
             return (tower, source)
         } catch let error as MiniGeminiError {
             throw error
@@ -161,7 +162,7 @@ extension MiniGemini {
         do { return try CLIPPreprocessorConfig(contentsOf: url) } catch { throw .vision(error) }
     }
 
-    private static func loadConvNeXt(folder: URL) throws(MiniGeminiError) -> (tower: ConvNeXtTower, source: TowerArchitectureSource) {
+    private static func loadConvNeXt(folder: URL, precision: VisionPrecision) throws(MiniGeminiError) -> (tower: ConvNeXtTower, source: TowerArchitectureSource) {
         let configURL = folder.appendingPathComponent("open_clip_config.json")
         do {
             // The model name of open_clip_config.json, else the one the official code derives from
@@ -175,7 +176,7 @@ extension MiniGemini {
             let weights: any WeightStore
             do { weights = try openCheckpointWeights(directory: folder) } catch { throw MiniGeminiError.checkpoint(error) }
             let (configuration, source) = try ConvNeXtConfiguration.resolve(modelName: modelName, weights: weights)
-            return (try ConvNeXtTower(configuration: configuration, weights: weights), source)
+            return (try ConvNeXtTower(configuration: configuration, weights: weights, precision: precision), source)
         } catch let error as MiniGeminiError {
             throw error
         } catch {

@@ -35,6 +35,8 @@ public final class CLIPVisionTower: LowResolutionTokenEncoder {
     public let selectedHiddenState: Int
     /// Whether the class token is returned.
     public let featureSelection: CLIPFeatureSelection
+    /// The arithmetic of the encoder layers' linear products (``VisionPrecision/float32`` unless chosen).
+    public let precision: VisionPrecision
 
     private let activation: CLIPActivation
     private let patchWeight: Tensor  // [C, 3·p·p]: the conv kernel flattened (c, ky, kx)
@@ -52,13 +54,15 @@ public final class CLIPVisionTower: LowResolutionTokenEncoder {
     ///   - selectLayer: `mm_vision_select_layer`, indexing `hidden_states` as Python does
     ///     (−2 = the output of the second-to-last layer; 0 = the embeddings).
     ///   - featureSelection: `mm_vision_select_feature`.
+    ///   - precision: the arithmetic of the encoder layers' linear products; ``VisionPrecision/bfloat16``
+    ///     is the opt-in fast mode (the patch embedding stays F32).
     /// - Throws: ``VisionError/missingWeight(_:)``, ``VisionError/weightShape(name:expected:actual:)``
     ///   or ``VisionError/unusedWeights(_:)`` when the checkpoint does not match the
     ///   configuration, ``VisionError/invalidConfiguration(reason:)`` for an impossible
     ///   configuration or a layer index outside `hidden_states`.
     public init(
         configuration: CLIPVisionConfiguration, weights: some WeightStore, prefix: String = CLIPVisionTower.huggingFacePrefix,
-        selectLayer: Int = -2, featureSelection: CLIPFeatureSelection = .patch
+        selectLayer: Int = -2, featureSelection: CLIPFeatureSelection = .patch, precision: VisionPrecision = .float32
     ) throws(VisionError) {
         try configuration.validate()
         let layerCount = configuration.hiddenLayerCount
@@ -70,6 +74,7 @@ public final class CLIPVisionTower: LowResolutionTokenEncoder {
         self.configuration = configuration
         self.selectedHiddenState = selected
         self.featureSelection = featureSelection
+        self.precision = precision
         self.activation = try CLIPActivation(name: configuration.hiddenActivation)
 
         let reader = WeightReader(weights, errors: VisionError.weight)
@@ -85,7 +90,8 @@ public final class CLIPVisionTower: LowResolutionTokenEncoder {
         )
         var layers = [CLIPEncoderLayer]()
         for index in 0..<selected {
-            layers.append(try CLIPEncoderLayer(reader: reader, prefix: prefix + "encoder.layers.\(index).", configuration: configuration))
+            layers.append(try CLIPEncoderLayer(
+                    reader: reader, prefix: prefix + "encoder.layers.\(index).", configuration: configuration, precision: precision))
         }
         self.layers = layers
 
@@ -159,8 +165,12 @@ struct CLIPEncoderLayer: Sendable {
     let fc1Bias: Tensor  // [I]
     let fc2Weight: Tensor  // [C, I]
     let fc2Bias: Tensor  // [C]
+    /// The arithmetic of the four products (the weights above are bf16 for ``VisionPrecision/bfloat16``).
+    let precision: LinearPrecision
 
-    init(reader: WeightReader<VisionError>, prefix: String, configuration: CLIPVisionConfiguration) throws(VisionError) {
+    init(
+        reader: WeightReader<VisionError>, prefix: String, configuration: CLIPVisionConfiguration, precision: VisionPrecision = .float32
+    ) throws(VisionError) {
         let c = configuration.hiddenSize, i = configuration.intermediateSize
         func load(_ name: String, _ shape: [Int]) throws(VisionError) -> Tensor {
             try reader.take(prefix + name, shape: shape)
@@ -174,15 +184,16 @@ struct CLIPEncoderLayer: Sendable {
             biases.append(try load("self_attn.\(name).bias", [c]))
         }
         // concat keeps a shared 16-bit dtype (F32 if the three differ), so BF16 stays BF16.
-        qkvWeight = try tensorOp(VisionError.tensor) { () throws(TensorError) in try concat(weights, axis: 0) }
+        qkvWeight = try precision.productWeight(tensorOp(VisionError.tensor) { () throws(TensorError) in try concat(weights, axis: 0) })
         qkvBias = try tensorOp(VisionError.tensor) { () throws(TensorError) in try concat(biases, axis: 0) }
-        outWeight = try load("self_attn.out_proj.weight", [c, c])
+        outWeight = try precision.productWeight(load("self_attn.out_proj.weight", [c, c]))
         outBias = try load("self_attn.out_proj.bias", [c])
         norm2Weight = try load("layer_norm2.weight", [c])
         norm2Bias = try load("layer_norm2.bias", [c])
-        fc1Weight = try load("mlp.fc1.weight", [i, c])
+        fc1Weight = try precision.productWeight(load("mlp.fc1.weight", [i, c]))
         fc1Bias = try load("mlp.fc1.bias", [i])
-        fc2Weight = try load("mlp.fc2.weight", [c, i])
+        fc2Weight = try precision.productWeight(load("mlp.fc2.weight", [c, i]))
+        self.precision = precision.linearPrecision
         fc2Bias = try load("mlp.fc2.bias", [c])
     }
 
@@ -195,17 +206,17 @@ struct CLIPEncoderLayer: Sendable {
         let eps = configuration.layerNormEpsilon
 
         let normed = try layerNorm(hidden, weight: norm1Weight, bias: norm1Bias, eps: eps)
-        let qkv = try linear(normed, weight: qkvWeight, bias: qkvBias)  // [N, T, 3C]
+        let qkv = try linear(normed, weight: qkvWeight, bias: qkvBias, precision: precision)  // [N, T, 3C]
         let split = try permute(qkv.reshaped([n, t, 3, heads, d]), [2, 0, 3, 1, 4])  // [3, N, H, T, D]
         // HF scales the queries by head_dim^-0.5 before Q·Kᵀ; the same factor on the product.
         let attended = try scaledDotProductAttention(
             split.row(0), key: split.row(1), value: split.row(2), scale: 1 / Float(d).squareRoot())  // [N, H, T, D]
         let merged = try permute(attended, [0, 2, 1, 3]).reshaped([n, t, c])
-        try addInPlace(&hidden, linear(merged, weight: outWeight, bias: outBias))
+        try addInPlace(&hidden, linear(merged, weight: outWeight, bias: outBias, precision: precision))
 
         let normed2 = try layerNorm(hidden, weight: norm2Weight, bias: norm2Bias, eps: eps)
-        let expanded = try activation(linear(normed2, weight: fc1Weight, bias: fc1Bias))  // [N, T, I]
-        try addInPlace(&hidden, linear(expanded, weight: fc2Weight, bias: fc2Bias))
+        let expanded = try activation(linear(normed2, weight: fc1Weight, bias: fc1Bias, precision: precision))  // [N, T, I]
+        try addInPlace(&hidden, linear(expanded, weight: fc2Weight, bias: fc2Bias, precision: precision))
     }
 }
 

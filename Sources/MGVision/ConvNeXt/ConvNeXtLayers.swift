@@ -36,7 +36,8 @@ struct ConvNeXtStage: Sendable {
     let eps: Float
 
     init(
-        reader: WeightReader<VisionError>, prefix: String, index: Int, configuration: ConvNeXtConfiguration, mlpChunkFloats: Int
+        reader: WeightReader<VisionError>, prefix: String, index: Int, configuration: ConvNeXtConfiguration, mlpChunkFloats: Int,
+        precision: VisionPrecision = .float32
     ) throws(VisionError) {
         let c = configuration.widths[index]
         eps = configuration.normEpsilon
@@ -57,7 +58,7 @@ struct ConvNeXtStage: Sendable {
             blocks.append(
                 try ConvNeXtBlock(
                     reader: reader, prefix: prefix + "blocks.\(block).", width: c, configuration: configuration,
-                    mlpChunkFloats: mlpChunkFloats))
+                    mlpChunkFloats: mlpChunkFloats, precision: precision))
         }
         self.blocks = blocks
     }
@@ -99,9 +100,13 @@ struct ConvNeXtBlock: Sendable {
     let eps: Float
     /// Upper bound on the hidden activations (`[N, 4C, columns]` floats) of one MLP chunk.
     let mlpChunkFloats: Int
+    /// ``VisionPrecision/bfloat16``: fc1 and fc2 (gamma folded) are bf16 `[out, in]` weights and the
+    /// MLP runs pixel-major (see ``rowMajorMLP(_:)``).
+    let precision: VisionPrecision
 
     init(
-        reader: WeightReader<VisionError>, prefix: String, width c: Int, configuration: ConvNeXtConfiguration, mlpChunkFloats: Int
+        reader: WeightReader<VisionError>, prefix: String, width c: Int, configuration: ConvNeXtConfiguration, mlpChunkFloats: Int,
+        precision: VisionPrecision = .float32
     ) throws(VisionError) {
         let k = configuration.depthwiseKernelSize, hidden = configuration.mlpRatio * c
         depthwiseWeight = try reader.take(prefix + "conv_dw.weight", shape: [c, 1, k, k])
@@ -118,7 +123,15 @@ struct ConvNeXtBlock: Sendable {
         residualBias = try tensorOp(VisionError.tensor) { () throws(TensorError) in try mul(bias2, scale.reshaped([c])).reshaped([c, 1, 1]) }
         // A packed weight replaces its F32 tensor (the packed copy is as large), so only one is kept.
         let placeholder = try tensorOp(VisionError.tensor) { () throws(TensorError) in try Tensor.zeros([0, 0]) }
-        if weight2.dtype == .f32 {
+        self.precision = precision
+        if precision == .bfloat16 {
+            // gamma folded in F32 before the single rounding to bf16.
+            let folded = try tensorOp(VisionError.tensor) { () throws(TensorError) in try mul(weight2.asFloat32(), scale) }
+            fc1Weight = try precision.productWeight(weight1)
+            fc2Weight = try precision.productWeight(folded)
+            gamma = nil
+            (fc1Packed, fc2Packed) = (nil, nil)
+        } else if weight2.dtype == .f32 {
             // gamma·(W·h) = (gamma ⊙ rows of W)·h: one pass over the block output saved.
             let folded = try tensorOp(VisionError.tensor) { () throws(TensorError) in try mul(weight2, scale) }
             gamma = nil
@@ -166,6 +179,7 @@ struct ConvNeXtBlock: Sendable {
 
     /// `fc2(gelu(fc1(columns)))` on `[N, C, p]` pixel columns, without the fc2 bias.
     private func mlp(_ columns: Tensor) throws(TensorError) -> Tensor {
+        if precision == .bfloat16 { return try rowMajorMLP(columns) }
         // Each weight is packed when its reduction length allows (tiny widths may leave fc1 out).
         var expanded: Tensor  // [N, 4C, p]
         if let fc1Packed {
@@ -176,5 +190,15 @@ struct ConvNeXtBlock: Sendable {
         }
         if let fc2Packed { return try matmul(fc2Packed, gelu(expanded)) }
         return try matmul(fc2Weight, gelu(expanded))  // [N, C, p]
+    }
+
+    /// The MLP of ``VisionPrecision/bfloat16``: the packed bf16 kernels multiply pixel rows by
+    /// `[out, in]` weights (`X·Wᵀ`), so the columns are transposed to `[N, p, C]` and back; the two
+    /// transposes move 2·C·p floats against the 16·C²·p multiply-adds of the products.
+    private func rowMajorMLP(_ columns: Tensor) throws(TensorError) -> Tensor {
+        let rows = try permute(columns, [0, 2, 1])  // [N, p, C]
+        let expanded = try linear(rows, weight: fc1Weight, bias: fc1Bias1D, precision: .bfloat16Activations)
+        let mixed = try linear(gelu(expanded), weight: fc2Weight, precision: .bfloat16Activations)  // [N, p, C]
+        return try permute(mixed, [0, 2, 1])
     }
 }

@@ -51,6 +51,8 @@ public enum ConvNeXtWeightLayout: Sendable, Equatable {
 public final class ConvNeXtTower: HighResolutionFeatureEncoder {
     /// The architecture.
     public let configuration: ConvNeXtConfiguration
+    /// The arithmetic of the blocks' MLP products (``VisionPrecision/float32`` unless chosen).
+    public let precision: VisionPrecision
     let stem: ConvNeXtStem
     let stages: [ConvNeXtStage]
 
@@ -61,22 +63,27 @@ public final class ConvNeXtTower: HighResolutionFeatureEncoder {
     ///   - weights: any store holding the tensors (OpenCLIP `.bin` through a PyTorch reader, a
     ///     safetensors conversion, or Mini-Gemini's shards).
     ///   - layout: where the tensors live (``ConvNeXtWeightLayout``).
+    ///   - precision: the arithmetic of the blocks' fc1/fc2 products; ``VisionPrecision/bfloat16`` is
+    ///     the opt-in fast mode (convolutions, norms and GELU stay F32).
     /// - Throws: ``VisionError/missingWeight(_:)``, ``VisionError/weightShape(name:expected:actual:)``
     ///   or ``VisionError/unusedWeights(_:)`` when the checkpoint does not match the
     ///   configuration; ``VisionError/invalidConfiguration(reason:)``.
     public convenience init(
-        configuration: ConvNeXtConfiguration, weights: some WeightStore, layout: ConvNeXtWeightLayout = .openCLIP()
+        configuration: ConvNeXtConfiguration, weights: some WeightStore, layout: ConvNeXtWeightLayout = .openCLIP(),
+        precision: VisionPrecision = .float32
     ) throws(VisionError) {
-        try self.init(configuration: configuration, weights: weights, layout: layout, mlpChunkFloats: 7 << 20)
+        try self.init(configuration: configuration, weights: weights, layout: layout, mlpChunkFloats: 7 << 20, precision: precision)
     }
 
     /// `mlpChunkFloats` bounds the hidden activations of one MLP chunk (tests make it small to
     /// exercise the chunked path on tiny inputs).
     init(
-        configuration: ConvNeXtConfiguration, weights: some WeightStore, layout: ConvNeXtWeightLayout, mlpChunkFloats: Int
+        configuration: ConvNeXtConfiguration, weights: some WeightStore, layout: ConvNeXtWeightLayout, mlpChunkFloats: Int,
+        precision: VisionPrecision = .float32
     ) throws(VisionError) {
         try configuration.validate()
         self.configuration = configuration
+        self.precision = precision
         let reader = WeightReader(weights, errors: VisionError.weight)
         stem = try ConvNeXtStem(reader: reader, prefix: layout.stemPrefix, configuration: configuration)
         var stages = [ConvNeXtStage]()
@@ -84,7 +91,7 @@ public final class ConvNeXtTower: HighResolutionFeatureEncoder {
             stages.append(
                 try ConvNeXtStage(
                     reader: reader, prefix: layout.stagesPrefix + "\(index).", index: index, configuration: configuration,
-                    mlpChunkFloats: mlpChunkFloats))
+                    mlpChunkFloats: mlpChunkFloats, precision: precision))
         }
         self.stages = stages
         try reader.verifyAllUsed(under: [layout.stemPrefix, layout.stagesPrefix])
