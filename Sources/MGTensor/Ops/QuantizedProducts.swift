@@ -212,13 +212,13 @@ public func quantizedGatedGEMV(
 }
 
 extension QuantizedMatrix {
-    /// Row `row` dequantized to F32 as ggml's `dequantize_row_*` does, or nil for a format without
-    /// integer kernels (tests and the F32 reference of the integer products).
+    /// Row `row` dequantized to F32 as ggml's `dequantize_row_*` does (`mg_dequantize_blocks`), or
+    /// nil for a format without integer kernels (tests and the F32 reference of the integer products).
     func dequantizedRow(_ row: Int) -> [Float]? {
         guard format.hasIntegerKernels, row >= 0, row < rows else { return nil }
         var values = [Float](repeating: 0, count: columns)
         let status = values.withUnsafeMutableBufferPointer { out in
-            mg_qd_dequantize_row(format.rawValue, rowBase(row).assumingMemoryBound(to: UInt8.self), out.baseAddress, columns)
+            mg_dequantize_blocks(Int32(format.rawValue), rowBase(row), out.baseAddress, columns / format.blockSize)
         }
         return status == 0 ? values : nil
     }
