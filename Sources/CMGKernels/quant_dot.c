@@ -264,26 +264,27 @@ void qd_tile_scalar(uint32_t format, const uint8_t *w, const uint8_t *const *xs,
 /// the one sequential weight stream into short strided runs, which measured slower.
 #define K_CHUNK 4096
 
-/// The K-quant panel GEMM of a tier, or NULL (scalar tier).
-static qd_kgemm_fn kgemm_for(int tier) {
+/// The panel GEMM of a tier, or NULL (scalar tier; Q8_0 on AVX2, whose byte products saturate
+/// int16 for weights stored + 128).
+static qd_kgemm_fn kgemm_for(int tier, uint32_t format) {
     tier = tier < 0 ? mg_qd_selected_tier() : best_tier_up_to(tier);
 #if defined(__x86_64__) && defined(__clang__) && !defined(MG_NO_QD_SIMD)
     switch (tier) {
     case MG_QD_AVX512_VNNI: return qd_kgemm_avx512vnni;
     case MG_QD_AVX_VNNI: return qd_kgemm_avxvnni;
-    case MG_QD_AVX2: return qd_kgemm_avx2;
+    case MG_QD_AVX2: return format == QD_Q8_0 ? NULL : qd_kgemm_avx2;
     default: break;
     }
 #endif
     return NULL;
 }
 
-/// Fewest tokens for which unpacking a K-quant panel once pays off against the per-row tiles.
+/// Fewest tokens for which unpacking a panel once pays off against the per-row tiles.
 #define KGEMM_MIN_TOKENS 8
 /// Tokens whose activation row pointers one pass over the panels holds.
 #define KGEMM_TOKEN_CHUNK 256
 
-/// K-quant prefill: panels of QG_ROWS weight rows, each unpacked once per pass over up to
+/// Prefill: panels of QG_ROWS weight rows, each unpacked once per pass over up to
 /// KGEMM_TOKEN_CHUNK tokens.
 static void kquant_gemm(qd_kgemm_fn kgemm, uint32_t format, const uint8_t *w, size_t row_bytes, size_t row_begin,
                         size_t row_end, const uint8_t *xa, size_t xa_row_bytes, const int32_t *token_rows, size_t tokens,
@@ -311,8 +312,8 @@ void mg_qd_gemm(int tier, uint32_t format, const uint8_t *w, size_t row_bytes, s
                 const uint8_t *xa, size_t xa_row_bytes, const int32_t *token_rows, size_t tokens, size_t n,
                 const float *bias, float *y, size_t ldy) {
     if (mg_qd_activation_row_bytes(format, n) == 0) return;
-    if ((format == QD_Q4_K || format == QD_Q6_K) && tokens >= KGEMM_MIN_TOKENS) {
-        qd_kgemm_fn kgemm = kgemm_for(tier);
+    if (tokens >= KGEMM_MIN_TOKENS) {
+        qd_kgemm_fn kgemm = kgemm_for(tier, format);
         if (kgemm) {
             kquant_gemm(kgemm, format, w, row_bytes, row_begin, row_end, xa, xa_row_bytes, token_rows, tokens, n, bias, y, ldy);
             return;

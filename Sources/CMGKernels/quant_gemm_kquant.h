@@ -104,6 +104,95 @@ static void qg_pack(uint32_t format, const uint8_t *w, size_t row_bytes, int row
     }
 }
 
+/// Q8_0/Q4_0 panel: blocks b0 ≤ b < b0 + count (count ≤ 8·QG_BLOCKS) as unsigned bytes (Q8_0 + 128,
+/// Q4_0 nibbles) in the same rows-in-lanes lines, the f16 scale of block b in scales[b/16][b%16].
+static void qg_pack32(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, size_t b0, size_t count, qg_panel *panel) {
+    const size_t block_bytes = format == QD_Q8_0 ? 34 : 18;
+    const __m256i low4 = _mm256_set1_epi8(0xF), flip = _mm256_set1_epi8((char)0x80);
+    _Alignas(32) uint8_t values[QG_ROWS][256];
+    for (size_t g = 0; g < (count + 7) / 8; g++) {
+        for (int r = 0; r < QG_ROWS; r++) {
+            for (size_t j = 0; j < 8; j++) {
+                const size_t b = 8 * g + j;
+                if (r >= rows || b >= count) {
+                    memset(values[r] + 32 * j, 0, 32);
+                    if (b < count) panel->scales[b / 16][b % 16][r] = 0;
+                    continue;
+                }
+                const uint8_t *block = w + (size_t)r * row_bytes + block_bytes * (b0 + b);
+                panel->scales[b / 16][b % 16][r] = qd_half(block);
+                __m256i v;
+                if (format == QD_Q8_0) {
+                    v = _mm256_xor_si256(load256(block + 2), flip);
+                } else {
+                    const __m128i packed = _mm_loadu_si128((const __m128i *)(block + 2));
+                    v = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm256_castsi256_si128(low4)),
+                                         _mm_and_si128(packed, _mm256_castsi256_si128(low4)));
+                }
+                _mm256_storeu_si256((__m256i *)(values[r] + 32 * j), v);
+            }
+        }
+        for (int half = 0; half < 2; half++) {
+            for (int u = 0; u < 8; u++) {
+                __m256i m[8];
+                for (int i = 0; i < 8; i++) m[i] = load256(values[8 * half + i] + 32 * u);
+                qg_transpose8(m);
+                for (int i = 0; i < 8; i++) _mm256_storeu_si256((__m256i *)&panel->codes[g][8 * u + i][8 * half][0], m[i]);
+            }
+        }
+    }
+}
+
+/// Q8_0/Q4_0 panel against T tokens: out[t·16 + i] = Σ over the panel's `count` blocks (global index
+/// b0 + b) of row i · X_t. `offset` is what the stored bytes add to each weight (128 or 8), removed
+/// as offset·Σx per block; `nb` the row's block count (the Q4_0 activation pair order).
+QD_INLINE void qg_panel32_tokens(const qg_panel *panel, uint32_t format, size_t count, const uint8_t *const *xs, const int T,
+                                 size_t n, size_t b0, float *out) {
+    const int offset = format == QD_Q8_0 ? 128 : 8;
+    const size_t nb = n / 32;
+    __m256 acc[QG_TOKENS][2];
+    const float *xd[QG_TOKENS];
+    const int32_t *xsum[QG_TOKENS];
+    for (int t = 0; t < T; t++) {
+        acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+        xd[t] = (const float *)(xs[t] + qd_scale_offset(n));
+        xsum[t] = (const int32_t *)(xs[t] + qd_sum_offset(QD_Q8_0, n));
+    }
+    for (size_t b = 0; b < count; b++) {
+        const size_t gb = b0 + b;
+        // Where the activations of this block's values 4k … 4k + 3 sit (Q4_0 rows pair blocks).
+        size_t low = 32 * gb, high = 32 * gb + 16;
+        if (format == QD_Q4_0) {
+            low = qd_q4_0_position(gb, 0, nb);
+            high = qd_q4_0_position(gb, 16, nb);
+        }
+        __m256i sum[QG_TOKENS][2];
+        for (int t = 0; t < T; t++) sum[t][0] = sum[t][1] = _mm256_set1_epi32(-offset * xsum[t][gb]);
+        for (int k = 0; k < 8; k++) {
+            const uint8_t *line = &panel->codes[0][0][0][0] + 64 * (8 * b + (size_t)k);
+            const __m256i w0 = _mm256_load_si256((const __m256i *)line), w1 = _mm256_load_si256((const __m256i *)(line + 32));
+            const size_t position = k < 4 ? low + 4 * (size_t)k : high + 4 * (size_t)(k - 4);
+            for (int t = 0; t < T; t++) {
+                int32_t four;
+                memcpy(&four, xs[t] + position, 4);
+                const __m256i x = _mm256_set1_epi32(four);
+                sum[t][0] = dot_u8s8(sum[t][0], w0, x);
+                sum[t][1] = dot_u8s8(sum[t][1], w1, x);
+            }
+        }
+        const __m256 dw0 = _mm256_load_ps(panel->scales[b / 16][b % 16]), dw1 = _mm256_load_ps(panel->scales[b / 16][b % 16] + 8);
+        for (int t = 0; t < T; t++) {
+            const __m256 dx = _mm256_set1_ps(xd[t][gb]);
+            acc[t][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[t][0]), _mm256_mul_ps(dw0, dx), acc[t][0]);
+            acc[t][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[t][1]), _mm256_mul_ps(dw1, dx), acc[t][1]);
+        }
+    }
+    for (int t = 0; t < T; t++) {
+        _mm256_storeu_ps(out + 16 * t, acc[t][0]);
+        _mm256_storeu_ps(out + 16 * t + 8, acc[t][1]);
+    }
+}
+
 /// out[t·16 + i] = Σ over the panel's `count` super-blocks (global index b0 + b) of row i · X_t.
 /// `per_scale` is the number of 4-value groups per sub-block: 8 (Q4_K) or 4 (Q6_K).
 QD_INLINE void qg_panel_tokens(const qg_panel *panel, const int per_scale, size_t count, const uint8_t *const *xs, const int T,
@@ -169,10 +258,20 @@ QD_INLINE void qg_panel_tokens(const qg_panel *panel, const int per_scale, size_
     }
 }
 
-static void qg_panel_dispatch(const qg_panel *panel, int per_scale, size_t count, const uint8_t *const *xs, int tokens,
-                              size_t n, size_t b0, float *out) {
+static void qg_panel_dispatch(uint32_t format, const qg_panel *panel, int per_scale, size_t count, const uint8_t *const *xs,
+                              int tokens, size_t n, size_t b0, float *out) {
 #define QG_CASE(F, T) qg_panel_tokens(panel, F, count, xs, T, n, b0, out)
-    if (per_scale == 8) {
+#define QG_CASE32(T) qg_panel32_tokens(panel, format, count, xs, T, n, b0, out)
+    if (format == QD_Q8_0 || format == QD_Q4_0) {
+        switch (tokens) {
+        case 1: QG_CASE32(1); break;
+#if QG_TOKENS > 2
+        case 2: QG_CASE32(2); break;
+        case 3: QG_CASE32(3); break;
+#endif
+        default: QG_CASE32(QG_TOKENS); break;
+        }
+    } else if (per_scale == 8) {
         switch (tokens) {
         case 1: QG_CASE(8, 1); break;
 #if QG_TOKENS > 2
@@ -192,20 +291,26 @@ static void qg_panel_dispatch(const qg_panel *panel, int per_scale, size_t count
         }
     }
 #undef QG_CASE
+#undef QG_CASE32
 }
 
 void QG_KGEMM_NAME(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *const *xs, size_t tokens,
                    size_t n, float *y, size_t ldy) {
     qg_panel panel;
-    const size_t nb = n / 256;
+    const int small = format == QD_Q8_0 || format == QD_Q4_0;
+    const size_t block = small ? 32 : 256, nb = n / block, step = small ? 8 * QG_BLOCKS : QG_BLOCKS;
     const int per_scale = format == QD_Q4_K ? 8 : 4;
-    for (size_t b0 = 0; b0 < nb; b0 += QG_BLOCKS) {
-        const size_t count = nb - b0 < QG_BLOCKS ? nb - b0 : QG_BLOCKS;
-        qg_pack(format, w, row_bytes, rows, b0, count, &panel);
+    for (size_t b0 = 0; b0 < nb; b0 += step) {
+        const size_t count = nb - b0 < step ? nb - b0 : step;
+        if (small) {
+            qg_pack32(format, w, row_bytes, rows, b0, count, &panel);
+        } else {
+            qg_pack(format, w, row_bytes, rows, b0, count, &panel);
+        }
         for (size_t t0 = 0; t0 < tokens; t0 += QG_TOKENS) {
             const int tc = (int)(tokens - t0 < QG_TOKENS ? tokens - t0 : QG_TOKENS);
             float out[QG_TOKENS * QG_ROWS];
-            qg_panel_dispatch(&panel, per_scale, count, xs + t0, tc, n, b0, out);
+            qg_panel_dispatch(format, &panel, per_scale, count, xs + t0, tc, n, b0, out);
             for (int t = 0; t < tc; t++) {
                 float *target = y + (t0 + t) * ldy;
                 if (b0 == 0) {
