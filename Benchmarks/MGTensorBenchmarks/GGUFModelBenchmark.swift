@@ -98,7 +98,7 @@ func runGGUFModel(directory: URL, positions: Int, decodeSteps: Int) throws {
         "positions": positions, "prefill_wall_s": prefillWall, "prefill_cpu_s": prefillCPU,
         "decode_steps": decodeSteps, "step_wall_median_s": median(stepWall), "step_wall_min_s": stepWall.min() ?? .nan,
         "step_cpu_median_s": median(stepCPU), "read_wall_median_s": median(readWall), "read_wall_min_s": readWall.min() ?? .nan,
-        "peak_rss_mib": peakResidentMiB(), "checksum": Double(checksum % 1000),
+        "checksum": Double(checksum % 1000),
     ]
     let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
     print(String(decoding: data, as: UTF8.self))
