@@ -184,9 +184,7 @@ func runQuantizedBenchmarks(repeat repeatCount: Int) throws {
             // Dequantize once (not timed), then the F32 GEMM OpenBLAS runs on the same shape.
             var dense = [Float](repeating: 0, count: rows * columns)
             dense.withUnsafeMutableBufferPointer { out in
-                for r in 0..<rows {
-                    _ = mg_qd_dequantize_row(format.rawValue, weight.rowBase(r).assumingMemoryBound(to: UInt8.self), out.baseAddress! + r * columns, columns)
-                }
+                _ = mg_dequantize_blocks(Int32(format.rawValue), weight.rowBase(0), out.baseAddress, rows * columns / format.blockSize)
             }
             _ = Parallel.configureBLAS
             let blas = timeSeconds(runs) { _ in

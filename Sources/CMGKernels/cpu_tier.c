@@ -6,6 +6,7 @@
 #include <strings.h>
 
 static int detected_tier = MG_TIER_BASELINE, active_tier = MG_TIER_BASELINE, cap_invalid = 0;
+static int detected_features = 0;  // mg_cpu_feature_t bits
 static pthread_once_t tier_once = PTHREAD_ONCE_INIT;
 
 static const char *const tier_names[] = {"baseline", "avx2", "avx512", "avx512bf16", "amx"};
@@ -28,9 +29,11 @@ static int probe_tier(void) {
     int avx2 = (ebx >> 5) & 1;
     if (!avx2 || !fma || !f16c) return MG_TIER_BASELINE;
     int avx512f = (ebx >> 16) & 1, avx512dq = (ebx >> 17) & 1, avx512bw = (ebx >> 30) & 1, avx512vl = (ebx >> 31) & 1;
-    if (!(avx512f && avx512dq && avx512bw && avx512vl) || ((xcr0_lo >> 5) & 7u) != 7u) return MG_TIER_AVX2;
     unsigned eax1, ebx1, ecx1, edx1;
     __cpuid_count(7, 1, eax1, ebx1, ecx1, edx1);
+    if ((eax1 >> 4) & 1) detected_features |= MG_CPU_AVX_VNNI;
+    if (!(avx512f && avx512dq && avx512bw && avx512vl) || ((xcr0_lo >> 5) & 7u) != 7u) return MG_TIER_AVX2;
+    if ((ecx >> 11) & 1) detected_features |= MG_CPU_AVX512_VNNI;
     if (!((eax1 >> 5) & 1)) return MG_TIER_AVX512;
     // AMX: the existing probe (CPUID, XGETBV tile state, arch_prctl permission) decides.
     return mg_amx_bf16_available() ? MG_TIER_AMX : MG_TIER_AVX512BF16;
@@ -61,6 +64,11 @@ int mg_kernel_tier_detected(void) {
 int mg_kernel_tier(void) {
     pthread_once(&tier_once, tier_init);
     return active_tier;
+}
+
+int mg_cpu_has_feature(int feature) {
+    pthread_once(&tier_once, tier_init);
+    return (detected_features & feature) == feature && feature != 0;
 }
 
 int mg_kernel_tier_cap_invalid(void) {

@@ -2,6 +2,7 @@
 // the drivers that walk rows and tokens. The vector tiers live in quant_dot_<tier>.c.
 #include "mg_quant_dot.h"
 #include "mg_common.h"
+#include "mg_cpu_tier.h"
 #include "mg_pointwise.h"
 #include "quant_dot_internal.h"
 #include <math.h>
@@ -9,17 +10,18 @@
 
 // ---- tier selection ----------------------------------------------------------------------------
 
+// The one CPU probe (cpu_tier.c) decides: the avx512 kernel tier with AVX-512-VNNI runs the
+// AVX-512-VNNI code, the avx2 tier runs AVX-VNNI where present, else AVX2; MG_MAX_ISA caps the
+// kernel tier and so these tiers (baseline keeps the scalar code).
+
 int mg_qd_tier_available(int tier) {
     if (tier <= MG_QD_SCALAR) return 1;
 #if defined(__x86_64__) && defined(__clang__) && !defined(MG_NO_QD_SIMD)
-    __builtin_cpu_init();
-    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    const int detected = mg_kernel_tier_detected();
     switch (tier) {
-    case MG_QD_AVX2: return avx2;
-    case MG_QD_AVX_VNNI: return avx2 && __builtin_cpu_supports("avxvnni");
-    case MG_QD_AVX512_VNNI:
-        return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
-            && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+    case MG_QD_AVX2: return detected >= MG_TIER_AVX2;
+    case MG_QD_AVX_VNNI: return detected >= MG_TIER_AVX2 && mg_cpu_has_feature(MG_CPU_AVX_VNNI);
+    case MG_QD_AVX512_VNNI: return detected >= MG_TIER_AVX512 && mg_cpu_has_feature(MG_CPU_AVX512_VNNI);
     default: return 0;
     }
 #else
@@ -27,13 +29,12 @@ int mg_qd_tier_available(int tier) {
 #endif
 }
 
-static int cap_from_environment(void) {
-    const char *cap = getenv("MG_MAX_ISA");
-    if (cap == NULL || *cap == 0) return MG_QD_AVX512_VNNI;
-    if (!strcmp(cap, "amx") || !strcmp(cap, "avx512bf16") || !strcmp(cap, "avx512")) return MG_QD_AVX512_VNNI;
-    if (!strcmp(cap, "avx2")) return MG_QD_AVX_VNNI;
-    if (!strcmp(cap, "baseline")) return MG_QD_SCALAR;
-    return MG_QD_AVX512_VNNI;  // unknown values do not cap (the ISA tier module reports them)
+/// The highest quantized tier the active kernel tier (mg_kernel_tier, capped by MG_MAX_ISA) allows.
+static int cap_from_kernel_tier(void) {
+    const int active = mg_kernel_tier();
+    if (active >= MG_TIER_AVX512) return MG_QD_AVX512_VNNI;
+    if (active >= MG_TIER_AVX2) return MG_QD_AVX_VNNI;
+    return MG_QD_SCALAR;
 }
 
 static int best_tier_up_to(int cap) {
@@ -45,7 +46,7 @@ static int best_tier_up_to(int cap) {
 
 int mg_qd_selected_tier(void) {
     static int selected = -1;  // benign race: every thread computes the same value
-    if (selected < 0) selected = best_tier_up_to(cap_from_environment());
+    if (selected < 0) selected = best_tier_up_to(cap_from_kernel_tier());
     return selected;
 }
 
@@ -263,10 +264,61 @@ void qd_tile_scalar(uint32_t format, const uint8_t *w, const uint8_t *const *xs,
 /// the one sequential weight stream into short strided runs, which measured slower.
 #define K_CHUNK 4096
 
+/// The panel GEMM of a tier, or NULL (scalar tier; Q8_0 on AVX2, whose byte products saturate
+/// int16 for weights stored + 128).
+static qd_kgemm_fn kgemm_for(int tier, uint32_t format) {
+    tier = tier < 0 ? mg_qd_selected_tier() : best_tier_up_to(tier);
+#if defined(__x86_64__) && defined(__clang__) && !defined(MG_NO_QD_SIMD)
+    switch (tier) {
+    case MG_QD_AVX512_VNNI: return qd_kgemm_avx512vnni;
+    case MG_QD_AVX_VNNI: return qd_kgemm_avxvnni;
+    case MG_QD_AVX2: return format == QD_Q8_0 ? NULL : qd_kgemm_avx2;
+    default: break;
+    }
+#endif
+    return NULL;
+}
+
+/// Fewest tokens for which unpacking a panel once pays off against the per-row tiles.
+#define KGEMM_MIN_TOKENS 8
+/// Tokens whose activation row pointers one pass over the panels holds.
+#define KGEMM_TOKEN_CHUNK 256
+
+/// Prefill: panels of QG_ROWS weight rows, each unpacked once per pass over up to
+/// KGEMM_TOKEN_CHUNK tokens.
+static void kquant_gemm(qd_kgemm_fn kgemm, uint32_t format, const uint8_t *w, size_t row_bytes, size_t row_begin,
+                        size_t row_end, const uint8_t *xa, size_t xa_row_bytes, const int32_t *token_rows, size_t tokens,
+                        size_t n, const float *bias, float *y, size_t ldy) {
+    const uint8_t *xs[KGEMM_TOKEN_CHUNK];
+    for (size_t t0 = 0; t0 < tokens; t0 += KGEMM_TOKEN_CHUNK) {
+        const size_t count = tokens - t0 < KGEMM_TOKEN_CHUNK ? tokens - t0 : KGEMM_TOKEN_CHUNK;
+        for (size_t i = 0; i < count; i++) {
+            xs[i] = xa + (token_rows ? (size_t)token_rows[t0 + i] : t0 + i) * xa_row_bytes;
+        }
+        for (size_t r = row_begin; r < row_end; r += QG_ROWS) {
+            const int rows = (int)(row_end - r < QG_ROWS ? row_end - r : QG_ROWS);
+            float *target = y + t0 * ldy + (r - row_begin);
+            kgemm(format, w + r * row_bytes, row_bytes, rows, xs, count, n, target, ldy);
+            if (bias) {
+                for (size_t t = 0; t < count; t++) {
+                    for (int i = 0; i < rows; i++) target[t * ldy + i] += bias[r - row_begin + i];
+                }
+            }
+        }
+    }
+}
+
 void mg_qd_gemm(int tier, uint32_t format, const uint8_t *w, size_t row_bytes, size_t row_begin, size_t row_end,
                 const uint8_t *xa, size_t xa_row_bytes, const int32_t *token_rows, size_t tokens, size_t n,
                 const float *bias, float *y, size_t ldy) {
     if (mg_qd_activation_row_bytes(format, n) == 0) return;
+    if (tokens >= KGEMM_MIN_TOKENS) {
+        qd_kgemm_fn kgemm = kgemm_for(tier, format);
+        if (kgemm) {
+            kquant_gemm(kgemm, format, w, row_bytes, row_begin, row_end, xa, xa_row_bytes, token_rows, tokens, n, bias, y, ldy);
+            return;
+        }
+    }
     qd_tile_fn tile = tile_for(tier);
     const size_t block = qd_block_size(format), nb = n / block;
     const size_t chunk_blocks = tokens == 1 || n <= K_CHUNK + K_CHUNK / 2 ? nb : K_CHUNK / block;  // a multiple of 8
@@ -312,54 +364,6 @@ void mg_qd_gemv_gated(int tier, uint32_t format, const uint8_t *gate, const uint
             tile(format, up + (r0 + i) * row_bytes, &xa, 1, n, 0, n / qd_block_size(format), ups + i);
         }
         mg_gated_activation((mg_activation_kind)activation, gates, ups, y + (r0 - row_begin), count);
-    }
-}
-
-// ---- dequantization (dequantize_row_* of ggml-quants.c) -------------------------------------------
-
-int mg_qd_dequantize_row(uint32_t format, const uint8_t *w, float *out, size_t n) {
-    switch (format) {
-    case QD_Q8_0:
-        for (size_t b = 0; b < n / 32; b++) {
-            float d = qd_half(w + 34 * b);
-            const int8_t *q = (const int8_t *)(w + 34 * b + 2);
-            for (int i = 0; i < 32; i++) out[32 * b + i] = d * q[i];
-        }
-        return 0;
-    case QD_Q4_0:
-        for (size_t b = 0; b < n / 32; b++) {
-            float d = qd_half(w + 18 * b);
-            const uint8_t *q = w + 18 * b + 2;
-            for (int i = 0; i < 16; i++) {
-                out[32 * b + i] = d * ((q[i] & 0xF) - 8);
-                out[32 * b + i + 16] = d * ((q[i] >> 4) - 8);
-            }
-        }
-        return 0;
-    case QD_Q4_K:
-        for (size_t b = 0; b < n / 256; b++) {
-            const uint8_t *block = w + 144 * b;
-            float d = qd_half(block), dmin = qd_half(block + 2);
-            for (int j = 0; j < 8; j++) {
-                uint8_t scale, min;
-                qd_q4k_scale_min(j, block + 4, &scale, &min);
-                const uint8_t *q = block + 16 + 32 * (j / 2);
-                for (int i = 0; i < 32; i++) {
-                    out[256 * b + 32 * j + i] = d * scale * ((q[i] >> (4 * (j % 2))) & 0xF) - dmin * min;
-                }
-            }
-        }
-        return 0;
-    case QD_Q6_K:
-        for (size_t b = 0; b < n / 256; b++) {
-            const uint8_t *block = w + 210 * b;
-            const int8_t *scales = (const int8_t *)(block + 192);
-            float d = qd_half(block + 208);
-            for (int e = 0; e < 256; e++) out[256 * b + e] = d * scales[e / 16] * (q6_value(block, e) - 32);
-        }
-        return 0;
-    default:
-        return -1;
     }
 }
 

@@ -4,4 +4,7 @@
 #define QD_TILE_NAME qd_tile_avx2
 #define QD_DOT 0
 #include "quant_dot_simd.h"
+#define QG_KGEMM_NAME qd_kgemm_avx2
+#define QG_TOKENS 2
+#include "quant_gemm_kquant.h"
 #endif

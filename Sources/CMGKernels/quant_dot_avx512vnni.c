@@ -5,4 +5,7 @@
 #define QD_TILE_NAME qd_tile_avx512vnni
 #define QD_DOT 2
 #include "quant_dot_simd.h"
+#define QG_KGEMM_NAME qd_kgemm_avx512vnni
+#define QG_TOKENS 4
+#include "quant_gemm_kquant.h"
 #endif

@@ -4,4 +4,7 @@
 #define QD_TILE_NAME qd_tile_avxvnni
 #define QD_DOT 1
 #include "quant_dot_simd.h"
+#define QG_KGEMM_NAME qd_kgemm_avxvnni
+#define QG_TOKENS 2
+#include "quant_gemm_kquant.h"
 #endif

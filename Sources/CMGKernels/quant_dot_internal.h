@@ -23,6 +23,36 @@ void qd_tile_avx2(uint32_t format, const uint8_t *w, const uint8_t *const *xs, i
 void qd_tile_avxvnni(uint32_t format, const uint8_t *w, const uint8_t *const *xs, int tokens, size_t n, size_t b0, size_t b1, float *out);
 void qd_tile_avx512vnni(uint32_t format, const uint8_t *w, const uint8_t *const *xs, int tokens, size_t n, size_t b0, size_t b1, float *out);
 
+// ---- Prefill GEMM: panels of 16 weight rows unpacked once, reused by every token ----------------
+
+/// Weight rows per panel and super-blocks (of 256 values) per panel pass.
+#define QG_ROWS 16
+#define QG_BLOCKS 4
+
+/// A panel: QG_ROWS rows × QG_BLOCKS super-blocks of Q4_K or Q6_K weights unpacked to unsigned
+/// bytes (0..15 or 0..63), four consecutive values of the 16 rows side by side per 64-byte line
+/// ("rows in lanes"), so one broadcast of four activation bytes meets 16 rows in two vpdpbusd.
+/// Per sub-block (32 values for Q4_K, 16 for Q6_K) and row: the float scale d·scale. The
+/// correction (Q4_K: −dmin·Σ min_j·Σx_j; Q6_K: −32·d·Σ scale_g·Σx_g) is an int16-pair product of
+/// `pairs` with the activation's 16-value sums, times `corr` (dmin or 32·d). Q8_0/Q4_0 panels
+/// (qg_pack32) hold 8·QG_BLOCKS blocks of 32 as bytes (Q8_0 + 128, Q4_0 nibbles) and only the
+/// per-block f16 scales, in scales[b / 16][b % 16].
+typedef struct {
+    _Alignas(64) uint8_t codes[QG_BLOCKS][64][QG_ROWS][4];
+    _Alignas(64) float scales[QG_BLOCKS][16][QG_ROWS];
+    _Alignas(64) int32_t pairs[QG_BLOCKS][8][QG_ROWS];
+    _Alignas(64) float corr[QG_BLOCKS][QG_ROWS];
+} qg_panel;
+
+/// y[t·ldy + i] = W_i · X_t for i < rows (≤ QG_ROWS) weight rows starting at `w` (`row_bytes`
+/// apart) and t < tokens activation rows xs[t] (this file's activation layout for `format`).
+typedef void (*qd_kgemm_fn)(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *const *xs,
+                            size_t tokens, size_t n, float *y, size_t ldy);
+
+void qd_kgemm_avx2(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *const *xs, size_t tokens, size_t n, float *y, size_t ldy);
+void qd_kgemm_avxvnni(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *const *xs, size_t tokens, size_t n, float *y, size_t ldy);
+void qd_kgemm_avx512vnni(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *const *xs, size_t tokens, size_t n, float *y, size_t ldy);
+
 static inline size_t qd_block_size(uint32_t format) {
     return (format == QD_Q4_K || format == QD_Q6_K) ? 256 : 32;
 }

@@ -44,6 +44,18 @@ QD_INLINE float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+/// Bytes ahead of the weights being read that the row tiles prefetch. Rows of 16384 values or more
+/// (down projections) left the GEMV at about half the plain read rate: the activation row no longer
+/// stays in L1 and its reloads take the line-fill slots the weight stream needs. An explicit
+/// prefetch 4 KB ahead measured 20–40 % faster there on Zen 4 (one thread) and no change on
+/// 4096-wide rows.
+#define QD_PREFETCH 4096
+
+/// Prefetches `lines` cache lines QD_PREFETCH bytes ahead of `p`.
+QD_INLINE void qd_prefetch(const uint8_t *p, int lines) {
+    for (int i = 0; i < lines; i++) _mm_prefetch((const char *)(p + QD_PREFETCH + 64 * i), _MM_HINT_T0);
+}
+
 QD_INLINE __m256i load256(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
 
@@ -85,6 +97,7 @@ QD_INLINE void tile8_q8_0(const uint8_t *w, const uint8_t *const *xs, const int 
     }
     size_t b = b0;
     for (; b + 8 <= b1; b += 8) {
+        qd_prefetch(w + 34 * b, 5);
 #if QD_DOT > 0
         // VNNI adds int8 products in int32 without saturation: w + 128 as unsigned, minus 128·Σx.
         __m256i wu[8];
@@ -134,6 +147,7 @@ QD_INLINE void tile8_q4_0(const uint8_t *w, const uint8_t *const *xs, const int 
     }
     size_t b = b0;
     for (; b + 8 <= b1; b += 8) {
+        qd_prefetch(w + 18 * b, 3);
         // Pair p: lo/hi nibbles of blocks b + 2p (low 128 bits) and b + 2p + 1 (high 128 bits).
         __m256i lo[4], hi[4];
         for (int p = 0; p < 4; p++) {
@@ -192,6 +206,7 @@ QD_INLINE void tile_q4_K(const uint8_t *w, const uint8_t *const *xs, const int T
     }
     for (size_t b = b0; b < b1; b++) {
         const uint8_t *block = w + 144 * b;
+        qd_prefetch(block, 3);
         const uint8_t *qs = block + 16;
         // The 12 scale bytes as three words: 6-bit scales/mins of sub-blocks 0–3 in the low bits of
         // words 0/1, those of 4–7 split between word 2's nibbles and the top 2 bits of words 0/1.
@@ -244,6 +259,7 @@ QD_INLINE void tile_q6_K(const uint8_t *w, const uint8_t *const *xs, const int T
     }
     for (size_t b = b0; b < b1; b++) {
         const uint8_t *block = w + 210 * b;
+        qd_prefetch(block, 4);
         const int8_t *sc = (const int8_t *)(block + 192);
         const __m128i scale_bytes = _mm_loadu_si128((const __m128i *)sc);
         const __m256i scale16 = _mm256_cvtepi8_epi16(scale_bytes);

@@ -69,9 +69,11 @@ import Testing
         return y
     }
 
-    @Test(arguments: formats)
-    func vectorTiersMatchScalar(format: QuantizationFormat) throws {
-        let columns = 768, outputs = 37, tokens = 7
+    /// 7 tokens run the per-row tiles; 19 the panels of 16 rows (37 rows: a partial panel) over
+    /// rows of two panel passes (Q8_0/Q4_0: 41 blocks, an odd Q4_0 tail block; K-quants: 5 super-blocks).
+    @Test(arguments: formats, [7, 19])
+    func vectorTiersMatchScalar(format: QuantizationFormat, tokens: Int) throws {
+        let columns = format.blockSize == 32 ? 1312 : 1280, outputs = 37
         let weight = try Self.randomMatrix(format, rows: outputs, columns: columns, seed: UInt64(format.rawValue))
         let x = Self.activations(rows: tokens, columns: columns, seed: 5)
         let reference = try Self.product(weight, x, rows: tokens, tier: .scalar)
@@ -92,7 +94,8 @@ import Testing
     /// 6656 columns: prefill products cut rows longer than 6144 values into 4096-value passes.
     @Test(arguments: formats, [(512, QuantizedKernelTier.scalar), (512, .selected), (6656, .scalar), (6656, .selected)])
     func productMatchesDequantizedProduct(format: QuantizationFormat, setup: (columns: Int, tier: QuantizedKernelTier)) throws {
-        let columns = setup.columns, outputs = 19, tokens = 5
+        // 11 tokens: the selected tier runs the panels of 16 rows.
+        let columns = setup.columns, outputs = 19, tokens = 11
         let weight = try Self.randomMatrix(format, rows: outputs, columns: columns, seed: 100 + UInt64(format.rawValue))
         let x = Self.activations(rows: tokens, columns: columns, seed: 9)
         var bias = (0..<outputs).map { Float($0) * 0.25 - 2 }
@@ -129,14 +132,16 @@ import Testing
 
     @Test(arguments: [QuantizationFormat.q4_0, .q4_K])
     func expertSliceAndTokenSubsetMatchFullProduct(format: QuantizationFormat) throws {
-        let columns = 512, outputs = 24, tokens = 9
+        // Both products take the panel path (≥ 8 tokens), whose per-lane arithmetic does not depend
+        // on which rows share a panel or which tokens a register tile: the results are identical.
+        let columns = 512, outputs = 40, tokens = 12
         let weight = try Self.randomMatrix(format, rows: outputs, columns: columns, seed: 7)
         let x = Self.activations(rows: tokens, columns: columns, seed: 11)
         let full = try Self.product(weight, x, rows: tokens, tier: nil)
         let activations = try x.withUnsafeBufferPointer { xs throws(TensorError) in
             try QuantizedActivations(quantizing: xs.baseAddress!, rows: tokens, columns: columns, for: format)
         }
-        let expertRows = 8..<16, routed: [Int32] = [6, 0, 3, 8, 5]
+        let expertRows = 8..<18, routed: [Int32] = [6, 0, 3, 8, 5, 11, 2, 10, 7]
         var y = [Float](repeating: .nan, count: routed.count * 10)
         try y.withUnsafeMutableBufferPointer { ys throws(TensorError) in
             try quantizedGEMM(weight: weight, rows: expertRows, activations: activations, tokenRows: routed, y: ys.baseAddress!, ldy: 10)
@@ -148,7 +153,7 @@ import Testing
         }
         #expect(throws: TensorError.self) {
             try y.withUnsafeMutableBufferPointer { ys throws(TensorError) in
-                try quantizedGEMM(weight: weight, activations: activations, tokenRows: [9], y: ys.baseAddress!)
+                try quantizedGEMM(weight: weight, activations: activations, tokenRows: [12], y: ys.baseAddress!)
             }
         }
     }

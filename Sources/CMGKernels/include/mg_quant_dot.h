@@ -11,8 +11,9 @@
 // Weights are rows of raw blocks exactly as GGUF stores them. Activation rows use this file's own
 // layout (see mg_qd_activation_row_bytes), written by mg_qd_quantize_activation.
 //
-// Tiers are chosen once from CPUID and capped by MG_MAX_ISA (amx|avx512bf16|avx512 allow
-// AVX-512-VNNI; avx2 allows AVX-VNNI then AVX2; baseline forces the scalar code).
+// Tiers follow the kernel tier of mg_cpu_tier.h (one CPUID probe, capped by MG_MAX_ISA):
+// amx|avx512bf16|avx512 allow AVX-512-VNNI; avx2 allows AVX-VNNI then AVX2; baseline forces the
+// scalar code. Dequantization of these formats is mg_dequantize_blocks (mg_quant.h).
 
 /// Instruction-set tiers of these kernels, lowest first.
 typedef enum {
@@ -54,10 +55,6 @@ void mg_qd_gemm(int tier, uint32_t format, const uint8_t *w, size_t row_bytes, s
 /// `format` with `row_bytes` per row. `activation` is an mg_activation_kind (mg_pointwise.h).
 void mg_qd_gemv_gated(int tier, uint32_t format, const uint8_t *gate, const uint8_t *up, size_t row_bytes,
                       size_t row_begin, size_t row_end, const uint8_t *xa, size_t n, int activation, float *y);
-
-/// Dequantizes one row of `n` values (dequantize_row_* of ggml-quants.c), for tests and fallbacks.
-/// Returns 0 on success, -1 for an unsupported format.
-int mg_qd_dequantize_row(uint32_t format, const uint8_t *w, float *out, size_t n);
 
 /// Reads `n` bytes (n a multiple of 64) and returns a checksum: the plain memory read that
 /// benchmarks put next to the products over the same bytes.

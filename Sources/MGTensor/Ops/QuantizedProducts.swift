@@ -127,8 +127,13 @@ public func quantizedGEMM(
     let tierValue = Int32(tier?.rawValue ?? -1)
     let weightBase = weight.rowBase(rows.lowerBound).assumingMemoryBound(to: UInt8.self)
     let shared = UncheckedSendable((y, bias, activations.base))
+    // From 8 tokens on, the kernels unpack panels of 16 weight rows: chunks are whole panels.
+    let panel = tokens >= 8 ? 16 : 1
     func run(_ tokenIndices: UnsafePointer<Int32>?) {
-        Parallel.forEachChunk(count: rows.count, minimumChunk: minimumRowChunk(weight, tokens: tokens)) { chunk in
+        let panels = (rows.count + panel - 1) / panel
+        let minimum = max(1, minimumRowChunk(weight, tokens: tokens) / panel)
+        Parallel.forEachChunk(count: panels, minimumChunk: minimum) { panels in
+            let chunk = (panels.lowerBound * panel)..<min(rows.count, panels.upperBound * panel)
             let (y, bias, xa) = shared.value
             mg_qd_gemm(
                 tierValue, weight.format.rawValue, weightBase, weight.rowByteCount, chunk.lowerBound, chunk.upperBound,
@@ -145,8 +150,9 @@ public func quantizedGEMM(
 }
 
 /// Prefill product `y = x · Wᵀ (+ bias)`: `x` is `rows × weight.columns` F32 (row-major), `y` is
-/// `rows × weight.rows`. Activation rows are quantized once, then multiplied in tiles of one weight
-/// row by four tokens so each weight block is decoded once per tile.
+/// `rows × weight.rows`. Activation rows are quantized once; from 8 rows on, panels of 16 weight
+/// rows are unpacked to bytes once and every token meets them with VNNI dot products (fewer rows:
+/// tiles of one weight row by up to four tokens).
 /// - Throws: as ``quantizedGEMM(weight:rows:activations:tokenRows:y:ldy:bias:tier:)``, and
 ///   ``TensorError/invalidArgument(operation:reason:)`` for a format without integer kernels.
 public func quantizedGEMM(
@@ -212,13 +218,13 @@ public func quantizedGatedGEMV(
 }
 
 extension QuantizedMatrix {
-    /// Row `row` dequantized to F32 as ggml's `dequantize_row_*` does, or nil for a format without
-    /// integer kernels (tests and the F32 reference of the integer products).
+    /// Row `row` dequantized to F32 as ggml's `dequantize_row_*` does (`mg_dequantize_blocks`), or
+    /// nil for a format without integer kernels (tests and the F32 reference of the integer products).
     func dequantizedRow(_ row: Int) -> [Float]? {
         guard format.hasIntegerKernels, row >= 0, row < rows else { return nil }
         var values = [Float](repeating: 0, count: columns)
         let status = values.withUnsafeMutableBufferPointer { out in
-            mg_qd_dequantize_row(format.rawValue, rowBase(row).assumingMemoryBound(to: UInt8.self), out.baseAddress, columns)
+            mg_dequantize_blocks(Int32(format.rawValue), rowBase(row), out.baseAddress, columns / format.blockSize)
         }
         return status == 0 ? values : nil
     }

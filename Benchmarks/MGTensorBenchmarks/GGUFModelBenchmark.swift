@@ -1,0 +1,105 @@
+import CMGKernels
+import Foundation
+import MGLanguage
+import MGTensor
+
+// Whole quantized decoder from a GGUF file (`--filter gguf --model DIR`, DIR holding one `.gguf`
+// and a Hugging Face `config.json`; Tools/bench/gguf_model_bench.py writes both with random
+// weights and times llama.cpp on the same file): a prefill of `--positions` random token ids
+// (default 512), then `--decode` single-token steps, each followed by a plain parallel read of the
+// file's tensor bytes so the step and the read see the same machine state. Prints one JSON line.
+// Times are wall time and process CPU time (the machine may be shared).
+
+private func cpuSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9
+}
+
+private func wallSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+
+/// The GGUF's tensor bytes (from the data section to the end), mapped read-only.
+private struct MappedTensorBytes: @unchecked Sendable {
+    let base: UnsafeRawPointer
+    let count: Int
+
+    init(path: String, from offset: Int) throws {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw CocoaError(.fileReadNoSuchFile) }
+        defer { close(fd) }
+        var info = stat()
+        fstat(fd, &info)
+        let size = Int(info.st_size)
+        guard let map = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), map != MAP_FAILED else { throw CocoaError(.fileReadUnknown) }
+        base = UnsafeRawPointer(map) + offset
+        count = (size - offset) & ~63
+    }
+
+    /// Seconds to read every byte once on the worker threads (8 MiB chunks).
+    func readSeconds() -> (seconds: Double, checksum: UInt64) {
+        let chunk = 8 << 20, chunks = (count + chunk - 1) / chunk
+        let sums = UnsafeMutablePointer<UInt64>.allocate(capacity: chunks)
+        defer { sums.deallocate() }
+        let base = UInt(bitPattern: self.base), total = count, out = UInt(bitPattern: sums)
+        let start = wallSeconds()
+        Parallel.forEachChunk(count: chunks, minimumChunk: 1) { range in
+            let bytes = UnsafePointer<UInt8>(bitPattern: base)!, sums = UnsafeMutablePointer<UInt64>(bitPattern: out)!
+            for c in range {
+                let begin = c * chunk, length = min(chunk, total - begin)
+                sums[c] = mg_qd_read_bytes(bytes + begin, length)
+            }
+        }
+        let seconds = wallSeconds() - start
+        return (seconds, (0..<chunks).reduce(0) { $0 &+ sums[$1] })
+    }
+}
+
+func runGGUFModel(directory: URL, positions: Int, decodeSteps: Int) throws {
+    let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".gguf") }
+    guard let name = files.first else { throw CocoaError(.fileNoSuchFile) }
+    let ggufURL = directory.appendingPathComponent(name)
+    let loadStart = wallSeconds()
+    let file = try GGUFFile(contentsOf: ggufURL)
+    let configuration = try DecoderConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
+    let model = try DecoderModel(configuration: configuration, weights: GGUFDecoderWeights(file: file))
+    let loadSeconds = wallSeconds() - loadStart
+    let bytes = try MappedTensorBytes(path: ggufURL.path, from: file.dataStart)
+    var state: UInt64 = 7
+    let ids = (0..<positions).map { _ in
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return Int(state >> 33) % configuration.vocabularySize
+    }
+    // Warm-up: one short prefill and step (thread pools, first touch of the mapped weights).
+    var warm = try model.newCache(maximumLength: 8)
+    _ = try model.forward(ids: Array(ids.prefix(4)), cache: &warm)
+    _ = bytes.readSeconds()
+
+    var cache = try model.newCache(maximumLength: positions + decodeSteps + 1)
+    var wall = wallSeconds(), cpu = cpuSeconds()
+    var logits = try model.forward(ids: ids, cache: &cache)
+    let prefillWall = wallSeconds() - wall, prefillCPU = cpuSeconds() - cpu
+    var stepWall: [Double] = [], stepCPU: [Double] = [], readWall: [Double] = []
+    var checksum: UInt64 = 0
+    for _ in 0..<decodeSteps {
+        let next = try argmax(logits)
+        wall = wallSeconds()
+        cpu = cpuSeconds()
+        logits = try model.forward(ids: [next], cache: &cache)
+        stepWall.append(wallSeconds() - wall)
+        stepCPU.append(cpuSeconds() - cpu)
+        let read = bytes.readSeconds()
+        readWall.append(read.seconds)
+        checksum &+= read.checksum
+    }
+    func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+    let result: [String: Any] = [
+        "file": ggufURL.path, "file_bytes": bytes.count, "threads": Parallel.threadCount,
+        "tier": String(describing: QuantizedKernelTier.selected), "load_s": loadSeconds,
+        "positions": positions, "prefill_wall_s": prefillWall, "prefill_cpu_s": prefillCPU,
+        "decode_steps": decodeSteps, "step_wall_median_s": median(stepWall), "step_wall_min_s": stepWall.min() ?? .nan,
+        "step_cpu_median_s": median(stepCPU), "read_wall_median_s": median(readWall), "read_wall_min_s": readWall.min() ?? .nan,
+        "checksum": Double(checksum % 1000),
+    ]
+    let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
+    print(String(decoding: data, as: UTF8.self))
+}

@@ -1,0 +1,236 @@
+"""Whole-model decode and prefill speed on one GGUF file: this project's decoder
+(`MGTensorBenchmarks --filter gguf`) against llama.cpp (llama-cpp-python, n_threads=2) on the
+same random text-only Gemma-2B-shape or Llama-7B-shape file, plus a plain read of the file's
+tensor bytes in the same run (the memory-bound limit of a decode step).
+
+The GGUF files are random: random bytes for every quantized block with small f16 scales (as
+ggml_quant_bench.py), F32 norms of 1, a placeholder vocabulary. Type mixes follow llama.cpp's
+quantizer: q8_0 everywhere Q8_0; q4_0 with a Q6_K output; q4_k_m with Q4_K, and Q6_K for the
+output and for attn_v/ffn_down in llama.cpp's `use_more_bits` layers (a tied Gemma embedding is
+the output, so Q6_K). Files go to --work (default /tmp) and are deleted afterwards unless --keep.
+
+Each engine runs in its own process, alternating (llama.cpp, ours, llama.cpp, ours, ...), so both
+see the same machine state; a step is the median of --decode steps after a 512-position prefill.
+Times are wall clock and process CPU time; the machine may be shared, so both are reported.
+
+Usage: python3 Tools/bench/gguf_model_bench.py [--models gemma2b,llama7b] [--types q8_0,q4_0,q4_k_m]
+           [--rounds 2] [--decode 16] [--positions 512] [--bench .build-release/release/MGTensorBenchmarks]
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np
+
+SHAPES = {
+    "gemma2b": dict(arch="gemma", hidden=2048, ffn=16384, layers=18, heads=8, kv=1, head_dim=256, vocab=256000, tied=True),
+    "llama7b": dict(arch="llama", hidden=4096, ffn=11008, layers=32, heads=32, kv=32, head_dim=128, vocab=32000, tied=False),
+    # A smoke test of the script itself.
+    "tiny": dict(arch="llama", hidden=512, ffn=1024, layers=2, heads=4, kv=2, head_dim=128, vocab=1000, tied=False),
+}
+# ggml type id, bytes per block, values per block, offsets of the f16 scales inside a block.
+BLOCKS = {"Q8_0": (8, 34, 32, [0]), "Q4_0": (2, 18, 32, [0]), "Q4_K": (12, 144, 256, [0, 2]), "Q6_K": (14, 210, 256, [208])}
+
+
+def use_more_bits(layer, layers):
+    return layer < layers // 8 or layer >= 7 * layers // 8 or (layer - layers // 8) % 3 == 2
+
+
+def tensor_types(shape, kind):
+    """[(gguf name, rows, cols, block type or 'F32')] in file order."""
+    h, f, n = shape["hidden"], shape["ffn"], shape["layers"]
+    kvw = shape["kv"] * shape["head_dim"]
+    qw = shape["heads"] * shape["head_dim"]
+    base = {"q8_0": "Q8_0", "q4_0": "Q4_0", "q4_k_m": "Q4_K"}[kind]
+    output = "Q8_0" if kind == "q8_0" else "Q6_K"
+    tensors = [("token_embd.weight", shape["vocab"], h, output if shape["tied"] else base)]
+    for i in range(n):
+        more = kind == "q4_k_m" and use_more_bits(i, n)
+        tensors += [
+            (f"blk.{i}.attn_norm.weight", 1, h, "F32"),
+            (f"blk.{i}.attn_q.weight", qw, h, base),
+            (f"blk.{i}.attn_k.weight", kvw, h, base),
+            (f"blk.{i}.attn_v.weight", kvw, h, "Q6_K" if more else base),
+            (f"blk.{i}.attn_output.weight", h, qw, base),
+            (f"blk.{i}.ffn_norm.weight", 1, h, "F32"),
+            (f"blk.{i}.ffn_gate.weight", f, h, base),
+            (f"blk.{i}.ffn_up.weight", f, h, base),
+            (f"blk.{i}.ffn_down.weight", h, f, "Q6_K" if more else base),
+        ]
+    tensors.append(("output_norm.weight", 1, h, "F32"))
+    if not shape["tied"]:
+        tensors.append(("output.weight", shape["vocab"], h, output))
+    return tensors
+
+
+def random_blocks(rng, type_name, rows, cols):
+    _, block_bytes, block, offsets = BLOCKS[type_name]
+    data = np.frombuffer(rng.bytes(rows * cols // block * block_bytes), dtype=np.uint8).copy()
+    blocks = data.reshape(-1, block_bytes)
+    half = np.frombuffer(np.float16(0.002).tobytes(), dtype=np.uint8)
+    for offset in offsets:
+        blocks[:, offset:offset + 2] = half
+    return data.reshape(rows, cols // block * block_bytes)
+
+
+def write_model(directory, model, kind, seed=1):
+    import gguf
+    shape = SHAPES[model]
+    arch = shape["arch"]
+    path = os.path.join(directory, f"{model}-{kind}.gguf")
+    writer = gguf.GGUFWriter(path, arch)
+    writer.add_context_length(4096)
+    writer.add_embedding_length(shape["hidden"])
+    writer.add_block_count(shape["layers"])
+    writer.add_feed_forward_length(shape["ffn"])
+    writer.add_head_count(shape["heads"])
+    writer.add_head_count_kv(shape["kv"])
+    writer.add_key_length(shape["head_dim"])
+    writer.add_value_length(shape["head_dim"])
+    writer.add_rope_dimension_count(shape["head_dim"])
+    writer.add_layer_norm_rms_eps(1e-6)
+    writer.add_rope_freq_base(10000.0)
+    writer.add_tokenizer_model("llama")
+    vocab = shape["vocab"]
+    writer.add_token_list(["<unk>", "<s>", "</s>"] + [f"t{i}" for i in range(3, vocab)])
+    writer.add_token_scores([0.0] * vocab)
+    writer.add_token_types([2, 3, 3] + [1] * (vocab - 3))
+    writer.add_unk_token_id(0)
+    writer.add_bos_token_id(1)
+    writer.add_eos_token_id(2)
+    tensors = tensor_types(shape, kind)
+    for name, rows, cols, type_name in tensors:
+        if type_name == "F32":
+            writer.add_tensor_info(name, (cols,), np.dtype(np.float32), cols * 4)
+        else:
+            type_id, block_bytes, block, _ = BLOCKS[type_name]
+            nbytes = rows * cols // block * block_bytes
+            writer.add_tensor_info(name, (rows, cols // block * block_bytes), np.dtype(np.uint8), nbytes,
+                                   raw_dtype=gguf.GGMLQuantizationType(type_id))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_ti_data_to_file()
+    rng = np.random.default_rng(seed)
+    for name, rows, cols, type_name in tensors:
+        if type_name == "F32":
+            writer.write_tensor_data(np.ones(cols, dtype=np.float32))
+        else:
+            writer.write_tensor_data(random_blocks(rng, type_name, rows, cols))
+    writer.close()
+    config = {
+        "model_type": arch, "hidden_size": shape["hidden"], "intermediate_size": shape["ffn"],
+        "num_hidden_layers": shape["layers"], "num_attention_heads": shape["heads"],
+        "num_key_value_heads": shape["kv"], "head_dim": shape["head_dim"], "vocab_size": vocab,
+        "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "max_position_embeddings": 4096,
+        "tie_word_embeddings": shape["tied"], "bos_token_id": 1, "eos_token_id": 2,
+    }
+    config["hidden_act" if arch == "llama" else "hidden_activation"] = "silu" if arch == "llama" else "gelu_pytorch_tanh"
+    with open(os.path.join(directory, "config.json"), "w") as f:
+        json.dump(config, f)
+    return path
+
+
+def run_llama_cpp(path, positions, decode, vocab):
+    """Child process: llama.cpp prefill of `positions` ids, then `decode` single-token steps."""
+    from llama_cpp import Llama
+    llm = Llama(model_path=path, n_threads=2, n_threads_batch=2, n_ctx=positions + decode + 16, n_batch=positions,
+                n_ubatch=positions, verbose=False)
+    rng = np.random.default_rng(7)
+    ids = [int(i) for i in rng.integers(3, vocab, size=positions)]
+    llm.reset()
+    llm.eval(ids[:4])  # warm-up (thread pool, first touch)
+    llm.reset()
+    wall, cpu = time.perf_counter(), time.process_time()
+    llm.eval(ids)
+    prefill_wall, prefill_cpu = time.perf_counter() - wall, time.process_time() - cpu
+    steps_wall, steps_cpu = [], []
+    for i in range(decode):
+        wall, cpu = time.perf_counter(), time.process_time()
+        llm.eval([ids[i]])
+        steps_wall.append(time.perf_counter() - wall)
+        steps_cpu.append(time.process_time() - cpu)
+    import llama_cpp
+    print(json.dumps({
+        "version": llama_cpp.__version__, "prefill_wall_s": prefill_wall, "prefill_cpu_s": prefill_cpu,
+        "step_wall_median_s": float(np.median(steps_wall)), "step_wall_min_s": min(steps_wall),
+        "step_cpu_median_s": float(np.median(steps_cpu))}))
+
+
+def last_json(text):
+    for line in reversed(text.strip().splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    raise RuntimeError("no JSON result in output:\n" + text[-2000:])
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", default="gemma2b,llama7b")
+    parser.add_argument("--types", default="q8_0,q4_0,q4_k_m")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--decode", type=int, default=16)
+    parser.add_argument("--positions", type=int, default=512)
+    parser.add_argument("--work", default="/tmp")
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--bench", default=os.path.join(os.path.dirname(__file__), "../../.build-release/release/MGTensorBenchmarks"))
+    parser.add_argument("--llama-child", nargs=2, metavar=("GGUF", "VOCAB"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.llama_child:
+        run_llama_cpp(args.llama_child[0], args.positions, args.decode, int(args.llama_child[1]))
+        return
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError:
+        print("llama-cpp-python not installed: pip install llama-cpp-python")
+        return
+    load = os.getloadavg()
+    print(f"load average at start: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}", flush=True)
+    print("| model | type | GiB | engine | prefill 512 tok/s wall (CPU s) | decode tok/s wall median (CPU ms/token) | read GB/s | decode / read |")
+    print("|---|---|---|---|---|---|---|---|", flush=True)
+    for model in args.models.split(","):
+        for kind in args.types.split(","):
+            directory = tempfile.mkdtemp(prefix=f"mgm-{model}-{kind}-", dir=args.work)
+            try:
+                path = write_model(directory, model, kind)
+                size = os.path.getsize(path)
+                results = {"llama.cpp": [], "mgm": []}
+                for _ in range(args.rounds):
+                    out = subprocess.run([sys.executable, __file__, "--llama-child", path, str(SHAPES[model]["vocab"]),
+                                          "--positions", str(args.positions), "--decode", str(args.decode)],
+                                         capture_output=True, text=True, check=True).stdout
+                    results["llama.cpp"].append(last_json(out))
+                    env = dict(os.environ, MG_NUM_THREADS="2")
+                    out = subprocess.run([args.bench, "--filter", "gguf", "--model", directory, "--positions",
+                                          str(args.positions), "--decode", str(args.decode)],
+                                         capture_output=True, text=True, check=True, env=env).stdout
+                    results["mgm"].append(last_json(out))
+                for engine, runs in results.items():
+                    best = min(runs, key=lambda r: r["step_wall_median_s"])
+                    prefill = min(runs, key=lambda r: r["prefill_wall_s"])
+                    read = ""
+                    fraction = ""
+                    if engine == "mgm":
+                        read_s = min(r["read_wall_median_s"] for r in runs)
+                        read = f"{best['file_bytes'] / read_s / 1e9:.1f}"
+                        fraction = f"{100 * read_s / best['step_wall_median_s']:.0f}%"
+                    print(f"| {model} | {kind} | {size / 2**30:.2f} | {engine} | "
+                          f"{args.positions / prefill['prefill_wall_s']:.1f} ({prefill['prefill_cpu_s']:.1f}) | "
+                          f"{1 / best['step_wall_median_s']:.2f} ({1000 * best['step_cpu_median_s']:.0f}) | {read} | {fraction} |",
+                          flush=True)
+                print(f"<!-- {model} {kind}: {json.dumps(results)} -->", flush=True)
+            finally:
+                if not args.keep:
+                    shutil.rmtree(directory, ignore_errors=True)
+    load = os.getloadavg()
+    print(f"load average at end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
