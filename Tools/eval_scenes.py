@@ -12,6 +12,16 @@ answers every question of fresh evaluation-domain scenes (seeds `--first-seed` �
 official inference path: vicuna_v1 prompt, `tokenizer_image_token`, preprocessing,
 `unified_resampler`, mlp2x_gelu, splicing, greedy decoding (HF `generate`, float32 on CPU).
 Prints the accuracy per question type.
+
+`--gguf FILE` (repeatable) also answers every question with the decoder of an `mgm quantize`
+GGUF (`language_model.<type>.gguf`, architecture `llama`) in place of the checkpoint's, on the
+same visual tokens, with mgm's arithmetic: the GGUF's tensors dequantized (gguf-py, bit-exact
+with mgm), and before each product with a Q8_0/Q4_0 (Q4_K/Q6_K) matrix the activations rounded
+to Q8_0 (Q8_K) blocks as mgm's integer kernels (and llama.cpp's) round them; other formats
+(Q5_0, the fallback of Q4_K on 128-wide rows) are multiplied with F32 activations, as in mgm.
+
+    python3 Tools/eval_scenes.py Models/MGM-Scenes --scenes 400 \
+        --gguf MGM-Scenes-q8_0/language_model.q8_0.gguf --gguf MGM-Scenes-q4_0/language_model.q4_0.gguf
 """
 import argparse
 import json
@@ -123,16 +133,76 @@ class ExportedMGM(nn.Module):
         return self.mm_projector(tokens)
 
 
-def evaluate(folder, scenes, first_seed, verbose=False):
+def _round_to_q8_blocks(x, block):
+    """x rounded as mgm's QuantizedActivations (ggml's x86 quantize_row_q8_0 / quantize_row_q8_K)."""
+    shape = x.shape
+    xb = x.reshape(-1, shape[-1] // block, block).float()
+    if block == 32:
+        amax = xb.abs().amax(dim=-1, keepdim=True)
+        d = (amax / 127).half().float()
+        inv = torch.where(amax > 0, 127 / amax, torch.zeros_like(amax))
+        return (torch.round(xb * inv) * d).reshape(shape)  # torch.round: half to even
+    index = xb.abs().argmax(dim=-1, keepdim=True)
+    top = torch.gather(xb, -1, index)
+    iscale = torch.where(top != 0, -127 / top, torch.zeros_like(top))
+    q = torch.clamp(torch.round(iscale * xb), max=127)
+    d = torch.where(iscale != 0, 1 / iscale, torch.zeros_like(iscale))
+    return (q * d).reshape(shape)
+
+
+def gguf_decoder(reference, path):
+    """A copy of `reference` (LlamaForCausalLM) with the weights of an `mgm quantize` GGUF."""
+    import copy
+    import numpy as np
+    from gguf import GGUFReader, GGMLQuantizationType as T
+    from gguf.quants import dequantize
+    reader = GGUFReader(path)
+    assert reader.fields["general.architecture"].contents() == "llama", "only llama GGUFs"
+    llm = copy.deepcopy(reference)
+    config = llm.config
+    names = {"token_embd.weight": "model.embed_tokens.weight", "output_norm.weight": "model.norm.weight",
+             "output.weight": "lm_head.weight"}
+    parts = {"attn_norm": "input_layernorm", "attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj",
+             "attn_v": "self_attn.v_proj", "attn_output": "self_attn.o_proj", "ffn_norm": "post_attention_layernorm",
+             "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj"}
+    state, kinds = {}, {}
+    for tensor in reader.tensors:
+        values = dequantize(tensor.data, tensor.tensor_type).astype(np.float32)
+        values = values.reshape([int(n) for n in reversed(tensor.shape.tolist())])
+        name = names.get(tensor.name)
+        if name is None:
+            _, layer, part, suffix = tensor.name.split(".")
+            name = f"model.layers.{layer}.{parts[part]}.{suffix}"
+            heads = {"attn_q": config.num_attention_heads, "attn_k": config.num_key_value_heads}.get(part)
+            if heads:  # undo the converter's per-head row permutation (GGUF h·D+2i+s = HF h·D+s·D/2+i)
+                d = values.shape[0] // heads
+                values = values.reshape(heads, d // 2, 2, -1).transpose(0, 2, 1, 3).reshape(values.shape)
+        state[name] = torch.from_numpy(np.ascontiguousarray(values))
+        kinds[name] = tensor.tensor_type
+    if config.tie_word_embeddings:
+        state.setdefault("lm_head.weight", state["model.embed_tokens.weight"])
+    missing, unexpected = llm.load_state_dict(state, strict=False)
+    assert not unexpected and all("rotary" in k for k in missing), (missing, unexpected)
+    for name, module in llm.named_modules():
+        kind = kinds.get(name + ".weight")
+        if not isinstance(module, nn.Linear) or kind is None:
+            continue
+        block = 32 if kind in (T.Q8_0, T.Q4_0) else 256 if kind in (T.Q4_K, T.Q6_K) else None
+        if block:
+            module.register_forward_pre_hook(lambda _m, args, block=block: (_round_to_q8_blocks(args[0], block),))
+    return llm.eval()
+
+
+def evaluate(folder, scenes, first_seed, verbose=False, ggufs=()):
     model = ExportedMGM(folder)
+    decoders = [("checkpoint", model.llm)] + [(path, gguf_decoder(model.llm, path)) for path in ggufs]
     tokenizer_config = json.load(open(os.path.join(folder, "tokenizer_config.json")))
     codec = M.PromptCodec(os.path.join(folder, "tokenizer.model"))
     assert tokenizer_config.get("legacy") is False
-    embed = model.llm.get_input_embeddings()
-    correct = {t: 0 for t in S.QUESTION_TYPES}
-    total = {t: 0 for t in S.QUESTION_TYPES}
-    confusion = {}
-    replies = []
+    results = []
+    for _ in decoders:
+        results.append({"correct": {t: 0 for t in S.QUESTION_TYPES}, "total": {t: 0 for t in S.QUESTION_TYPES},
+                        "confusion": {}, "replies": []})
     start = time.time()
     with torch.no_grad():
         for seed in range(first_seed, first_seed + scenes):
@@ -142,23 +212,30 @@ def evaluate(folder, scenes, first_seed, verbose=False):
             for kind, question, answer in scene.questions:
                 ids = codec.image_token_ids(codec.conversation([(question, None)]))
                 before, after = codec.split_image(ids)
-                embeds = torch.cat([embed(torch.tensor(before)), features[0], embed(torch.tensor(after))])[None]
-                out = model.llm.generate(inputs_embeds=embeds, attention_mask=torch.ones(embeds.shape[:2], dtype=torch.long),
-                                         max_new_tokens=8, do_sample=False, num_beams=1, eos_token_id=codec.eos,
-                                         pad_token_id=0)
-                reply = codec.tok.decode(out[0].tolist(), skip_special_tokens=True).strip()
-                total[kind] += 1
-                correct[kind] += int(reply == answer)
-                replies.append({"seed": seed, "question": question, "reply": reply, "answer": answer})
-                if kind == "digit":
-                    confusion.setdefault(answer, {}).setdefault(reply, 0)
-                    confusion[answer][reply] += 1
-                if verbose and reply != answer:
-                    print(f"seed {seed}: {question} → {reply!r} (expected {answer})")
+                for (label, llm), result in zip(decoders, results):
+                    embed = llm.get_input_embeddings()
+                    embeds = torch.cat([embed(torch.tensor(before)), features[0], embed(torch.tensor(after))])[None]
+                    out = llm.generate(inputs_embeds=embeds, attention_mask=torch.ones(embeds.shape[:2], dtype=torch.long),
+                                       max_new_tokens=8, do_sample=False, num_beams=1, eos_token_id=codec.eos,
+                                       pad_token_id=0)
+                    reply = codec.tok.decode(out[0].tolist(), skip_special_tokens=True).strip()
+                    result["total"][kind] += 1
+                    result["correct"][kind] += int(reply == answer)
+                    result["replies"].append({"seed": seed, "question": question, "reply": reply, "answer": answer})
+                    if kind == "digit":
+                        result["confusion"].setdefault(answer, {}).setdefault(reply, 0)
+                        result["confusion"][answer][reply] += 1
+                    if verbose and reply != answer:
+                        print(f"{label} seed {seed}: {question} → {reply!r} (expected {answer})")
     seconds = time.time() - start
-    accuracy = {t: correct[t] / total[t] for t in S.QUESTION_TYPES if total[t]}
-    return {"folder": folder, "scenes": scenes, "first_seed": first_seed, "questions": total, "correct": correct,
-            "accuracy": accuracy, "digit_confusion": confusion, "seconds": round(seconds, 1), "replies": replies}
+    out = []
+    for (label, _), result in zip(decoders, results):
+        total, correct = result["total"], result["correct"]
+        accuracy = {t: correct[t] / total[t] for t in S.QUESTION_TYPES if total[t]}
+        out.append({"folder": folder, "decoder": label, "scenes": scenes, "first_seed": first_seed, "questions": total,
+                    "correct": correct, "accuracy": accuracy, "digit_confusion": result["confusion"],
+                    "seconds": round(seconds, 1), "replies": result["replies"]})
+    return out if ggufs else out[0]
 
 
 def main():
@@ -169,14 +246,17 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--verbose", action="store_true", help="print every wrong answer")
+    parser.add_argument("--gguf", action="append", default=[],
+                        help="also evaluate the decoder of this mgm-quantize GGUF (repeatable)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    result = evaluate(args.folder, args.scenes, args.first_seed, args.verbose)
-    print(f"{args.folder}: {args.scenes} scenes (seeds {args.first_seed}…), {result['seconds']} s")
-    for kind in S.QUESTION_TYPES:
-        if result["questions"][kind]:
-            print(f"  {kind:6s} {result['correct'][kind]:5d}/{result['questions'][kind]:<5d} "
-                  f"{100 * result['accuracy'][kind]:6.2f} %")
+    result = evaluate(args.folder, args.scenes, args.first_seed, args.verbose, args.gguf)
+    for one in result if args.gguf else [result]:
+        print(f"{args.folder} ({one['decoder']}): {args.scenes} scenes (seeds {args.first_seed}…), {one['seconds']} s")
+        for kind in S.QUESTION_TYPES:
+            if one["questions"][kind]:
+                print(f"  {kind:6s} {one['correct'][kind]:5d}/{one['questions'][kind]:<5d} "
+                      f"{100 * one['accuracy'][kind]:6.2f} %", flush=True)
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(result, handle, indent=1)

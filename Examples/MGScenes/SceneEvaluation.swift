@@ -20,18 +20,31 @@ public enum SceneEvaluation {
     public static func run(
         model: MiniGemini, scenes: Int, firstSeed: UInt64 = firstEvaluationSeed, progress: (Int) -> Void = { _ in }
     ) async throws -> SceneAccuracy {
-        var accuracy = SceneAccuracy()
+        try await run(models: [model], scenes: scenes, firstSeed: firstSeed, progress: progress)[0]
+    }
+
+    /// ``run(model:scenes:firstSeed:progress:)`` for several models that share the vision side
+    /// (one checkpoint and its `mgm quantize` folders): each scene's image is encoded once, by the
+    /// first model, and every model answers every question from those visual tokens.
+    /// - Returns: one accuracy per model, in order.
+    public static func run(
+        models: [MiniGemini], scenes: Int, firstSeed: UInt64 = firstEvaluationSeed, progress: (Int) -> Void = { _ in }
+    ) async throws -> [SceneAccuracy] {
+        guard let encoder = models.first else { return [] }
+        var accuracies = [SceneAccuracy](repeating: SceneAccuracy(), count: models.count)
         for index in 0..<scenes {
             let scene = try SceneGenerator.scene(seed: firstSeed &+ UInt64(index))
-            let visualTokens = try model.encodeImages([scene.image])
+            let visualTokens = try encoder.encodeImages([scene.image])
             for question in scene.questions {
                 let request = MiniGeminiRequest(
                     question: question.question, images: [scene.image], parameters: GenerationParameters(maximumTokens: 8),
                     visualTokens: visualTokens)
-                accuracy.record(question, reply: try await model.answer(request).text)
+                for (m, model) in models.enumerated() {
+                    accuracies[m].record(question, reply: try await model.answer(request).text)
+                }
             }
             progress(index + 1)
         }
-        return accuracy
+        return accuracies
     }
 }

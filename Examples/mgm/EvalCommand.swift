@@ -23,6 +23,11 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Seed of the first scene; scene k uses seed + k (the default lies outside the training seeds).")
     var seed: UInt64 = SceneEvaluation.firstEvaluationSeed
 
+    @Option(help: ArgumentHelp(
+        "Also evaluate this folder on the same scenes (repeatable): a quantized copy of --model, whose towers it shares.",
+        discussion: "Each scene is encoded once, by --model; every folder answers from those visual tokens."))
+    var compare: [String] = []
+
     @Flag(help: "Print the accuracies as JSON.")
     var json = false
 
@@ -33,20 +38,26 @@ struct EvalCommand: AsyncParsableCommand {
     func run() async throws {
         do {
             let folder = try model.map { URL(fileURLWithPath: $0) } ?? BundledModel.locate()
-            let accuracy = try await SceneEvaluation.run(model: MiniGemini(directory: folder), scenes: scenes, firstSeed: seed) { done in
+            var models = [try MiniGemini(directory: folder)]
+            for other in compare { models.append(try MiniGemini(directory: URL(fileURLWithPath: other))) }
+            let accuracies = try await SceneEvaluation.run(models: models, scenes: scenes, firstSeed: seed) { done in
                 if !json, done % 50 == 0 { FileHandle.standardError.write(Data("\(done)/\(scenes) scenes\n".utf8)) }
             }
-            if json {
-                var object: [String: Any] = ["scenes": scenes, "first_seed": seed]
-                for type in SceneQuestionType.allCases {
-                    if let value = accuracy.accuracy(type) {
-                        object[type.rawValue] = ["accuracy": value, "asked": accuracy.asked[type] ?? 0, "correct": accuracy.correct[type] ?? 0]
+            for (name, accuracy) in zip([folder.path] + compare, accuracies) {
+                if json {
+                    var object: [String: Any] = ["scenes": scenes, "first_seed": seed]
+                    if !compare.isEmpty { object["model"] = name }
+                    for type in SceneQuestionType.allCases {
+                        if let value = accuracy.accuracy(type) {
+                            object[type.rawValue] = ["accuracy": value, "asked": accuracy.asked[type] ?? 0, "correct": accuracy.correct[type] ?? 0]
+                        }
                     }
+                    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                    print(String(decoding: data, as: UTF8.self))
+                } else {
+                    if !compare.isEmpty { print(name) }
+                    print(accuracy.table)
                 }
-                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-                print(String(decoding: data, as: UTF8.self))
-            } else {
-                print(accuracy.table)
             }
         } catch let error as MiniGeminiError {
             FileHandle.standardError.write(Data("mgm: error: \(error)\n".utf8))

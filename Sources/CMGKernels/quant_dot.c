@@ -79,7 +79,10 @@ size_t mg_qd_activation_row_bytes(uint32_t format, size_t n) {
 /// ggml's nearest_int: round half to even (the default rounding mode).
 static inline int nearest_even(float value) { return (int)lrintf(value); }
 
-// quantize_row_q8_0_ref: d = max|x|/127 stored as f16, q = round-half-away(x/d) with the f32 1/d.
+// ggml-cpu's quantize_row_q8_0 on x86 (the AVX/AVX2 code every x86-64 build of llama.cpp runs):
+// d = max|x|/127 stored as f16, q = round-half-even(x · 127/max|x|). Not quantize_row_q8_0_ref,
+// whose round-half-away gives other bytes on exact ties: they do occur (3 in the prefill of the
+// tiny random Gemma fixture, whose Q8_0 logits then moved by 0.06, logit std 2, from llama.cpp's).
 static void quantize_q8_0(const float *x, size_t n, uint8_t *row) {
     int8_t *q = (int8_t *)row;
     float *scales = (float *)(row + qd_scale_offset(n));
@@ -89,10 +92,10 @@ static void quantize_q8_0(const float *x, size_t n, uint8_t *row) {
         float amax = 0;
         for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(xb[i]));
         float d = amax / 127.0f;
-        float id = d != 0 ? 1.0f / d : 0.0f;
+        float id = amax != 0 ? 127.0f / amax : 0.0f;
         int32_t sum = 0;
         for (int i = 0; i < 32; i++) {
-            int v = (int)roundf(xb[i] * id);
+            int v = nearest_even(xb[i] * id);
             q[32 * b + i] = (int8_t)v;
             sum += v;
         }
