@@ -76,7 +76,10 @@ struct ChatCompletions: Sendable {
         ] as [String: Any]]
         object["usage"] = Completion.usage(info)
         object["x_mgm"] = Completion.details(info, template: answering.template.name)
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: JSONBody.encode(object))))
+        // Watching for the close consumed the connection's inbound side, so Hummingbird closes it
+        // after this response: say so, and the client opens a new one for its next request.
+        return Response(status: .ok, headers: [.contentType: "application/json", .connection: "close"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: JSONBody.encode(object))))
     }
 
     /// Server-sent events: a role chunk, one chunk per text delta, a chunk with the finish reason
