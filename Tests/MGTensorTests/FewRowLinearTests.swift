@@ -10,7 +10,7 @@ import Testing
     @Test("batched 16-bit products equal a Float64 product", arguments: [2, 3, 4, 5, 7, 8, 9, 13, 16])
     func matchesFloat64(batch: Int) throws {
         let outFeatures = 37, inFeatures = 70
-        var generator = SplitMix(seed: UInt64(batch))
+        var generator = FewRowInputs(seed: UInt64(batch))
         let x = try Tensor(shape: [batch, inFeatures], values: (0..<batch * inFeatures).map { _ in generator.nextSigned() })
         let weights = try Tensor(shape: [outFeatures, inFeatures], values: (0..<outFeatures * inFeatures).map { _ in generator.nextSigned() })
         let bias = try Tensor(shape: [outFeatures], values: (0..<outFeatures).map { _ in generator.nextSigned() })
@@ -52,7 +52,7 @@ import Testing
 }
 
 /// A small deterministic generator (SplitMix64) for test inputs in [-1, 1).
-private struct SplitMix {
+private struct FewRowInputs {
     var state: UInt64
     init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
     mutating func nextSigned() -> Float {
