@@ -25,9 +25,11 @@ struct ChatCompletions: Sendable {
     let engine: any AnswerEngine
 
     func handle(_ request: Request, context: some RequestContext, requestID: String) async throws -> Response {
+        var request = request
         let body: ByteBuffer
         do {
-            body = try await request.body.collect(upTo: options.maximumBodyBytes)
+            // Collected into the request, so the connection can still be watched for its close below.
+            body = try await request.collectBody(upTo: options.maximumBodyBytes)
         } catch {
             throw APIError.tooLarge("the request body is larger than \(options.maximumBodyBytes) bytes", code: "body_too_large")
         }
@@ -45,17 +47,25 @@ struct ChatCompletions: Sendable {
         if chat.stream {
             return streamingResponse(events, lease: lease, completion: completion, includeUsage: chat.includeUsageInStream)
         }
-        var ids: [Int] = []
-        var finished: MiniGeminiInfo?
-        do {
-            for try await event in events {
-                switch event {
-                case .chunk(_, let tokenIDs): ids += tokenIDs
-                case .finished(let info): finished = info
+        // A client that closes its connection cancels this task at once (not only when the answer
+        // would be written): the event stream is dropped, which cancels the generation and frees
+        // the slot and its cache at the next decode step.
+        let (ids, finished) = try await request.body.consumeWithCancellationOnInboundClose { _ in
+            var ids: [Int] = []
+            var finished: MiniGeminiInfo?
+            do {
+                for try await event in events {
+                    switch event {
+                    case .chunk(_, let tokenIDs): ids += tokenIDs
+                    case .finished(let info): finished = info
+                    }
                 }
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                throw APIError(error)
             }
-        } catch {
-            throw APIError(error)
+            return (ids, finished)
         }
         withExtendedLifetime(lease) {}
         guard let info = finished else { throw APIError(MiniGeminiError.cancelled) }
@@ -66,7 +76,10 @@ struct ChatCompletions: Sendable {
         ] as [String: Any]]
         object["usage"] = Completion.usage(info)
         object["x_mgm"] = Completion.details(info, template: answering.template.name)
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: JSONBody.encode(object))))
+        // Watching for the close consumed the connection's inbound side, so Hummingbird closes it
+        // after this response: say so, and the client opens a new one for its next request.
+        return Response(status: .ok, headers: [.contentType: "application/json", .connection: "close"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: JSONBody.encode(object))))
     }
 
     /// Server-sent events: a role chunk, one chunk per text delta, a chunk with the finish reason

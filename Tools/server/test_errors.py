@@ -138,6 +138,41 @@ def test_cancelled_stream_frees_its_slot(server):
     assert answer.choices[0].message.content == "8"
 
 
+def test_disconnected_non_streaming_client_frees_its_slot(server):
+    """A non-streaming client that closes its connection while its answer is generated: the server
+    notices the closed connection (not only when it would write the answer) and frees the slot well
+    before the 400 tokens could have been generated."""
+    body = json.dumps({"messages": [image_message("Describe the image.")], "temperature": 1.0, "seed": 2,
+                       "max_tokens": 400, "ignore_eos": True}).encode()
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    connection.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json"})
+    deadline = time.monotonic() + 30
+    while get_json(server.url + "/health")[2]["active"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert get_json(server.url + "/health")[2]["active"] == 1
+    time.sleep(0.3)
+    started = time.monotonic()
+    connection.sock.close()
+    connection.close()
+    deadline = started + 10
+    while time.monotonic() < deadline:
+        health = get_json(server.url + "/health")[2]
+        if health["active"] == 0:
+            break
+        time.sleep(0.05)
+    assert health["active"] == 0, health
+    freed = time.monotonic() - started
+    # 400 tokens take ~10 s here; before the closed connection was watched, the slot came back
+    # only after the whole answer had been generated.
+    assert freed < 5, freed
+    # And the generation itself stopped: nothing is decoded once the slot is back.
+    time.sleep(1.0)
+    assert get_json(server.url + "/health")[2]["scheduler"]["decoded_rows"] == health["scheduler"]["decoded_rows"]
+    chat = openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0, timeout=120)
+    answer = chat.chat.completions.create(model="MGM-Scenes", messages=[image_message("What digit is shown?")], temperature=0)
+    assert answer.choices[0].message.content == "8"
+
+
 def test_request_id_is_echoed(server):
     status, headers, _ = get_json(server.url + "/health")
     assert status == 200 and len(headers["X-Request-Id"]) >= 16

@@ -26,55 +26,47 @@ public struct GenerationInfo: Sendable, Equatable {
     public var tokensPerSecond: Double { generationSeconds > 0 ? Double(generatedTokenCount) / generationSeconds : 0 }
 }
 
-/// Turns a ``TokenIterator`` into text chunks: streaming detokenisation, stop strings and the
-/// final info. Shared by the synchronous and asynchronous entry points.
+/// The prefill and forward passes of one sequence around a ``SequenceDecoder``, which makes every
+/// choice (sampling, stop tokens, stop strings, streaming detokenisation) exactly as the
+/// continuous-batching server does. Shared by the synchronous and asynchronous entry points.
 struct TextGenerationSession {
-    private(set) var tokens: TokenIterator
-    private var detokenizer: StreamingDetokenizer
-    private var matcher: StopStringMatcher
-    private var pendingIDs: [Int] = []
-    private let start = DispatchTime.now().uptimeNanoseconds
+    private let model: any CausalLanguageModel
+    private var decoder: SequenceDecoder
+    private var cache: KVCache
+    /// The prefill's logits, until the first token is sampled from them.
+    private var prefillLogits: Tensor?
+    private let prefillSeconds: Double
 
     init(model: any CausalLanguageModel, tokenizer: any Tokenizer, prompt: LanguageModelPrompt, parameters: GenerationParameters) throws(LanguageModelError) {
-        var extra: Set<Int> = []
-        if parameters.stopsAtEndOfSequence, let eos = tokenizer.eosTokenID { extra.insert(eos) }
-        tokens = try TokenIterator(model: model, prompt: prompt, parameters: parameters, extraStopTokenIDs: extra)
-        detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecialTokens: true)
-        matcher = StopStringMatcher(stopStrings: parameters.stopStrings)
+        guard prompt.length > 0 else { throw .invalidInput("the prompt is empty") }
+        self.model = model
+        decoder = try SequenceDecoder(
+            model: model, tokenizer: tokenizer, promptTokenIDs: prompt.tokenIDs, promptLength: prompt.length, parameters: parameters)
+        cache = try model.newCache(maximumLength: SequenceDecoder.cacheCapacity(
+            promptLength: prompt.length, parameters: parameters, maximumPositions: model.configuration.maximumPositions))
+        let start = DispatchTime.now().uptimeNanoseconds
+        if let rows = prompt.embeddings {
+            prefillLogits = try model.forward(inputEmbeddings: rows, cache: &cache)
+        } else {
+            prefillLogits = try model.forward(ids: prompt.tokenIDs, cache: &cache)
+        }
+        prefillSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 
     /// The next chunk (possibly with empty text), or nil once generation has ended.
     mutating func step() throws(LanguageModelError) -> GenerationEvent? {
-        guard let id = try tokens.nextToken() else { return nil }
-        pendingIDs.append(id)
-        let (text, stop) = matcher.feed(detokenizer.append(id))
-        if let stop { tokens.stop(.stopString(stop)) }
-        if text.isEmpty, stop == nil { return .chunk(text: "", tokenIDs: []) }
-        defer { pendingIDs.removeAll() }
-        return .chunk(text: text, tokenIDs: pendingIDs)
+        if let logits = prefillLogits {
+            prefillLogits = nil
+            return try decoder.accept(logits: logits)
+        }
+        guard let token = decoder.nextInput(cacheHasRoom: cache.length < cache.capacity) else { return nil }
+        return try decoder.accept(logits: model.forward(ids: [token], cache: &cache))
     }
 
     /// Text still held back, with the ids not yet reported. Text after a stop string is dropped.
-    mutating func flush() -> GenerationEvent? {
-        var text = ""
-        if case .stopString? = tokens.stopReason {
-            text = ""
-        } else {
-            let (tail, stop) = matcher.feed(detokenizer.finish())
-            text = stop == nil ? tail + matcher.finish() : tail
-        }
-        guard !text.isEmpty || !pendingIDs.isEmpty else { return nil }
-        defer { pendingIDs.removeAll() }
-        return .chunk(text: text, tokenIDs: pendingIDs)
-    }
+    mutating func flush() -> GenerationEvent? { decoder.flush() }
 
-    func info(cancelled: Bool = false) -> GenerationInfo {
-        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        return GenerationInfo(
-            promptTokenCount: tokens.promptLength, generatedTokenCount: tokens.generatedCount,
-            prefillSeconds: tokens.prefillSeconds, generationSeconds: max(0, elapsed),
-            stopReason: cancelled ? .cancelled : (tokens.stopReason ?? .maximumTokens))
-    }
+    func info(cancelled: Bool = false) -> GenerationInfo { decoder.info(prefillSeconds: prefillSeconds, cancelled: cancelled) }
 }
 
 /// Generates text and returns it whole, with the generation info (synchronous; for tests and

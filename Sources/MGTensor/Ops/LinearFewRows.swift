@@ -3,12 +3,15 @@ import CMGKernels
 // Products of a few rows (a batched decode step of B sequences) with a 16-bit weight: each weight is
 // widened once for all rows, so the matrix streams from memory once per step. The multi-row GEMM
 // paths pack or convert the whole matrix first, which costs more than the product itself at B ≤ 16.
+// At eight rows the F32 multiply-adds (2 × 8 per weight) outweigh the weight traffic, so the
+// AVX-512 kernel is register-blocked (gemv_batched.c); lower tiers run its portable loop.
 
 /// The largest row count ``fewRowLinear(_:weight:bias:)`` takes.
 let fewRowLinearLimit = 16
 
 /// `x · Wᵀ (+ bias)` for `x` `[rows, in]` with 2 ≤ rows ≤ ``fewRowLinearLimit`` and a BF16 or F16
-/// `[out, in]` weight, each row summed in the order of the single-row GEMV; nil for other inputs.
+/// `[out, in]` weight, F32 accumulation in 16 lanes per output (summed in lane order, then the
+/// column tail); nil for other inputs.
 func fewRowLinear(_ x: Tensor, weight: Tensor, bias: Tensor?) throws(TensorError) -> Tensor? {
     let rows = x.rank == 2 ? x.shape[0] : 0
     guard (2...fewRowLinearLimit).contains(rows), weight.rank == 2, weight.dtype == .bf16 || weight.dtype == .f16,
