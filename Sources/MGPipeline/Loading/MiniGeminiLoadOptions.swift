@@ -27,6 +27,9 @@ public struct MiniGeminiLoadOptions: Sendable {
     /// Before loading, estimate the memory the checkpoint needs (``MemoryEstimate``) and refuse
     /// with ``MiniGeminiError/limitExceeded(what:value:limit:)`` when it exceeds what is available.
     public var checksMemory: Bool = true
+    /// Accept memory-mapped weights larger than the available memory (only copies and activations
+    /// must fit; mapped pages are then re-read from disk as needed, see ``MemoryEstimate/check(availableBytes:allowPaging:)``).
+    public var allowsPaging: Bool = false
 
     public init(
         visionTower: URL? = nil, visionTowerAux: URL? = nil, templateName: String? = nil, useFastTokenizer: Bool? = nil,

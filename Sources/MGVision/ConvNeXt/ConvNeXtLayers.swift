@@ -126,6 +126,10 @@ struct ConvNeXtBlock: Sendable {
             fc2Packed = SplitBF16Matrix(folded)
             fc1Weight = fc1Packed == nil ? weight1 : placeholder
             fc2Weight = fc2Packed == nil ? folded : placeholder
+            // Only the folded (or packed) copies are read from now on: drop the mapped originals from
+            // the resident set, so an F32 tower is not resident twice.
+            weight2.storage.releaseResidentPages()
+            if fc1Packed != nil { weight1.storage.releaseResidentPages() }
         } else {
             (fc1Weight, fc2Weight, gamma) = (weight1, weight2, scale)
             (fc1Packed, fc2Packed) = (nil, nil)
