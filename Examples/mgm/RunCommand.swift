@@ -61,6 +61,9 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Do not print loading progress.")
     var quiet = false
 
+    @Flag(help: "Load weights larger than the available memory (mapped pages are re-read from disk as needed) instead of refusing.")
+    var allowPaging = false
+
     @Flag(help: "Reasoning generation: append the <GEN> marker and draw the answer's <h>…</h> prompt with SDXL (diffusers).")
     var generate = false
 
@@ -128,6 +131,7 @@ struct RunCommand: AsyncParsableCommand {
             progress: quiet || json ? nil : Self.printProgress)
         options.templateSelection = template.map(TemplateSelection.init(argument:)) ?? .automatic
         options.visionPrecision = visionPrecision
+        options.allowsPaging = allowPaging
         let mgm = try MiniGemini(directory: folder, options: options)
         Self.reportTemplate(mgm, quiet: quiet || json)
         let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9

@@ -64,11 +64,16 @@ struct DecoderParityTests {
     @Test("weights stay in their stored dtype")
     func storedDType() throws {
         let model = try DecoderFixture.model("llama3")
-        #expect(model.embeddingTable.dtype == .bf16)
-        #expect(model.embeddingTable.storage.isMemoryMapped)
+        #expect(model.embeddingTable.denseTensor?.dtype == .bf16)
+        #expect(model.embeddingTable.denseTensor?.storage.isMemoryMapped == true)
         if case .dense(let gate, _, _) = model.layers[0].feedForward { #expect(gate.denseTensor?.dtype == .bf16) }
         let mistral = try DecoderFixture.model("mistral")
         #expect(mistral.outputProjection.denseTensor?.dtype == .f16)
         #expect(mistral.configuration.slidingWindow == 5)
+        // A tied head is the mapped BF16 table itself, never an upcast copy.
+        let gemma = try DecoderFixture.model("gemma")
+        #expect(gemma.embeddingTable.denseTensor?.dtype == .bf16)
+        #expect(gemma.outputProjection.denseTensor?.storage.isMemoryMapped == true)
+        #expect(gemma.outputProjection.denseTensor?.storage === gemma.embeddingTable.denseTensor?.storage)
     }
 }

@@ -39,6 +39,22 @@ struct MemoryEstimateTests {
         #expect(estimate.copiedWeightBytes == 0)
     }
 
+    @Test("a quantized folder counts its GGUF: llama's q/k (reordered copies) as copied, the rest as mapped")
+    func ggufWeights() throws {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("mgm-estimate-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: output) }
+        _ = try QuantizedFolder.write(from: checkpoint, to: output, quantization: .q8_0)
+        let estimate = try MemoryEstimate(checkpoint: output, configuration: configuration)
+        let file = try GGUFFile(contentsOf: output.appendingPathComponent(QuantizedFolder.ggufName(.q8_0)))
+        let qk = file.tensorInfos.filter { $0.key.hasSuffix("attn_q.weight") || $0.key.hasSuffix("attn_k.weight") }
+        #expect(qk.count == 2 * configuration.decoder.layerCount)
+        let copied = qk.values.reduce(0) { $0 + $1.byteCount }
+        let ggufBytes = file.tensorInfos.values.reduce(0) { $0 + $1.byteCount }
+        #expect(estimate.copiedWeightBytes == copied)
+        let others = try dataBytes(output.appendingPathComponent("model.safetensors"))
+        #expect(estimate.mappedWeightBytes == ggufBytes - copied + others)
+    }
+
     @Test("zip .bin towers count as mapped; their sum matches the tensors' element bytes")
     func towerWeights() throws {
         let without = try MemoryEstimate(checkpoint: checkpoint, configuration: configuration)

@@ -7,7 +7,8 @@ import MGTensor
 
 /// A loaded Llama, Mistral, Mixtral or Gemma decoder.
 ///
-/// Weights stay in their stored dtype (F32, F16 or BF16, memory-mapped from safetensors) and are
+/// Weights stay in their stored dtype (F32, F16 or BF16, memory-mapped from safetensors, or GGML
+/// blocks mapped from GGUF — the embedding table and a tied output projection included) and are
 /// widened block by block inside each matrix product; activations and the KV cache are F32. The
 /// model is immutable and `Sendable`: share one instance between concurrent requests, each with
 /// its own ``KVCache``.
@@ -23,10 +24,12 @@ public final class DecoderModel: CausalLanguageModel {
     /// Checkpoint tensors that no part of the model used (only when the loader was not strict).
     public let unusedWeightNames: [String]
 
-    let embeddingTable: Tensor      // [vocab, hidden]
+    /// `[vocab, hidden]` in its stored type: a mapped F32/F16/BF16 tensor or GGML blocks (a GGUF
+    /// `token_embd`), whose lookup dequantizes only the rows it gathers.
+    let embeddingTable: MatrixWeight
     let layers: [DecoderLayer]
     let finalNorm: Tensor           // [hidden]
-    let outputProjection: MatrixWeight  // [vocab, hidden]; the embedding table when tied
+    let outputProjection: MatrixWeight  // [vocab, hidden]; the embedding table itself when tied (quantized or not)
     let rotary: RotaryEmbedding
     /// Arithmetic of the multi-token products (``DecoderLoadOptions/matrixPrecision``).
     public let matrixPrecision: LinearPrecision
@@ -41,7 +44,7 @@ public final class DecoderModel: CausalLanguageModel {
         let loader = WeightReader(weights, errors: LanguageModelError.weight)
         let p = options.keyPrefix
         let hidden = c.hiddenSize, d = c.headDimension
-        embeddingTable = try loader.take(p + "embed_tokens.weight", shape: [c.vocabularySize, hidden])
+        embeddingTable = try loader.takeMatrix(p + "embed_tokens.weight", shape: [c.vocabularySize, hidden])
         var layers: [DecoderLayer] = []
         for i in 0..<c.layerCount {
             let l = "\(p)layers.\(i)."
@@ -88,7 +91,8 @@ public final class DecoderModel: CausalLanguageModel {
         if c.tiedEmbeddings {
             // Some checkpoints (reportedly MGM-2B) also store the tied copy; check it and use the embedding.
             _ = try loader.takeIfPresent(options.lmHeadKey, shape: [c.vocabularySize, hidden])
-            outputProjection = .dense(embeddingTable)
+            // A quantized table multiplies through quantizedLinear as it is, as llama.cpp does.
+            outputProjection = embeddingTable
         } else {
             outputProjection = try loader.takeMatrix(options.lmHeadKey, shape: [c.vocabularySize, hidden])
         }

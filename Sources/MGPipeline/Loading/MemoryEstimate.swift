@@ -6,7 +6,7 @@ import MGTensor
 /// read, so that a model too large for the machine is refused with a clear error instead of being
 /// killed by the kernel halfway through loading or its first request.
 ///
-/// Weights are summed from the safetensors headers and `.bin` tensor records (opening them
+/// Weights are summed from the safetensors and GGUF headers and `.bin` tensor records (opening them
 /// validates the headers but reads no weight data). The loaders keep weights memory-mapped in their
 /// stored dtype, so most weight bytes are *file-backed*: the kernel pages them in from the file
 /// and can drop them again. Only tensors that must be copied (legacy `.bin` files, whose tensors
@@ -121,10 +121,36 @@ public struct MemoryEstimate: Sendable, Equatable, CustomStringConvertible {
 
     // MARK: Weights
 
-    /// Weight bytes of a folder: its safetensors (sharded or single) when it has any, else its
-    /// PyTorch checkpoint, else nothing.
+    /// Weight bytes of a folder: its GGUF decoder if any, plus its safetensors (sharded or single)
+    /// when it has any, else its PyTorch checkpoint, else nothing.
     static func weightBytes(in folder: URL) throws(CheckpointError) -> (mapped: Int, copied: Int) {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        // A quantized folder: the decoder's GGUF beside the other weights' safetensors.
+        var gguf = (mapped: 0, copied: 0)
+        for name in names where name.hasSuffix(".gguf") {
+            let bytes = try ggufWeightBytes(GGUFFile(contentsOf: folder.appendingPathComponent(name)))
+            gguf = (gguf.mapped.saturatingAdd(bytes.mapped), gguf.copied.saturatingAdd(bytes.copied))
+        }
+        let others = try safetensorsOrTorchWeightBytes(in: folder, names: names)
+        return (others.mapped.saturatingAdd(gguf.mapped), others.copied.saturatingAdd(gguf.copied))
+    }
+
+    /// Tensor bytes of a GGUF decoder: mapped, except `llama`'s q/k matrices, whose rows the
+    /// reader reorders into a copy (``/MGTensor/GGUFDecoderWeights``).
+    static func ggufWeightBytes(_ file: GGUFFile) -> (mapped: Int, copied: Int) {
+        let permutes = file.metadata["general.architecture"]?.string == "llama"
+        var mapped = 0, copied = 0
+        for (name, info) in file.tensorInfos {
+            if permutes, name.hasSuffix(".attn_q.weight") || name.hasSuffix(".attn_k.weight") {
+                copied = copied.saturatingAdd(info.byteCount)
+            } else {
+                mapped = mapped.saturatingAdd(info.byteCount)
+            }
+        }
+        return (mapped, copied)
+    }
+
+    private static func safetensorsOrTorchWeightBytes(in folder: URL, names: [String]) throws(CheckpointError) -> (mapped: Int, copied: Int) {
         if names.contains(where: { $0.hasSuffix(".safetensors") || $0.hasSuffix(".safetensors.index.json") }) {
             let weights = try ShardedSafetensors(contentsOf: folder)
             // Misaligned tensors are copied, but safetensors writers align to 8 bytes; count all as mapped.

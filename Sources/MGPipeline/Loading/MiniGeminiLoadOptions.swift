@@ -32,6 +32,9 @@ public struct MiniGeminiLoadOptions: Sendable {
     /// runs them with bf16 weights and activations as the official code does on GPU (faster where
     /// the CPU has BF16 dot products; its error is documented on ``/MGVision/VisionPrecision``).
     public var visionPrecision: VisionPrecision = .float32
+    /// Accept memory-mapped weights larger than the available memory (only copies and activations
+    /// must fit; mapped pages are then re-read from disk as needed, see ``MemoryEstimate/check(availableBytes:allowPaging:)``).
+    public var allowsPaging: Bool = false
 
     public init(
         visionTower: URL? = nil, visionTowerAux: URL? = nil, templateName: String? = nil, useFastTokenizer: Bool? = nil,

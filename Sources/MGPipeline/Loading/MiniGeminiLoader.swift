@@ -69,7 +69,7 @@ extension MiniGemini {
             try MemoryEstimate(
                 checkpoint: directory, configuration: configuration, towers: [clipFolder] + [auxFolder].compactMap { $0 },
                 contextLength: options.limits.maximumPromptPositions
-            ).check()
+            ).check(allowPaging: options.allowsPaging)
         }
 
         let weights: any WeightStore

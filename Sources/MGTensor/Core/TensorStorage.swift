@@ -47,6 +47,16 @@ public final class TensorStorage: @unchecked Sendable {
     /// Whether the bytes live in a memory-mapped file rather than on the heap.
     public var isMemoryMapped: Bool { !isOwned && keepAlive is MappedFile }
 
+    /// Drops the pages of a memory-mapped storage from the process's resident set (the page cache
+    /// keeps them; reading them again faults them back in); nothing for heap storage. For a loader
+    /// that has copied a mapped weight into another layout (concatenated, folded, reordered) and
+    /// will not read the mapping again, so those bytes are not resident twice.
+    package func releaseResidentPages() {
+        guard !isOwned, let file = keepAlive as? MappedFile, let start = file.base else { return }
+        let offset = start.distance(to: base)
+        file.releaseResidentPages(offset..<offset + byteCount)
+    }
+
     /// A copy of the bytes in a new owned allocation.
     func copy() -> TensorStorage {
         let storage = TensorStorage(allocating: byteCount, dtype: dtype)

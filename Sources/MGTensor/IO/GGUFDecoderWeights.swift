@@ -4,9 +4,10 @@
 /// stacked expert tensors are split into `block_sparse_moe.experts.E.w1/w2/w3` views (no copy).
 ///
 /// ``matrix(named:)`` hands linear layers the quantized blocks (mapped, except q/k of `llama`,
-/// whose rows are reordered into a copy). ``tensor(named:)`` of a quantized tensor dequantizes it
-/// to F32: that is for embeddings and for decoders that do not yet take ``MatrixWeight``, and costs
-/// 4 bytes per value.
+/// whose rows are reordered into a copy in their stored blocks, the mapped pages then dropped from
+/// the resident set), the embedding table included. ``tensor(named:)`` of a
+/// quantized tensor dequantizes it to F32 (4 bytes per value): for tests and tools, never for a
+/// model's matrices.
 public final class GGUFDecoderWeights: WeightStore {
     /// The underlying file.
     public let file: GGUFFile
@@ -76,10 +77,17 @@ public final class GGUFDecoderWeights: WeightStore {
         case .unitOffsetNorm: return .dense(try tensor(named: name))
         case .ropePermuted(let gguf, let heads):
             switch try file.matrix(named: gguf) {
-            case .dense: return .dense(try tensor(named: name))
+            case .dense:
+                let copy = try tensor(named: name)
+                file.releaseResidentPages(ofTensor: gguf)
+                return .dense(copy)
             case .quantized(let matrix):
                 guard let order = GGUFDecoderNames.unpermutedRowOrder(rows: matrix.rows, heads: heads) else { throw invalid(gguf) }
-                do { return .quantized(try matrix.permutingRows(order)) } catch { throw invalid(gguf) }
+                let copy: QuantizedMatrix
+                do { copy = try matrix.permutingRows(order) } catch { throw invalid(gguf) }
+                // The reordered copy replaces the mapped rows: keep them out of the resident set.
+                file.releaseResidentPages(ofTensor: gguf)
+                return .quantized(copy)
             }
         case .expert(let gguf, let index):
             let (info, _) = try file.storage(named: gguf)

@@ -177,6 +177,13 @@ public final class GGUFFile: WeightStore {
         return (info, TensorStorage(borrowing: base, byteCount: bytes.count, dtype: dtype, owner: file))
     }
 
+    /// Drops the mapped pages of tensor `name` from the resident set after a loader copied it
+    /// (``MappedFile/releaseResidentPages(_:)``); nothing for an unknown name.
+    func releaseResidentPages(ofTensor name: String) {
+        guard let info = tensorInfos[name] else { return }
+        file.releaseResidentPages((dataStart + info.offset)..<(dataStart + info.offset + info.byteCount))
+    }
+
     /// The tensor `name`. Plain types are zero-copy views of the mapping in their stored dtype;
     /// quantized tensors are dequantized to F32 (a copy — linear layers should use
     /// ``matrix(named:)``, which keeps the blocks).

@@ -52,6 +52,18 @@ public final class MappedFile: @unchecked Sendable {
         if let base { munmap(UnsafeMutableRawPointer(mutating: base), byteCount) }
     }
 
+    /// Drops the pages wholly inside `range` from this process's resident set (the page cache
+    /// keeps them; touching them again reads them back). For bytes a loader has copied and will
+    /// not read again, so the copy does not count twice in the resident memory.
+    func releaseResidentPages(_ range: Range<Int>) {
+        guard let base, range.lowerBound >= 0, range.upperBound <= byteCount else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard page > 0 else { return }
+        let start = (range.lowerBound + page - 1) / page * page, end = range.upperBound / page * page
+        guard start < end else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+    }
+
     /// The mapped bytes `range`, which the caller has checked lies inside the file.
     func bytes(_ range: Range<Int>) -> UnsafeRawBufferPointer {
         guard let base else { return UnsafeRawBufferPointer(start: nil, count: 0) }

@@ -36,3 +36,41 @@ public func embedding(ids: [Int], table: Tensor) throws(TensorError) -> Tensor {
     }
     return result
 }
+
+/// Gathers rows of a dense or quantized embedding table (``embedding(ids:table:)`` for a dense
+/// one). A quantized table (`token_embd.weight` of a GGUF file, mapped in its stored blocks) has
+/// only the requested rows dequantized, bit-exact with llama.cpp's `dequantize_row_*`, so the
+/// vocabulary is never widened to F32 as a whole (llama.cpp's `ggml_get_rows`).
+///
+/// - Parameters:
+///   - ids: row indices, each in `0..<vocab`.
+///   - table: `[vocab, dim]`, F32/F16/BF16 or GGML blocks.
+/// - Returns: `[ids.count, dim]` in F32.
+/// - Throws: as ``embedding(ids:table:)``; for blocks without a dequantizer,
+///   ``TensorError/invalidArgument(operation:reason:)``.
+public func embedding(ids: [Int], table: MatrixWeight) throws(TensorError) -> Tensor {
+    let matrix: QuantizedMatrix
+    switch table {
+    case .dense(let tensor): return try embedding(ids: ids, table: tensor)
+    case .quantized(let quantized): matrix = quantized
+    }
+    for id in ids where id < 0 || id >= matrix.rows {
+        throw .indexOutOfRange(operation: "embedding", index: id, count: matrix.rows)
+    }
+    var result = Tensor(uninitializedShape: [ids.count, matrix.columns])
+    if result.count == 0 { return result }
+    var failure: TensorError?
+    result.withUnsafeMutableFloats { buffer in
+        guard let out = buffer.baseAddress else { return }
+        do throws(TensorError) {
+            // A prompt's rows are a few hundred KB of blocks at most: one thread is enough.
+            for (row, id) in ids.enumerated() {
+                try matrix.dequantizeRows(id..<id + 1, into: out + row * matrix.columns)
+            }
+        } catch {
+            failure = error
+        }
+    }
+    if let failure { throw failure }
+    return result
+}

@@ -186,6 +186,8 @@ struct CLIPEncoderLayer: Sendable {
         // concat keeps a shared 16-bit dtype (F32 if the three differ), so BF16 stays BF16.
         qkvWeight = try precision.productWeight(tensorOp(VisionError.tensor) { () throws(TensorError) in try concat(weights, axis: 0) })
         qkvBias = try tensorOp(VisionError.tensor) { () throws(TensorError) in try concat(biases, axis: 0) }
+        // The concatenated copy is what runs: the mapped q/k/v pages need not stay resident too.
+        weights.forEach { $0.storage.releaseResidentPages() }
         outWeight = try precision.productWeight(load("self_attn.out_proj.weight", [c, c]))
         outBias = try load("self_attn.out_proj.bias", [c])
         norm2Weight = try load("layer_norm2.weight", [c])

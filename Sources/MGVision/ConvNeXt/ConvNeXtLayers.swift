@@ -129,6 +129,9 @@ struct ConvNeXtBlock: Sendable {
             let folded = try tensorOp(VisionError.tensor) { () throws(TensorError) in try mul(weight2.asFloat32(), scale) }
             fc1Weight = try precision.productWeight(weight1)
             fc2Weight = try precision.productWeight(folded)
+            // As below: the bf16 copies are what runs, the mapped originals need not stay resident.
+            weight2.storage.releaseResidentPages()
+            if fc1Weight.storage !== weight1.storage { weight1.storage.releaseResidentPages() }
             gamma = nil
             (fc1Packed, fc2Packed) = (nil, nil)
         } else if weight2.dtype == .f32 {
@@ -139,6 +142,10 @@ struct ConvNeXtBlock: Sendable {
             fc2Packed = SplitBF16Matrix(folded)
             fc1Weight = fc1Packed == nil ? weight1 : placeholder
             fc2Weight = fc2Packed == nil ? folded : placeholder
+            // Only the folded (or packed) copies are read from now on: drop the mapped originals from
+            // the resident set, so an F32 tower is not resident twice.
+            weight2.storage.releaseResidentPages()
+            if fc1Packed != nil { weight1.storage.releaseResidentPages() }
         } else {
             (fc1Weight, fc2Weight, gamma) = (weight1, weight2, scale)
             (fc1Packed, fc2Packed) = (nil, nil)
