@@ -48,6 +48,16 @@ struct SamplingTests {
         #expect(seen == [1, 3, 4])
     }
 
+    @Test("the one-pass k-th largest equals a full sort's, repeated values counted")
+    func kthLargestMatchesSort() {
+        var generator = SeededRandomGenerator(seed: 7)
+        for (count, k) in [(10, 1), (10, 9), (1000, 50), (4096, 50), (300, 299)] {
+            // Few distinct values, so ties straddle the k-th place.
+            let scores = (0..<count).map { _ in Float(Int(generator.nextUnitInterval() * 40)) - 20 }
+            #expect(TokenSampler.kthLargest(scores, k: k) == scores.sorted(by: >)[k - 1], "count \(count), k \(k)")
+        }
+    }
+
     @Test("sampling follows the distribution and is reproducible from the seed")
     func distribution() throws {
         let parameters = GenerationParameters(temperature: 1, seed: 42)

@@ -50,10 +50,7 @@ public struct TokenSampler: Sendable {
         var candidates: [Int]
         let k = parameters.topK
         if k > 0, k < scores.count {
-            let selection = try tensorOp(LanguageModelError.tensor) { () throws(TensorError) in
-                try topK(Tensor(shape: [scores.count], values: scores), k: k)
-            }
-            let threshold = scores[selection.indices[k - 1]]
+            let threshold = Self.kthLargest(scores, k: k)
             // HF keeps every score equal to the k-th (`scores < kth` are removed).
             candidates = scores.indices.filter { scores[$0] >= threshold }
         } else {
@@ -87,6 +84,23 @@ public struct TokenSampler: Sendable {
             if target < cumulative { return candidates[index] }
         }
         return candidates[candidates.count - 1]
+    }
+
+    /// The k-th largest score, counting repeated values (as `torch.topk(scores, k)[0][-1]`), in
+    /// one pass that keeps the k largest seen so far in ascending order: a server samples every
+    /// stream of a batch on a 256000-entry vocabulary each step, where a full selection or a
+    /// copy into a tensor would be a noticeable share of the step. `0 < k < scores.count`.
+    static func kthLargest(_ scores: [Float], k: Int) -> Float {
+        var best = Array(scores[0..<k]).sorted()
+        for score in scores[k...] where score > best[0] {
+            var index = 0
+            while index + 1 < k, best[index + 1] < score {
+                best[index] = best[index + 1]
+                index += 1
+            }
+            best[index] = score
+        }
+        return best[0]
     }
 
     /// Index of the first maximum (NaN-free scores).
