@@ -10,22 +10,14 @@
 #        NO_TORCH=1 to skip PyTorch)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source Scripts/bench-common.sh
 root="${1:-/tmp/mgm-bench}"
 image="${2:-../shared/images/extreme_ironing.jpg}"
-if [ ! -f "$root/MGM-2B/config.json" ]; then
-  echo "writing random MGM-2B-shaped checkpoint to $root (about 6 GB)…" >&2
-  HF_HUB_OFFLINE=1 python3 Tools/bench/mgm2b_random_checkpoint.py "$root" >&2
-fi
+ensure_mgm2b_checkpoint "$root"
 [ -f "$image" ] || { echo "no image at $image" >&2; exit 2; }
 swift build -c release --product mgm >&2
 mgm="$(swift build -c release --show-bin-path)/mgm"
 
-flags=$(grep -m1 '^flags' /proc/cpuinfo || true)
-supported="baseline"
-[[ $flags == *" avx2 "* && $flags == *" fma "* ]] && supported="avx2 $supported"
-[[ $flags == *" avx512f "* && $flags == *" avx512bw "* && $flags == *" avx512vl "* ]] && supported="avx512 $supported"
-[[ $flags == *" avx512_bf16 "* ]] && supported="avx512bf16 $supported"
-[[ $flags == *" amx_bf16 "* ]] && supported="amx $supported"
 
 onednn_cap() {
   case "$1" in
@@ -74,7 +66,7 @@ echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'),
 echo
 echo "| tier | vision s | prefill s (positions) | time to first token s | PyTorch parts s (CLIP + ConvNeXt F32, BF16 prefill) | ours / PyTorch |"
 echo "|---|---|---|---|---|---|"
-for isa in ${TIERS:-$supported}; do
+for isa in ${TIERS:-$(supported_tiers)}; do
   read -r vision prefill positions ttft tier <<<"$(run_mgm "$isa")"
   [ "$tier" = "$isa" ] || echo "note: MG_MAX_ISA=$isa ran at tier $tier" >&2
   if [ -n "${NO_TORCH:-}" ]; then

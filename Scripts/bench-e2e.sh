@@ -5,12 +5,10 @@
 # Usage: Scripts/bench-e2e.sh [CHECKPOINT_ROOT] [IMAGE]   (needs `make python-deps` the first time)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source Scripts/bench-common.sh
 root="${1:-/tmp/mgm-bench}"
 image="${2:-../shared/images/extreme_ironing.jpg}"
-if [ ! -f "$root/MGM-2B/config.json" ]; then
-  echo "writing random MGM-2B-shaped checkpoint to $root (about 6 GB)…" >&2
-  HF_HUB_OFFLINE=1 python3 Tools/bench/mgm2b_random_checkpoint.py "$root" >&2
-fi
+ensure_mgm2b_checkpoint "$root"
 swift build -c release --product mgm >&2
 mgm="$(swift build -c release --show-bin-path)/mgm"
 image_args=()

@@ -5,14 +5,9 @@
 # Usage: Scripts/bench-tiers.sh [--repeat N] [--no-torch]   (TIERS="avx2 baseline" to pick tiers)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source Scripts/bench-common.sh
 swift build -c release --product MGTensorBenchmarks >&2
 bin="$(swift build -c release --show-bin-path)/MGTensorBenchmarks"
-flags=$(grep -m1 '^flags' /proc/cpuinfo || true)
-supported="baseline"
-[[ $flags == *" avx2 "* && $flags == *" fma "* ]] && supported="avx2 $supported"
-[[ $flags == *" avx512f "* && $flags == *" avx512bw "* && $flags == *" avx512vl "* ]] && supported="avx512 $supported"
-[[ $flags == *" avx512_bf16 "* ]] && supported="avx512bf16 $supported"
-[[ $flags == *" amx_bf16 "* ]] && supported="amx $supported"
-for isa in ${TIERS:-$supported}; do
+for isa in ${TIERS:-$(supported_tiers)}; do
   MG_MAX_ISA=$isa "$bin" --filter tiers "$@"
 done

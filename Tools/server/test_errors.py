@@ -105,6 +105,22 @@ def test_api_key(keyed_server):
     assert get_json(keyed_server.url + "/health")[0] == 200
 
 
+def close_and_wait_until_idle(server, connection):
+    """Closes the client's socket and waits (up to 10 s) until /health shows no active request;
+    returns the seconds it took."""
+    started = time.monotonic()
+    connection.sock.close()
+    connection.close()
+    deadline = started + 10
+    while time.monotonic() < deadline:
+        health = get_json(server.url + "/health")[2]
+        if health["active"] == 0:
+            break
+        time.sleep(0.05)
+    assert health["active"] == 0, health
+    return time.monotonic() - started
+
+
 def test_cancelled_stream_frees_its_slot(server):
     """A client that closes a long stream after three chunks: its slot is free well before the
     400 tokens it asked for could have been generated, and the server answers the next request."""
@@ -120,17 +136,7 @@ def test_cancelled_stream_frees_its_slot(server):
         assert line, "stream ended early"
         if line.startswith(b"data: "):
             events += 1
-    started = time.monotonic()
-    connection.sock.close()
-    connection.close()
-    deadline = started + 10
-    while time.monotonic() < deadline:
-        health = get_json(server.url + "/health")[2]
-        if health["active"] == 0:
-            break
-        time.sleep(0.05)
-    assert health["active"] == 0, health
-    freed = time.monotonic() - started
+    freed = close_and_wait_until_idle(server, connection)
     # 400 tokens take ~10 s here; the slot must come back within a few decode steps.
     assert freed < 5, freed
     chat = openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0, timeout=120)
@@ -151,17 +157,7 @@ def test_disconnected_non_streaming_client_frees_its_slot(server):
         time.sleep(0.02)
     assert get_json(server.url + "/health")[2]["active"] == 1
     time.sleep(0.3)
-    started = time.monotonic()
-    connection.sock.close()
-    connection.close()
-    deadline = started + 10
-    while time.monotonic() < deadline:
-        health = get_json(server.url + "/health")[2]
-        if health["active"] == 0:
-            break
-        time.sleep(0.05)
-    assert health["active"] == 0, health
-    freed = time.monotonic() - started
+    freed = close_and_wait_until_idle(server, connection)
     # 400 tokens take ~10 s here; before the closed connection was watched, the slot came back
     # only after the whole answer had been generated.
     assert freed < 5, freed
