@@ -4,33 +4,10 @@
 // FMA latency (a plain scalar reduction would not vectorise without fast-math).
 #include "mg_gemv.h"
 #include "mg_cpu_tier.h"
+#include "half_widen.h"
 #include <string.h>
 
 #define LANES 16
-
-static inline float bf16_value(uint16_t h) {
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-// Branch-free and exact: the exponent/mantissa bits shifted into f32 position give value × 2^-112
-// for normal and subnormal halves alike; inf/NaN are patched with a select.
-static inline float f16_value(uint16_t h) {
-    uint32_t magnitude = (uint32_t)(h & 0x7fffu) << 13;
-    float scaled;
-    memcpy(&scaled, &magnitude, 4);
-    scaled *= 0x1p112f;
-    uint32_t bits;
-    memcpy(&bits, &scaled, 4);
-    uint32_t special = 0x7f800000u | magnitude;
-    bits = (h & 0x7c00u) == 0x7c00u ? special : bits;
-    bits |= (uint32_t)(h & 0x8000u) << 16;
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
 
 static inline float lane_sum(const float *lanes) {
     float sum = 0;
@@ -94,10 +71,10 @@ static inline float lane_sum(const float *lanes) {
 #define GEMV_TIERS 1
 #define TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
 #define TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
-DEFINE_GEMV(gemv_bf16_avx512, bf16_value, TARGET_AVX512)
-DEFINE_GEMV(gemv_f16_avx512, f16_value, TARGET_AVX512)
-DEFINE_GEMV(gemv_bf16_avx2, bf16_value, TARGET_AVX2)
-DEFINE_GEMV(gemv_f16_avx2, f16_value, TARGET_AVX2)
+DEFINE_GEMV(gemv_bf16_avx512, mg_bf16_widen, TARGET_AVX512)
+DEFINE_GEMV(gemv_f16_avx512, mg_f16_widen, TARGET_AVX512)
+DEFINE_GEMV(gemv_bf16_avx2, mg_bf16_widen, TARGET_AVX2)
+DEFINE_GEMV(gemv_f16_avx2, mg_f16_widen, TARGET_AVX2)
 #include <immintrin.h>
 #include <stdlib.h>
 
@@ -108,7 +85,7 @@ DEFINE_GEMV(gemv_f16_avx2, f16_value, TARGET_AVX2)
 #define SPLIT_ROWS 8
 TARGET_AVX512 static inline float row_tail(const uint16_t *w, const float *x, size_t from, size_t cols) {
     float sum = 0;
-    for (size_t i = from; i < cols; i++) sum += x[i] * bf16_value(w[i]);
+    for (size_t i = from; i < cols; i++) sum += x[i] * mg_bf16_widen(w[i]);
     return sum;
 }
 
@@ -164,8 +141,8 @@ static void gemv_bf16_avx512_split(const uint16_t *w, const float *x, const floa
     if (buffer != stack) free(buffer);
 }
 #endif
-DEFINE_GEMV(gemv_bf16_baseline, bf16_value, )
-DEFINE_GEMV(gemv_f16_baseline, f16_value, )
+DEFINE_GEMV(gemv_bf16_baseline, mg_bf16_widen, )
+DEFINE_GEMV(gemv_f16_baseline, mg_f16_widen, )
 
 void mg_gemv_bf16(const uint16_t *w, const float *x, const float *bias, float *y, size_t rows, size_t cols) {
     mg_gemv_bf16_at(mg_kernel_tier(), w, x, bias, y, rows, cols);

@@ -6,33 +6,11 @@
 // and baseline tiers) keeps the lanes explicit for the compiler to vectorise.
 #include "mg_gemv_batched.h"
 #include "mg_cpu_tier.h"
+#include "half_widen.h"
 #include <string.h>
 
 #define LANES 16
 #define GROUP 8
-
-static inline float bf16_widen(uint16_t h) {
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-// As f16_value in gemv.c: exact, branch-free widening of an IEEE half.
-static inline float f16_widen(uint16_t h) {
-    uint32_t magnitude = (uint32_t)(h & 0x7fffu) << 13;
-    float scaled;
-    memcpy(&scaled, &magnitude, 4);
-    scaled *= 0x1p112f;
-    uint32_t bits;
-    memcpy(&bits, &scaled, 4);
-    uint32_t special = 0x7f800000u | magnitude;
-    bits = (h & 0x7c00u) == 0x7c00u ? special : bits;
-    bits |= (uint32_t)(h & 0x8000u) << 16;
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
 
 #define DEFINE_GEMV_BATCH(NAME, WIDEN, TARGET)                                                     \
     TARGET static void NAME(const uint16_t *restrict w, const float *restrict x, const float *restrict bias,      \
@@ -64,16 +42,16 @@ static inline float f16_widen(uint16_t h) {
         }                                                                                          \
     }
 
-DEFINE_GEMV_BATCH(gemv_bf16_batch_baseline, bf16_widen, )
-DEFINE_GEMV_BATCH(gemv_f16_batch_baseline, f16_widen, )
+DEFINE_GEMV_BATCH(gemv_bf16_batch_baseline, mg_bf16_widen, )
+DEFINE_GEMV_BATCH(gemv_f16_batch_baseline, mg_f16_widen, )
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__)) && !defined(MG_NO_MULTIVERSION)
 #define GEMV_BATCH_TIERS 1
 #include <immintrin.h>
 #define TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
 #define TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
-DEFINE_GEMV_BATCH(gemv_bf16_batch_avx2, bf16_widen, TARGET_AVX2)
-DEFINE_GEMV_BATCH(gemv_f16_batch_avx2, f16_widen, TARGET_AVX2)
+DEFINE_GEMV_BATCH(gemv_bf16_batch_avx2, mg_bf16_widen, TARGET_AVX2)
+DEFINE_GEMV_BATCH(gemv_f16_batch_avx2, mg_f16_widen, TARGET_AVX2)
 
 TARGET_AVX512 static inline __m512 widen16_bf16(const uint16_t *p) {
     __m256i h = _mm256_loadu_si256((const __m256i *)p);
@@ -154,8 +132,8 @@ TARGET_AVX512 static inline __m512 widen16_f16(const uint16_t *p) {
         }                                                                                          \
     }
 
-DEFINE_BLOCKS(gemv_bf16_batch_avx512, widen16_bf16, bf16_widen)
-DEFINE_BLOCKS(gemv_f16_batch_avx512, widen16_f16, f16_widen)
+DEFINE_BLOCKS(gemv_bf16_batch_avx512, widen16_bf16, mg_bf16_widen)
+DEFINE_BLOCKS(gemv_f16_batch_avx512, widen16_f16, mg_f16_widen)
 #endif
 
 void mg_gemv_bf16_batch(const uint16_t *w, const float *x, const float *bias, float *y, size_t ldy, size_t rows,
