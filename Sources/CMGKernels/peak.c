@@ -116,38 +116,6 @@ double mg_peak_f32_fma(int tier, size_t iterations) {
 
 #else
 
-__attribute__((target("avx512f"))) static uint64_t read_zmm(const uint8_t *data, size_t bytes) {
-    __m512i a = _mm512_setzero_si512(), b = a, c = a, d = a;
-    size_t i = 0;
-    for (; i + 256 <= bytes; i += 256) {
-        a = _mm512_xor_si512(a, _mm512_loadu_si512((const void *)(data + i)));
-        b = _mm512_xor_si512(b, _mm512_loadu_si512((const void *)(data + i + 64)));
-        c = _mm512_xor_si512(c, _mm512_loadu_si512((const void *)(data + i + 128)));
-        d = _mm512_xor_si512(d, _mm512_loadu_si512((const void *)(data + i + 192)));
-    }
-    uint64_t sum = (uint64_t)_mm512_reduce_add_epi64(_mm512_xor_si512(_mm512_xor_si512(a, b), _mm512_xor_si512(c, d)));
-    for (; i < bytes; i++) sum += data[i];
-    return sum;
-}
-
-static uint64_t read_words(const uint8_t *data, size_t bytes) {
-    uint64_t a = 0, b = 0, c = 0, d = 0;
-    size_t i = 0;
-    for (; i + 32 <= bytes; i += 32) {
-        uint64_t w[4];
-        __builtin_memcpy(w, data + i, 32);
-        a ^= w[0], b ^= w[1], c ^= w[2], d ^= w[3];
-    }
-    uint64_t sum = a ^ b ^ c ^ d;
-    for (; i < bytes; i++) sum += data[i];
-    return sum;
-}
-
-uint64_t mg_read_bytes(const void *data, size_t bytes) {
-    if (mg_kernel_tier_detected() >= MG_TIER_AVX512) return read_zmm((const uint8_t *)data, bytes);
-    return read_words((const uint8_t *)data, bytes);
-}
-
 double mg_peak_bf16_dot(int tier, size_t iterations) { (void)tier, (void)iterations; return 0; }
 double mg_peak_f32_fma(int tier, size_t iterations) { (void)tier, (void)iterations; return 0; }
 
