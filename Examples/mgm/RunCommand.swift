@@ -16,8 +16,7 @@ struct RunCommand: AsyncParsableCommand {
             read from standard input line by line (an empty line ends the chat); images belong to the first turn.
             """)
 
-    @Option(help: "The checkpoint folder (config.json, weights, tokenizer), or ORG/NAME[@REVISION] from the Hugging Face Hub.")
-    var model: String?
+    @OptionGroup var modelOptions: ModelOptions
 
     @Option(name: .customLong("image"), help: "An image file (PNG or JPEG); repeat for several images.")
     var images: [String] = []
@@ -37,18 +36,6 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Seed of the sampler.")
     var seed: UInt64 = 0
 
-    @Option(help: "Conversation template: a registered name (e.g. llama_3), 'official-cli' for the official CLI's folder-name rule, or 'auto' (the default: from the tokenizer's special tokens and config.json).")
-    var template: String?
-
-    @Option(help: "The CLIP tower folder, instead of resolving mm_vision_tower.")
-    var visionTower: String?
-
-    @Option(help: "The OpenCLIP ConvNeXt folder, instead of resolving mm_vision_tower_aux.")
-    var visionTowerAux: String?
-
-    @Option(help: "Arithmetic of the vision towers' linear products: 'f32' (the default, F32-accurate) or 'bf16' (opt-in: bf16 weights and activations, as the official code runs the towers on GPU; faster on CPUs with BF16 dot products).")
-    var visionPrecision: VisionPrecision = .float32
-
     @Option(help: "Write the first request's intermediate tensors and run.json into this folder.")
     var dump: String?
 
@@ -60,9 +47,6 @@ struct RunCommand: AsyncParsableCommand {
 
     @Flag(help: "Do not print loading progress.")
     var quiet = false
-
-    @Flag(help: "Load weights larger than the available memory (mapped pages are re-read from disk as needed) instead of refusing.")
-    var allowPaging = false
 
     @Flag(help: "Reasoning generation: append the <GEN> marker and draw the answer's <h>…</h> prompt with SDXL (diffusers).")
     var generate = false
@@ -120,21 +104,10 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     private func runAnswering() async throws {
-        // A folder, or ORG/NAME[@REVISION] from the Hugging Face cache (ModelResolution.swift).
-        let resolved = try await ResolvedModel.resolve(
-            model: try model ?? BundledModel.locate().path, visionTower: visionTower, visionTowerAux: visionTowerAux,
-            showProgress: !(quiet || json))
-        let folder = resolved.folder
-        let start = DispatchTime.now().uptimeNanoseconds
-        var options = MiniGeminiLoadOptions(
-            visionTower: resolved.visionTower, visionTowerAux: resolved.visionTowerAux,
-            progress: quiet || json ? nil : Self.printProgress)
-        options.templateSelection = template.map(TemplateSelection.init(argument:)) ?? .automatic
-        options.visionPrecision = visionPrecision
-        options.allowsPaging = allowPaging
-        let mgm = try MiniGemini(directory: folder, options: options)
+        let loaded = try await modelOptions.load(progress: quiet || json ? nil : Self.printProgress)
+        let mgm = loaded.model
+        let loadSeconds = loaded.loadSeconds
         Self.reportTemplate(mgm, quiet: quiet || json)
-        let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         var decoded: [RGBImage] = []
         for path in images { decoded.append(try mgm.decodeImage(contentsOf: URL(fileURLWithPath: path))) }
         let parameters = GenerationParameters(
@@ -159,7 +132,7 @@ struct RunCommand: AsyncParsableCommand {
             if generate { extras.merge(try await generateImage(from: turn.text)) { $1 } }
             extras["template"] = mgm.template.name
             extras["template_reason"] = mgm.templateChoice.reason
-            extras["vision_precision"] = visionPrecision.rawValue
+            extras["vision_precision"] = modelOptions.visionPrecision.rawValue
             if json { Self.printJSON(turn.json.merging(extras) { $1 }) }
             history.append((text, turn.text))
             dumpFolder = nil
@@ -271,4 +244,3 @@ struct RunCommand: AsyncParsableCommand {
     }
 }
 
-extension VisionPrecision: ExpressibleByArgument {}

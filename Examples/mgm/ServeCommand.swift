@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MGHub
 import MGPipeline
 import MGServer
 
@@ -10,8 +11,7 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Serve a Mini-Gemini checkpoint over an OpenAI-compatible HTTP API, with a web page at /.",
         discussion: "Without --model, the bundled scenes model (Models/MGM-Scenes) is served. Stop with Ctrl-C (SIGINT) or SIGTERM.")
 
-    @Option(help: "The checkpoint folder (config.json, weights, tokenizer).")
-    var model: String?
+    @OptionGroup var modelOptions: ModelOptions
 
     @Option(help: "Address to listen on.")
     var host = "127.0.0.1"
@@ -46,9 +46,6 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Prompt positions a newcomer prefills between two decode steps of the others.")
     var prefillChunk = 64
 
-    @Option(help: "Conversation template name, instead of the one picked from the folder name.")
-    var template: String?
-
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0…65535") }
         guard queueTimeout > 0, queueTimeout.isFinite else { throw ValidationError("--queue-timeout must be positive") }
@@ -58,21 +55,20 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let folder = try model.map { URL(fileURLWithPath: $0) } ?? BundledModel.locate()
-        let mgm: MiniGemini
+        let loaded: ModelOptions.Loaded
         do {
-            mgm = try MiniGemini(directory: folder, options: MiniGeminiLoadOptions(templateName: template))
+            loaded = try await modelOptions.load(progress: nil)
         } catch {
             FileHandle.standardError.write(Data("mgm: error: \(error)\n".utf8))
-            throw ExitCode(error.exitCode)
+            throw ExitCode((error as? MiniGeminiError)?.exitCode ?? (error as? HubError)?.exitCode ?? 1)
         }
         let options = ServerOptions(
             host: host, port: port, apiKey: apiKey ?? ProcessInfo.processInfo.environment["MGM_API_KEY"], maximumBatch: maxBatch,
             maximumQueue: maxQueue,
             queueTimeout: .milliseconds(Int64(queueTimeout * 1000)), maximumBodyBytes: maxBodyBytes, imageRoot: imageRoot.map { URL(fileURLWithPath: $0) },
-            modelID: modelID ?? folder.standardizedFileURL.lastPathComponent, batching: !noBatching, prefillChunk: prefillChunk)
+            modelID: modelID ?? loaded.name, batching: !noBatching, prefillChunk: prefillChunk)
         let host = host
-        try await MiniGeminiServer(model: mgm, options: options).run { port in
+        try await MiniGeminiServer(model: loaded.model, options: options).run { port in
             // Scripts wait for this line (and read the port from it when started with --port 0).
             FileHandle.standardOutput.write(Data("mgm serve: listening on http://\(host):\(port) (model \(options.modelID))\n".utf8))
         }
