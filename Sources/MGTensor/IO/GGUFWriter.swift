@@ -66,10 +66,7 @@ public struct GGUFWriter {
         }
         header += [UInt8](repeating: 0, count: (alignment - header.count % alignment) % alignment)
 
-        let temporary = "\(path).partial-\(getpid())"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw .ioFailure(path: temporary, reason: String(cString: strerror(errno))) }
-        do throws(CheckpointError) {
+        try writeAtomically(to: path) { descriptor throws(CheckpointError) in
             try header.withUnsafeBytes { bytes in Result { () throws(CheckpointError) in try writeAll(bytes, to: descriptor, path: path) } }.get()
             let zeros = [UInt8](repeating: 0, count: alignment)
             for (storage, padding) in layout {
@@ -78,16 +75,6 @@ public struct GGUFWriter {
                     Result { () throws(CheckpointError) in try writeAll(UnsafeRawBufferPointer(rebasing: bytes[0..<padding]), to: descriptor, path: path) }
                 }.get()
             }
-            guard close(descriptor) == 0 else { throw CheckpointError.ioFailure(path: path, reason: String(cString: strerror(errno))) }
-        } catch {
-            close(descriptor)
-            unlink(temporary)
-            throw error
-        }
-        guard rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw .ioFailure(path: path, reason: "rename failed: \(reason)")
         }
     }
 

@@ -24,10 +24,7 @@ public enum SafetensorsWriter {
         _ tensors: [String: Tensor], metadata: [String: String] = [:], to path: String
     ) throws(CheckpointError) {
         let header = try header(for: tensors, metadata: metadata, path: path)
-        let temporary = "\(path).partial-\(getpid())"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw .ioFailure(path: temporary, reason: String(cString: strerror(errno))) }
-        do throws(CheckpointError) {
+        try writeAtomically(to: path) { descriptor throws(CheckpointError) in
             let length = UInt64(header.count)
             let prefixed = (0..<8).map { UInt8(truncatingIfNeeded: length >> (8 * UInt64($0))) } + header
             // Array.withUnsafeBytes is untyped-rethrows; carry the typed error out in a Result.
@@ -39,16 +36,6 @@ public enum SafetensorsWriter {
                     try writeAll(bytes, to: descriptor, path: path)
                 }
             }
-            guard close(descriptor) == 0 else { throw CheckpointError.ioFailure(path: path, reason: String(cString: strerror(errno))) }
-        } catch {
-            close(descriptor)
-            unlink(temporary)
-            throw error
-        }
-        guard rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw .ioFailure(path: path, reason: "rename failed: \(reason)")
         }
     }
 
