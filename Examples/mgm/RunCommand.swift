@@ -133,6 +133,7 @@ struct RunCommand: AsyncParsableCommand {
             extras["template"] = mgm.template.name
             extras["template_reason"] = mgm.templateChoice.reason
             extras["vision_precision"] = modelOptions.visionPrecision.rawValue
+            extras["decoder_precision"] = modelOptions.decoderPrecision.rawValue
             if json { Self.printJSON(turn.json.merging(extras) { $1 }) }
             history.append((text, turn.text))
             dumpFolder = nil

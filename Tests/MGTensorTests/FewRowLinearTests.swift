@@ -39,6 +39,43 @@ import Testing
         }
     }
 
+    @Test("bf16 activations: rows rounded to bf16, then a Float64-accurate product", arguments: [2, 3, 5, 8, 9, 16])
+    func bfloat16Activations(batch: Int) throws {
+        // 101 columns: three 32-wide vdpbf16ps steps and a masked tail; 37 rows: 3-row blocks and a tail.
+        let outFeatures = 37, inFeatures = 101
+        var generator = FewRowInputs(seed: UInt64(100 + batch))
+        let x = try Tensor(shape: [batch, inFeatures], values: (0..<batch * inFeatures).map { _ in generator.nextSigned() })
+        let weight = try Tensor(shape: [outFeatures, inFeatures], values: (0..<outFeatures * inFeatures).map { _ in generator.nextSigned() })
+            .converted(to: .bf16)
+        let bias = try Tensor(shape: [outFeatures], values: (0..<outFeatures).map { _ in generator.nextSigned() })
+        let result = try #require(try fewRowLinear(x, weight: weight, bias: bias, precision: .bfloat16Activations))
+        let packed = MatrixKernels.packedBF16Tier != nil
+        // At a packed tier the rows enter as bf16; elsewhere the mode leaves the product exact.
+        let input = packed ? try x.converted(to: .bf16).asFloat32().floats() : x.floats()
+        let exact = try weight.asFloat32().floats(), offsets = bias.floats(), got = result.floats()
+        var worst = 0.0, fromUnrounded = 0.0
+        for b in 0..<batch {
+            for r in 0..<outFeatures {
+                var sum = Double(offsets[r]), unrounded = Double(offsets[r]), magnitude = abs(Double(offsets[r]))
+                for k in 0..<inFeatures {
+                    let w = Double(exact[r * inFeatures + k])
+                    sum += Double(input[b * inFeatures + k]) * w
+                    unrounded += Double(x.floats()[b * inFeatures + k]) * w
+                    magnitude += abs(Double(input[b * inFeatures + k]) * w)
+                }
+                worst = max(worst, abs(Double(got[b * outFeatures + r]) - sum) / magnitude)
+                fromUnrounded = max(fromUnrounded, abs(Double(got[b * outFeatures + r]) - unrounded) / magnitude)
+            }
+        }
+        #expect(worst <= 1e-6, "batch \(batch): relative error \(worst) against the product of the rounded rows")
+        // The rounding is 2⁻⁹ per activation: it must show when the mode runs, and must not otherwise.
+        if packed {
+            #expect(fromUnrounded > 1e-5 && fromUnrounded < 1e-2, "batch \(batch): \(fromUnrounded) from the unrounded product")
+        } else {
+            #expect(fromUnrounded <= 1e-6)
+        }
+    }
+
     @Test("other shapes and types are left to the general path")
     func declines() throws {
         let weight = try Tensor(shape: [4, 8], values: [Float](repeating: 1, count: 32)).converted(to: .bf16)

@@ -14,6 +14,7 @@ image request joins four running streams: the running streams' inter-token gaps 
 while its image is encoded and its prompt prefilled.
 
 Usage: python3 Tools/server/bench_batching.py --model DIR [--mgm PATH] [--tokens 32] [--seconds 60] [--newcomer]
+       [--serve-arg=--decoder-precision --serve-arg=bf16]
 """
 import argparse
 import concurrent.futures
@@ -161,10 +162,12 @@ def main():
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--no-batching", action="store_true")
     parser.add_argument("--newcomer", action="store_true", help="measure the running streams' gaps while an image request joins")
+    parser.add_argument("--serve-arg", action="append", default=[],
+                        help="an extra `mgm serve` argument, e.g. --serve-arg=--decoder-precision --serve-arg=bf16")
     args = parser.parse_args()
     if args.mgm:
         os.environ["MGM"] = args.mgm
-    extra = ["--no-batching"] if args.no_batching else []
+    extra = (["--no-batching"] if args.no_batching else []) + args.serve_arg
     server = Server("--model", args.model, "--max-batch", "8", *extra, startup_seconds=900)
     try:
         print(f"load average at start: {os.getloadavg()[0]:.1f}", flush=True)

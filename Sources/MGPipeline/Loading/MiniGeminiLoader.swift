@@ -75,7 +75,10 @@ extension MiniGemini {
         let weights: any WeightStore
         do { weights = try openCheckpointWeights(directory: directory) } catch { throw .checkpoint(error) }
         let languageModel: DecoderModel
-        do { languageModel = try DecoderModel(configuration: configuration.decoder, weights: weights) } catch { throw .language(error) }
+        do {
+            languageModel = try DecoderModel(
+                configuration: configuration.decoder, weights: weights, options: DecoderLoadOptions(matrixPrecision: options.decoderPrecision))
+        } catch { throw .language(error) }
         report(.languageModel, "\(configuration.decoder.layerCount) layers, \(configuration.decoder.hiddenSize) wide")
 
         let (lowResolution, clipSource) = try Self.loadCLIP(

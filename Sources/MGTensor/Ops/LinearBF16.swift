@@ -54,7 +54,8 @@ public enum LinearPrecision: Sendable, Hashable {
     /// with F32 accumulation — what PyTorch does for a BF16 model (`F.linear` on bf16 tensors),
     /// half the work of ``float32`` on the packed kernels. Relative error ~1e-3 (2⁻⁹ per
     /// activation). Only multi-row products of BF16 weights at the AMX and AVX-512 BF16 tiers are
-    /// affected; single rows (decode) and every other path stay exact.
+    /// affected (prefill, and a batched decode step of several sequences); single rows (one
+    /// sequence's decode step) and every other path stay exact.
     case bfloat16Activations
 }
 

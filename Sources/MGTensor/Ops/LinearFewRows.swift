@@ -4,15 +4,21 @@ import CMGKernels
 // widened once for all rows, so the matrix streams from memory once per step. The multi-row GEMM
 // paths pack or convert the whole matrix first, which costs more than the product itself at B ≤ 16.
 // At eight rows the F32 multiply-adds (2 × 8 per weight) outweigh the weight traffic, so the
-// AVX-512 kernel is register-blocked (gemv_batched.c); lower tiers run its portable loop.
+// AVX-512 kernel is register-blocked (gemv_batched.c); lower tiers run its portable loop. With
+// `.bfloat16Activations` at a packed BF16 tier the rows are rounded to bf16 once and multiplied with
+// `vdpbf16ps` (gemv_batched_bf16act.c): half the instructions, as the multi-row products of that mode.
 
 /// The largest row count ``fewRowLinear(_:weight:bias:)`` takes.
 let fewRowLinearLimit = 16
 
 /// `x · Wᵀ (+ bias)` for `x` `[rows, in]` with 2 ≤ rows ≤ ``fewRowLinearLimit`` and a BF16 or F16
 /// `[out, in]` weight, F32 accumulation in 16 lanes per output (summed in lane order, then the
-/// column tail); nil for other inputs.
-func fewRowLinear(_ x: Tensor, weight: Tensor, bias: Tensor?) throws(TensorError) -> Tensor? {
+/// column tail); nil for other inputs. `precision` as for ``linear(_:weight:bias:precision:)``:
+/// `.bfloat16Activations` rounds the rows to bf16 where the packed BF16 kernels would (BF16 weights,
+/// ``MatrixKernels/packedBF16Tier`` set) and stays exact elsewhere.
+func fewRowLinear(
+    _ x: Tensor, weight: Tensor, bias: Tensor?, precision: LinearPrecision = .float32
+) throws(TensorError) -> Tensor? {
     let rows = x.rank == 2 ? x.shape[0] : 0
     guard (2...fewRowLinearLimit).contains(rows), weight.rank == 2, weight.dtype == .bf16 || weight.dtype == .f16,
           x.shape[1] == weight.shape[1], bias == nil || bias?.shape == [weight.shape[0]]
@@ -22,6 +28,10 @@ func fewRowLinear(_ x: Tensor, weight: Tensor, bias: Tensor?) throws(TensorError
     let outFeatures = weight.shape[0], inFeatures = weight.shape[1]
     var result = Tensor(uninitializedShape: [rows, outFeatures])
     let isBF16 = weight.dtype == .bf16
+    if isBF16, precision == .bfloat16Activations, MatrixKernels.packedBF16Tier != nil {
+        bfloat16ActivationRows(input, weight: weight, bias: biasValues, into: &result)
+        return result
+    }
     let weights = weight.storage.base.assumingMemoryBound(to: UInt16.self)
     let biasPointer = biasValues.map { UnsafePointer($0.storage.base.assumingMemoryBound(to: Float.self)) }
     input.withUnsafeFloats { xBuffer in
@@ -40,4 +50,26 @@ func fewRowLinear(_ x: Tensor, weight: Tensor, bias: Tensor?) throws(TensorError
     }
     withExtendedLifetime((weight, biasValues)) {}
     return result
+}
+
+/// The `.bfloat16Activations` form of ``fewRowLinear(_:weight:bias:precision:)``: `x` (F32,
+/// `[rows, in]`) rounded to bf16 once, then every weight row multiplied by all of them.
+private func bfloat16ActivationRows(_ x: Tensor, weight: Tensor, bias: Tensor?, into result: inout Tensor) {
+    let rows = x.shape[0], outFeatures = weight.shape[0], inFeatures = weight.shape[1]
+    var rounded = [UInt16](repeating: 0, count: rows * inFeatures)
+    x.withUnsafeFloats { source in mg_f32_to_bf16(source.baseAddress!, &rounded, rows * inFeatures) }
+    let weights = weight.storage.base.assumingMemoryBound(to: UInt16.self)
+    let biasPointer = bias.map { UnsafePointer($0.storage.base.assumingMemoryBound(to: Float.self)) }
+    rounded.withUnsafeBufferPointer { xBuffer in
+        result.withUnsafeMutableFloats { yBuffer in
+            let pointers = UncheckedSendable((weights, xBuffer.baseAddress!, biasPointer, yBuffer.baseAddress!))
+            Parallel.forEachChunk(count: outFeatures, minimumChunk: max(3, (1 << 16) / max(1, inFeatures))) { range in
+                let (w, x, bias, y) = pointers.value
+                mg_gemv_bf16_batch_bf16act(
+                    w + range.lowerBound * inFeatures, x, bias.map { $0 + range.lowerBound }, y + range.lowerBound, outFeatures,
+                    range.count, inFeatures, rows)
+            }
+        }
+    }
+    withExtendedLifetime((weight, bias)) {}
 }

@@ -9,7 +9,7 @@ package func linear(
 ) throws(TensorError) -> Tensor {
     switch weight {
     case .dense(let tensor):
-        if let result = try fewRowLinear(x, weight: tensor, bias: bias) { return result }
+        if let result = try fewRowLinear(x, weight: tensor, bias: bias, precision: precision) { return result }
         return try linear(x, weight: tensor, bias: bias, precision: precision)
     case .quantized(let matrix):
         return try quantizedLinear(x, weight: matrix, bias: bias)
