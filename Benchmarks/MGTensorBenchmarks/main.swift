@@ -5,7 +5,7 @@ import MGTensor
 // the conversion path vs PyTorch BF16), every non-GEMM op at model size next to PyTorch (fp32, same
 // thread count), and the whole models (CLIP ViT-L/14-336, ConvNeXt-L, a Gemma-2B-shaped decoder)
 // next to PyTorch, each pair measured in the same run.
-// Usage: MGTensorBenchmarks [--repeat N] [--no-torch] [--filter gemm|bf16|models|clip|convnext|gemma|prefill|tokenizer|tiers|vision-tiers|quant|gguf --model DIR|OP NAME]
+// Usage: MGTensorBenchmarks [--repeat N] [--no-torch] [--filter gemm|bf16|models|clip|convnext|gemma|prefill|decode|tokenizer|tiers|vision-tiers|quant|gguf --model DIR|OP NAME]
 
 let arguments = CommandLine.arguments
 func option(_ name: String) -> String? {
@@ -17,6 +17,10 @@ let filter = option("--filter")
 if filter == "prefill" {
     // Not part of the full run: Gemma-shape prefills only, for profiling.
     try profileGemmaPrefill(positions: 600, rounds: min(repeatCount, 3))
+    exit(0)
+}
+if filter == "decode" {
+    try runDecodeBenchmark(steps: option("--steps").flatMap(Int.init) ?? 12)
     exit(0)
 }
 if filter == "tokenizer" {

@@ -65,15 +65,20 @@ TARGET_AVX512 static inline __m512 widen16_f16(const uint16_t *p) {
 // R weight rows × NB input rows of 16-lane accumulators (R·NB ≤ 24 registers, plus R widened
 // weights and one x vector: within the 32 zmm registers). Each lane sums its column positions in
 // order, then the 16 lanes are summed in order and the tail added, as the portable loop does.
+// `ahead` points at R weight rows read by a later block: each is prefetched at the column being
+// multiplied (once per 64-byte line), because every block row starts a new page, where the hardware
+// prefetcher would restart (at 8 input rows, +15-30% GFLOP/s on a matrix that does not fit in cache).
 #define DEFINE_BLOCK(NAME, R, NB, WIDEN16, WIDEN)                                                  \
     TARGET_AVX512 static void NAME(const uint16_t *restrict w, const float *restrict x, const float *restrict bias, \
-                                   float *restrict y, size_t ldy, size_t cols) {                   \
+                                   float *restrict y, size_t ldy, size_t cols, const uint16_t *ahead) { \
         size_t body = cols - cols % LANES;                                                         \
         __m512 acc[R][NB];                                                                         \
         for (int i = 0; i < R; i++)                                                                \
             for (int b = 0; b < NB; b++) acc[i][b] = _mm512_setzero_ps();                          \
         for (size_t c = 0; c < body; c += LANES) {                                                 \
             __m512 wv[R];                                                                          \
+            if (c % 32 == 0)                                                                       \
+                for (int i = 0; i < R; i++) _mm_prefetch((const char *)(ahead + (size_t)i * cols + c), _MM_HINT_T1); \
             for (int i = 0; i < R; i++) wv[i] = WIDEN16(w + (size_t)i * cols + c);                 \
             for (int b = 0; b < NB; b++) {                                                         \
                 __m512 xv = _mm512_loadu_ps(x + (size_t)b * cols + c);                             \
@@ -111,13 +116,15 @@ TARGET_AVX512 static inline __m512 widen16_f16(const uint16_t *p) {
     DEFINE_BLOCK(PREFIX##_r3_b6, 3, 6, WIDEN16, WIDEN)                                             \
     DEFINE_BLOCK(PREFIX##_r3_b7, 3, 7, WIDEN16, WIDEN)                                             \
     DEFINE_BLOCK(PREFIX##_r3_b8, 3, 8, WIDEN16, WIDEN)                                             \
-    typedef void (*PREFIX##_fn)(const uint16_t *, const float *, const float *, float *, size_t, size_t); \
+    typedef void (*PREFIX##_fn)(const uint16_t *, const float *, const float *, float *, size_t, size_t, \
+                                const uint16_t *);                                                 \
     static const PREFIX##_fn PREFIX##_single[GROUP + 1] = {0, PREFIX##_r1_b1, PREFIX##_r1_b2, PREFIX##_r1_b3, \
         PREFIX##_r1_b4, PREFIX##_r1_b5, PREFIX##_r1_b6, PREFIX##_r1_b7, PREFIX##_r1_b8};           \
     static const PREFIX##_fn PREFIX##_wide[GROUP + 1] = {0, PREFIX##_r1_b1, PREFIX##_r4_b2, PREFIX##_r4_b3, \
         PREFIX##_r4_b4, PREFIX##_r3_b5, PREFIX##_r3_b6, PREFIX##_r3_b7, PREFIX##_r3_b8};           \
     static const int PREFIX##_height[GROUP + 1] = {0, 1, 4, 4, 4, 3, 3, 3, 3};                     \
-    /* Batches above eight read the matrix once per group of eight. */                          \
+    /* Batches above eight read the matrix once per group of eight. Blocks prefetch the block two  \
+       ahead (one to eight ahead measured alike); the last ones re-touch their own rows. */        \
     static void PREFIX(const uint16_t *w, const float *x, const float *bias, float *y, size_t ldy, size_t rows, \
                        size_t cols, size_t batch) {                                                \
         for (size_t first = 0; first < batch; first += GROUP) {                                    \
@@ -125,10 +132,12 @@ TARGET_AVX512 static inline __m512 widen16_f16(const uint16_t *p) {
             size_t height = (size_t)PREFIX##_height[count], r = 0;                                 \
             const float *xs = x + first * cols;                                                    \
             float *ys = y + first * ldy;                                                           \
-            for (; r + height <= rows; r += height)                                                \
-                PREFIX##_wide[count](w + r * cols, xs, bias ? bias + r : 0, ys + r, ldy, cols);    \
+            for (; r + height <= rows; r += height) {                                              \
+                const uint16_t *ahead = w + (r + 3 * height <= rows ? r + 2 * height : r) * cols;  \
+                PREFIX##_wide[count](w + r * cols, xs, bias ? bias + r : 0, ys + r, ldy, cols, ahead); \
+            }                                                                                      \
             for (; r < rows; r++)                                                                  \
-                PREFIX##_single[count](w + r * cols, xs, bias ? bias + r : 0, ys + r, ldy, cols);  \
+                PREFIX##_single[count](w + r * cols, xs, bias ? bias + r : 0, ys + r, ldy, cols, w + r * cols); \
         }                                                                                          \
     }
 
