@@ -11,7 +11,7 @@ import Testing
 /// above the F32 parity tolerance of 1e-4, which bf16 weights cannot reach).
 @Suite struct MiningPrecisionTests {
     /// Relative error (max |Δ| / max |expected|) allowed for the bf16 mode.
-    static let bound: Float = 1e-2  // measured 2.6e-3 (mining_clip_convnext) and 2.4e-3 (mining_tiny) at avx512bf16
+    static let bound: Float = 1e-2  // measured 2.1e-3 / 6.5e-4 (mining_clip_convnext / mining_tiny) at avx512bf16, 1.7e-3 / 6.6e-4 below it
     static let parityTolerance: Float = 1e-4
 
     @Test(arguments: ["mining_tiny", "mining_clip_convnext"])
