@@ -31,7 +31,12 @@ public struct PatchInfoMining: PatchMiner {
     /// High-resolution channel count `C_aux` (e.g. 2880).
     public var mapChannels: Int { key.inputSize }
 
-    /// - Parameter precision: the arithmetic of the large products (see ``precision``).
+    /// Combines three projectors whose sizes agree (query `C→C`, key and value `C_aux→C`).
+    /// - Parameters:
+    ///   - query: the low-resolution token projector.
+    ///   - key: the high-resolution pixel key projector.
+    ///   - value: the high-resolution pixel value projector.
+    ///   - precision: the arithmetic of the large products (see ``precision``).
     public init(
         query: NormalizedProjection, key: NormalizedProjection, value: NormalizedProjection, precision: LinearPrecision = .float32
     ) throws(MiningError) {
@@ -68,6 +73,7 @@ public struct PatchInfoMining: PatchMiner {
     ///   - prefix: the name prefix of the projectors (`model.` in the releases).
     ///   - tokenSize: the low-resolution token width `C` the towers make, if known.
     ///   - mapChannels: the high-resolution map's channel count `C_aux`, if known.
+    ///   - precision: the arithmetic of the large products (see ``precision``).
     public init(
         from store: some WeightStore, prefix: String = "model.", tokenSize: Int? = nil, mapChannels: Int? = nil,
         precision: LinearPrecision = .float32

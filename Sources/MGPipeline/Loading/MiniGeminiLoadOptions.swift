@@ -31,7 +31,7 @@ public struct MiniGeminiLoadOptions: Sendable {
     /// ``/MGVision/VisionPrecision/float32`` (the default, the parity path) or the opt-in
     /// ``/MGVision/VisionPrecision/bfloat16``, which runs them with bf16 weights and activations as
     /// the official code does on GPU (faster where the CPU has BF16 dot products; its error is
-    /// documented on ``/MGVision/VisionPrecision`` and ``/MGMining/PatchInfoMining/precision``).
+    /// documented on ``/MGVision/VisionPrecision`` and on `PatchInfoMining.precision`).
     public var visionPrecision: VisionPrecision = .float32
     /// Accept memory-mapped weights larger than the available memory (only copies and activations
     /// must fit; mapped pages are then re-read from disk as needed, see ``MemoryEstimate/check(availableBytes:allowPaging:)``).
