@@ -43,7 +43,7 @@ let package = Package(
             name: "MGTensor",
             dependencies: ["COpenBLAS", "CMGKernels", .product(name: "Logging", package: "swift-log")]
         ),
-        .target(name: "MGVision", dependencies: ["MGTensor", "CMGImageCodecs"]),
+        .target(name: "MGVision", dependencies: ["MGTensor", "CMGKernels", "CMGImageCodecs"]),
         .target(name: "MGMining", dependencies: ["MGTensor"]),
         .target(name: "MGLanguage", dependencies: ["MGTensor"]),
         .target(

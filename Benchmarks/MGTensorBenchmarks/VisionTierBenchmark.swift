@@ -86,6 +86,7 @@ func runVisionTierBenchmarks(repositoryRoot root: URL, repeat count: Int, withTo
             "ConvNeXt-L @768, fused map", exact: exactTiming, fast: fastTiming, error: error,
             torch32: torchTiming("convnext_l", ["size": 768]),
             torch16: tier >= .avx512BF16 ? torchTiming("convnext_l", ["size": 768, "dtype": "bf16"]) : nil)
+        try convNeXtTowerParts(exact: exact, fast: fast, pixels: pixels)
     }
     try clipLayerBreakdown(repeat: runs)
     try convNeXtBlockBreakdown(repeat: runs)
@@ -198,4 +199,40 @@ private func convNeXtBlockBreakdown(repeat runs: Int) throws {
         print("| \(name) | \(fixed(exact, 0)) | \(fixed(fast, 0)) |")
     }
     print("| **sum** | \(fixed(sums.0, 0)) | \(fixed(sums.1, 0)) |")
+}
+
+/// The whole ConvNeXt-L @768 tower split into its parts, each summed over the run (one warm run per
+/// mode, CPU ms per thread): every operation the tower runs is inside one part, so the parts add up to
+/// the tower's time (`stageOutputs(_:mark:)` reads the clock after each part, then the fusion).
+private func convNeXtTowerParts(exact: ConvNeXtTower, fast: ConvNeXtTower, pixels: Tensor) throws {
+    func cpuMs() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now)
+        return (Double(now.tv_sec) * 1e3 + Double(now.tv_nsec) / 1e6) / Double(Parallel.threadCount)
+    }
+    func parts(_ tower: ConvNeXtTower) throws -> (order: [String], ms: [String: Double]) {
+        var order = [String](), ms = [String: Double]()
+        var last = cpuMs()
+        let mark: (String) -> Void = { name in
+            let now = cpuMs()
+            if ms[name] == nil { order.append(name) }
+            ms[name, default: 0] += now - last
+            last = now
+        }
+        let outputs = try tower.stageOutputs(pixels, mark: mark)
+        _ = try ConvNeXtTower.fuse(outputs)
+        mark("fusion (3 bilinear resizes into the 2880-channel map)")
+        return (order, ms)
+    }
+    _ = try exact.encode(pixels)  // warm-up of both
+    _ = try fast.encode(pixels)
+    let a = try parts(exact), b = try parts(fast)
+    print("\n| ConvNeXt-L @768 whole tower by part (one run) | exact ms (CPU/thread) | bf16 ms (CPU/thread) |")
+    print("|---|---|---|")
+    var names = a.order
+    for name in b.order where !names.contains(name) { names.append(name) }
+    for name in names {
+        print("| \(name) | \(a.ms[name].map { fixed($0, 0) } ?? "–") | \(b.ms[name].map { fixed($0, 0) } ?? "–") |")
+    }
+    print("| **total** | \(fixed(a.ms.values.reduce(0, +), 0)) | \(fixed(b.ms.values.reduce(0, +), 0)) |")
 }

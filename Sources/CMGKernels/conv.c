@@ -1,5 +1,6 @@
 // Convolution helpers: im2col for the GEMM path and a direct depthwise kernel.
 #include "mg_conv.h"
+#include "pointwise_math.h"
 #include <string.h>
 
 typedef ptrdiff_t sidx;
@@ -188,5 +189,58 @@ void mg_fill_rows_with_scalars(const float *values, float *out, size_t rows, siz
         const float v = values ? values[r] : 0.0f;
         float *restrict dst = out + r * ld;
         for (size_t c = 0; c < cols; c++) dst[c] = v;
+    }
+}
+
+// fc1's epilogue in a channel-major ConvNeXt MLP: the bias is one value per row (hidden channel), and
+// the exact GELU is the formula of mg_activation(MG_ACT_GELU_ERF), so this equals an add followed by
+// gelu, in one pass over the hidden block instead of two (plus the second pass's fresh output).
+MG_WIDE void bias_gelu_row(float *x, float b, size_t n) {
+    MG_WIDE_LOOP for (size_t i = 0; i < n; i++) x[i] = mg_gelu_erf_scalar(x[i] + b);
+}
+
+MG_MULTIVERSION
+void mg_bias_gelu_rows(float *x, const float *bias, size_t rows, size_t cols, size_t ld) {
+    for (size_t r = 0; r < rows; r++) bias_gelu_row(x + r * ld, bias ? bias[r] : 0.0f, cols);
+}
+
+// The scalar reference of mg_bias_gelu_rows for the tier tests (no vectorisation pragmas).
+void mg_bias_gelu_rows_reference(float *x, const float *bias, size_t rows, size_t cols, size_t ld) {
+    for (size_t r = 0; r < rows; r++)
+        for (size_t c = 0; c < cols; c++) x[r * ld + c] = mg_gelu_erf_scalar(x[r * ld + c] + (bias ? bias[r] : 0.0f));
+}
+
+// Layout moves of the bf16-mode ConvNeXt MLP, whose packed products take pixel rows while the tower
+// keeps channel-major maps: 16×16 tiles so both the strided reads and the strided writes stay within
+// a few cache lines per tile.
+enum { TILE = 16 };
+
+MG_MULTIVERSION
+void mg_columns_to_rows(const float *src, size_t ld, size_t channels, size_t first, size_t count, float *dst) {
+    for (size_t j0 = first; j0 < first + count; j0 += TILE) {
+        const size_t j1 = j0 + TILE < first + count ? j0 + TILE : first + count;
+        for (size_t c0 = 0; c0 < channels; c0 += TILE) {
+            const size_t c1 = c0 + TILE < channels ? c0 + TILE : channels;
+            for (size_t j = j0; j < j1; j++) {
+                float *restrict row = dst + j * channels;
+                for (size_t c = c0; c < c1; c++) row[c] = src[c * ld + j];
+            }
+        }
+    }
+}
+
+MG_MULTIVERSION
+void mg_add_rows_to_columns(const float *rows, size_t channels, size_t count, size_t first_channel, size_t channel_count,
+                            float *x, size_t ld) {
+    const size_t end = first_channel + channel_count;
+    for (size_t c0 = first_channel; c0 < end; c0 += TILE) {
+        const size_t c1 = c0 + TILE < end ? c0 + TILE : end;
+        for (size_t j0 = 0; j0 < count; j0 += TILE) {
+            const size_t j1 = j0 + TILE < count ? j0 + TILE : count;
+            for (size_t c = c0; c < c1; c++) {
+                float *restrict column = x + c * ld;
+                for (size_t j = j0; j < j1; j++) column[j] += rows[j * channels + c];
+            }
+        }
     }
 }

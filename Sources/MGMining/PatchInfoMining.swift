@@ -16,13 +16,30 @@ public struct PatchInfoMining: PatchMiner {
     public let query: NormalizedProjection
     public let key: NormalizedProjection
     public let value: NormalizedProjection
+    /// The arithmetic of the three large products (the query projection, the key weight folded into
+    /// the query, the value projection): `.float32` (the default, the exact path the parity tests
+    /// use) or `.bfloat16Activations`, the bf16 vision mode (`VisionPrecision.bfloat16`), where
+    /// those products take bf16 weights and bf16-rounded activations with F32 accumulation (~1e-3
+    /// relative error). The standardisation, logits, softmax and weighted sums stay F32.
+    public let precision: LinearPrecision
+    /// bf16 copies of the product weights in the bf16 mode: query `[C, C]`, the key weight
+    /// transposed `[C_aux, C]` (so `q·W_k` is a `linear`), value `[C, C_aux]`; nil in the exact mode.
+    let productWeights: (query: Tensor, keyTransposed: Tensor, value: Tensor)?
 
     /// Token width `C` (CLIP hidden size, e.g. 1024).
     public var tokenSize: Int { query.inputSize }
     /// High-resolution channel count `C_aux` (e.g. 2880).
     public var mapChannels: Int { key.inputSize }
 
-    public init(query: NormalizedProjection, key: NormalizedProjection, value: NormalizedProjection) throws(MiningError) {
+    /// Combines three projectors whose sizes agree (query `C→C`, key and value `C_aux→C`).
+    /// - Parameters:
+    ///   - query: the low-resolution token projector.
+    ///   - key: the high-resolution pixel key projector.
+    ///   - value: the high-resolution pixel value projector.
+    ///   - precision: the arithmetic of the large products (see ``precision``).
+    public init(
+        query: NormalizedProjection, key: NormalizedProjection, value: NormalizedProjection, precision: LinearPrecision = .float32
+    ) throws(MiningError) {
         let c = query.inputSize
         guard query.outputSize == c, key.outputSize == c, value.outputSize == c, value.inputSize == key.inputSize else {
             throw .shapeMismatch(
@@ -35,6 +52,18 @@ public struct PatchInfoMining: PatchMiner {
         self.query = query
         self.key = key
         self.value = value
+        self.precision = precision
+        if precision == .bfloat16Activations {
+            do {
+                productWeights = (
+                    try query.weight.converted(to: .bf16),
+                    try permute(key.weight, [1, 0]).converted(to: .bf16),
+                    try value.weight.converted(to: .bf16)
+                )
+            } catch { throw .tensor(error) }
+        } else {
+            productWeights = nil
+        }
     }
 
     /// Loads the projectors under their MGM names (`<prefix>vlm_uni_query_projector.0.weight`, …),
@@ -44,14 +73,19 @@ public struct PatchInfoMining: PatchMiner {
     ///   - prefix: the name prefix of the projectors (`model.` in the releases).
     ///   - tokenSize: the low-resolution token width `C` the towers make, if known.
     ///   - mapChannels: the high-resolution map's channel count `C_aux`, if known.
-    public init(from store: some WeightStore, prefix: String = "model.", tokenSize: Int? = nil, mapChannels: Int? = nil) throws(MiningError) {
+    ///   - precision: the arithmetic of the large products (see ``precision``).
+    public init(
+        from store: some WeightStore, prefix: String = "model.", tokenSize: Int? = nil, mapChannels: Int? = nil,
+        precision: LinearPrecision = .float32
+    ) throws(MiningError) {
         try self.init(
             query: NormalizedProjection(
                 from: store, prefix: prefix + "vlm_uni_query_projector", inputSize: tokenSize, outputSize: tokenSize),
             key: NormalizedProjection(
                 from: store, prefix: prefix + "vlm_uni_aux_projector", inputSize: mapChannels, outputSize: tokenSize),
             value: NormalizedProjection(
-                from: store, prefix: prefix + "vlm_uni_val_projector", inputSize: mapChannels, outputSize: tokenSize))
+                from: store, prefix: prefix + "vlm_uni_val_projector", inputSize: mapChannels, outputSize: tokenSize),
+            precision: precision)
     }
 
     public func mine(tokens: Tensor, highResolutionMap: Tensor) throws(MiningError) -> Tensor {
@@ -108,8 +142,17 @@ public struct PatchInfoMining: PatchMiner {
         let candidates = g.block * g.block
 
         // q: [N·T, C]; folded key query q' = ((q W_k) ⊙ γ_k) / √C: [N·T, C_aux]; offset q·(W_k β_k + b_k) / √C: [N·T, 1].
-        let q = try query.project(tokens.reshaped([g.batch * g.tokens, g.channels]))
-        let foldedQuery = try MGTensor.scale(mul(matmul(q, key.weight.asFloat32()), key.normWeight), by: scale)
+        let rows = try tokens.reshaped([g.batch * g.tokens, g.channels])
+        let q: Tensor, keyProduct: Tensor
+        if let productWeights {
+            let normed = try layerNorm(rows, weight: query.normWeight, bias: query.normBias, eps: query.epsilon)
+            q = try linear(normed, weight: productWeights.query, bias: query.bias, precision: precision)
+            keyProduct = try linear(q, weight: productWeights.keyTransposed, precision: precision)
+        } else {
+            q = try query.project(rows)
+            keyProduct = try matmul(q, key.weight.asFloat32())
+        }
+        let foldedQuery = try MGTensor.scale(mul(keyProduct, key.normWeight), by: scale)
         let keyOffset = try linear(key.normBias.reshaped([1, g.mapChannels]), weight: key.weight, bias: key.bias)
         let logitOffset = try MGTensor.scale(matmul(q, keyOffset.reshaped([g.channels, 1])), by: scale)
 
@@ -136,7 +179,9 @@ public struct PatchInfoMining: PatchMiner {
         }
         // Value projection of the weighted standardised pixels: W_v(γ_v ⊙ s + β_v) + b_v.
         let summed = try concat(weightedPixels, axis: 0)
-        let mined = try linear(add(mul(summed, value.normWeight), value.normBias), weight: value.weight, bias: value.bias)
+        let mined = try linear(
+            add(mul(summed, value.normWeight), value.normBias), weight: productWeights?.value ?? value.weight, bias: value.bias,
+            precision: precision)
         let logits = recordLogits ? try concat(logitRows, axis: 0).reshaped([g.batch, g.tokens, 1, candidates]) : nil
         return (try mined.reshaped([g.batch, g.tokens, g.channels]), logits)
     }

@@ -30,4 +30,19 @@ size_t mg_depthwise_scratch_floats(const mg_conv_geometry *g);
 /// Fills each of `rows` rows (length `cols`, stride `ld`) of `out` with `values[r]`.
 void mg_fill_rows_with_scalars(const float *values, float *out, size_t rows, size_t cols, size_t ld);
 
+/// In place, for `rows` rows of `cols` floats `ld` apart: `x = gelu(x + bias[row])` with the exact
+/// (erf) GELU of mg_activation(MG_ACT_GELU_ERF); `bias` may be NULL. `_reference` is the plain scalar
+/// loop the tier tests compare against.
+void mg_bias_gelu_rows(float *x, const float *bias, size_t rows, size_t cols, size_t ld);
+void mg_bias_gelu_rows_reference(float *x, const float *bias, size_t rows, size_t cols, size_t ld);
+
+/// Pixel rows from a channel-major map: `dst[j][c] = src[c·ld + j]` for `c < channels` and
+/// `j` in `first ..< first + count`.
+void mg_columns_to_rows(const float *src, size_t ld, size_t channels, size_t first, size_t count, float *dst);
+
+/// Adds pixel rows into a channel-major map: `x[c·ld + j] += rows[j·channels + c]` for `j < count` and
+/// `c` in `first_channel ..< first_channel + channel_count`.
+void mg_add_rows_to_columns(const float *rows, size_t channels, size_t count, size_t first_channel, size_t channel_count,
+                            float *x, size_t ld);
+
 #endif

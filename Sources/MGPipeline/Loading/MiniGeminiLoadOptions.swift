@@ -28,10 +28,11 @@ public struct MiniGeminiLoadOptions: Sendable {
     /// Before loading, estimate the memory the checkpoint needs (``MemoryEstimate``) and refuse
     /// with ``MiniGeminiError/limitExceeded(what:value:limit:)`` when it exceeds what is available.
     public var checksMemory: Bool = true
-    /// The arithmetic of both vision towers' linear products: ``/MGVision/VisionPrecision/float32``
-    /// (the default, the parity path) or the opt-in ``/MGVision/VisionPrecision/bfloat16``, which
-    /// runs them with bf16 weights and activations as the official code does on GPU (faster where
-    /// the CPU has BF16 dot products; its error is documented on ``/MGVision/VisionPrecision``).
+    /// The arithmetic of both vision towers' linear products and of patch info mining's projections:
+    /// ``/MGVision/VisionPrecision/float32`` (the default, the parity path) or the opt-in
+    /// ``/MGVision/VisionPrecision/bfloat16``, which runs them with bf16 weights and activations as
+    /// the official code does on GPU (faster where the CPU has BF16 dot products; its error is
+    /// documented on ``/MGVision/VisionPrecision`` and on `PatchInfoMining.precision`).
     public var visionPrecision: VisionPrecision = .float32
     /// The arithmetic of the decoder's multi-row products with BF16 weights (prefill, and a batched
     /// decode step of several sequences): `.float32` (the default, F32-accurate) or the opt-in

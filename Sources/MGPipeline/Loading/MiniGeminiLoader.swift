@@ -94,7 +94,11 @@ extension MiniGemini {
                 throw .incompatibleComponents("config.json says mm_hidden_size_aux \(stated) but the ConvNeXt tower makes \(tower.channels) channels")
             }
             highResolution = tower
-            do { miner = try PatchInfoMining(from: weights, prefix: "model.", mapChannels: tower.channels) } catch { throw .mining(error) }
+            // The bf16 vision mode covers mining's products too (issue #16).
+            let miningPrecision: LinearPrecision = options.visionPrecision == .bfloat16 ? .bfloat16Activations : .float32
+            do {
+                miner = try PatchInfoMining(from: weights, prefix: "model.", mapChannels: tower.channels, precision: miningPrecision)
+            } catch { throw .mining(error) }
             report(.highResolutionTower, folder.path + Self.architectureNote(convNeXtSource))
         }
         if let stated = configuration.lowResolutionWidth, stated != lowResolution.tokenSize {

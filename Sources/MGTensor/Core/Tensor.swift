@@ -34,7 +34,7 @@ public struct Tensor: Sendable {
     }
 
     /// Creates an uninitialised F32 tensor for an operation's result. `shape` must be valid.
-    init(uninitializedShape shape: [Int]) {
+    package init(uninitializedShape shape: [Int]) {
         guard let count = Shape.elementCount(shape) else { preconditionFailure("invalid shape \(shape)") }
         self.init(shape: shape, count: count, storage: TensorStorage(allocating: count * 4, dtype: .f32))
     }

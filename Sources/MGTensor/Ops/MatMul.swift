@@ -140,7 +140,7 @@ func checkBLASDimensions(_ values: [Int], operation: String) throws(TensorError)
 
 /// C[m, n] = alpha · A[m, k] · B (+ beta · C), all row-major and densely packed, where B is
 /// [k, n], or [n, k] read transposed when `transposeB`. `ldc` defaults to `n`.
-func sgemmRowMajor(
+package func sgemmRowMajor(
     m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int? = nil,
     b: UnsafePointer<Float>, ldb: Int? = nil, transposeB: Bool,
     beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil

@@ -1,8 +1,13 @@
+import CMGKernels
 import MGTensor
 
 // The pieces of timm's ConvNeXt (timm/models/convnext.py: the `stem` Sequential, ConvNeXtStage,
 // ConvNeXtBlock with conv_mlp=False) in inference mode. Activations stay NCHW throughout; each
 // block's MLP runs channel-major on [C, pixels] columns (see ConvNeXtBlock).
+
+/// Called after each part of the tower with the part's name (``ConvNeXtTower/stageOutputs(_:mark:)``):
+/// the benchmark's per-part breakdown reads a clock there.
+package typealias PartMark = (String) -> Void
 
 /// `stem`: Conv2d(3→C0, k=s=4, bias) → LayerNorm2d(C0).
 struct ConvNeXtStem: Sendable {
@@ -64,13 +69,15 @@ struct ConvNeXtStage: Sendable {
     }
 
     /// Runs the stage on `x` (`[N, C_{s−1}, H, W]` → `[N, C_s, H/2, W/2]`, or same size for s = 0).
-    func callAsFunction(_ x: inout Tensor) throws(TensorError) {
+    func callAsFunction(_ x: inout Tensor, mark: PartMark? = nil) throws(TensorError) {
         if let downsample {
             let normed = try layerNorm2d(x, weight: downsample.normWeight, bias: downsample.normBias, eps: eps)
+            mark?("downsample LayerNorm2d")
             x = try conv2d(normed, weight: downsample.convWeight, bias: downsample.convBias, stride: (2, 2))
+            mark?("downsample 2×2 conv")
         }
         for block in blocks {
-            try block(&x)
+            try block(&x, mark: mark)
         }
     }
 }
@@ -101,7 +108,7 @@ struct ConvNeXtBlock: Sendable {
     /// Upper bound on the hidden activations (`[N, 4C, columns]` floats) of one MLP chunk.
     let mlpChunkFloats: Int
     /// ``VisionPrecision/bfloat16``: fc1 and fc2 (gamma folded) are bf16 `[out, in]` weights and the
-    /// MLP runs pixel-major (see ``rowMajorMLP(_:)``).
+    /// MLP runs pixel-major (see ``fusedBF16MLP(_:adding:mark:)``).
     let precision: VisionPrecision
 
     init(
@@ -156,17 +163,29 @@ struct ConvNeXtBlock: Sendable {
     }
 
     /// Updates `x` (`[N, C, H, W]`) in place: `x += block(x)`.
-    func callAsFunction(_ x: inout Tensor) throws(TensorError) {
+    func callAsFunction(_ x: inout Tensor, mark: PartMark? = nil) throws(TensorError) {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let pad = kernelSize / 2
         let spatial = try conv2d(x, weight: depthwiseWeight, bias: depthwiseBias, padding: (pad, pad), groups: c)
+        mark?("block depthwise 7×7")
         let normed = try layerNorm2d(spatial, weight: normWeight, bias: normBias, eps: eps).reshaped([n, c, h * w])
+        mark?("block LayerNorm2d")
 
         // Large maps run the MLP on a few equal chunks of columns, so the hidden activations stay
         // under glibc's 32 MB mmap ceiling: reused from the heap instead of a fresh zero-filled
         // mapping per block (113 MB per product at stage 0 of a 768×768 input). At 768 that is
         // 4 chunks in stage 0, 2 in stage 1 and none after.
         let pixels = h * w, hidden = fc1Bias1D.shape[0]
+        if usesFusedExactMLP || precision == .bfloat16 {
+            try addInPlace(&x, residualBias)
+            mark?("block residual bias")
+            if precision == .bfloat16 {
+                try fusedBF16MLP(normed, adding: &x, mark: mark)
+            } else {
+                try fusedExactMLP(normed, adding: &x, mark: mark)
+            }
+            return
+        }
         let chunks = max(1, (n * pixels * hidden + mlpChunkFloats - 1) / mlpChunkFloats)
         var mixed: Tensor  // [N, C, P]
         if chunks == 1 {
@@ -179,14 +198,116 @@ struct ConvNeXtBlock: Sendable {
             }
             mixed = try concat(pieces, axis: 2)
         }
+        mark?("block MLP (unfused path)")
         if let gamma { try mulInPlace(&mixed, gamma) }
         try addInPlace(&x, mixed.reshaped([n, c, h, w]))
         try addInPlace(&x, residualBias)
+        mark?("block residual (unfused path)")
+    }
+
+    /// The exact path with F32 weights on `sgemm` (no AMX packing): ``fusedExactMLP(_:adding:mark:)``.
+    private var usesFusedExactMLP: Bool {
+        precision == .float32 && fc1Packed == nil && fc2Packed == nil && gamma == nil && fc1Weight.dtype == .f32
+            && fc2Weight.dtype == .f32 && fc1Bias1D.dtype == .f32
+    }
+
+    /// `x += fc2'(gelu(fc1(normed)))` (fc2' with gamma folded, no bias) on `sgemm`, with no tensor
+    /// between the products: per chunk of pixel columns, fc1 reads the chunk of `normed` in place
+    /// (`ldb` = pixels) into one reused hidden block, the bias and GELU run in one pass over it
+    /// (``mg_bias_gelu_rows``), and fc2 accumulates into the residual stream (`beta = 1`, `ldc` =
+    /// pixels). This replaces the column slices and their concatenation, the separate bias add, GELU
+    /// output, fc2 output and residual add of the unfused path (one read and write of `[C, P]` or
+    /// `[4C, P]` floats each). Chunks keep the hidden block under `mlpChunkFloats`.
+    private func fusedExactMLP(_ normed: Tensor, adding x: inout Tensor, mark: PartMark?) throws(TensorError) {
+        let (n, c) = (x.shape[0], x.shape[1]), pixels = x.count / max(1, n * c), hidden = fc1Bias1D.shape[0]
+        let chunks = max(1, (pixels * hidden + mlpChunkFloats - 1) / mlpChunkFloats)
+        let columns = (pixels + chunks - 1) / chunks
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: hidden * columns)
+        defer { scratch.deallocate() }
+        let input = try normed.asFloat32()
+        input.withUnsafeFloats { normedBuffer in
+            fc1Weight.withUnsafeFloats { w1 in
+                fc2Weight.withUnsafeFloats { w2 in
+                    fc1Bias1D.withUnsafeFloats { bias in
+                        x.withUnsafeMutableFloats { xBuffer in
+                            let (w1, w2, bias) = (w1.baseAddress!, w2.baseAddress!, bias.baseAddress!)
+                            for image in 0..<n {
+                                let source = normedBuffer.baseAddress! + image * c * pixels
+                                let target = xBuffer.baseAddress! + image * c * pixels
+                                for start in stride(from: 0, to: pixels, by: columns) {
+                                    let width = min(columns, pixels - start)
+                                    sgemmRowMajor(
+                                        m: hidden, n: width, k: c, a: w1, b: source + start, ldb: pixels, transposeB: false,
+                                        c: scratch, ldc: width)
+                                    mark?("block fc1 sgemm")
+                                    // ~16K outputs per piece at least; GELU is ~20 flops per value.
+                                    Parallel.forEachChunk(count: hidden, minimumChunk: max(1, 16_384 / width)) { rows in
+                                        mg_bias_gelu_rows(scratch + rows.lowerBound * width, bias + rows.lowerBound, rows.count, width, width)
+                                    }
+                                    mark?("block bias + GELU")
+                                    sgemmRowMajor(
+                                        m: c, n: width, k: hidden, a: w2, b: scratch, transposeB: false, beta: 1, c: target + start,
+                                        ldc: pixels)
+                                    mark?("block fc2 sgemm (+ residual)")
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `x += fc2'(gelu(fc1(normed)))` in the bf16 mode: the packed bf16 kernels multiply pixel rows,
+    /// so per chunk of columns the chunk is gathered into `[p, C]` rows straight from `normed`
+    /// (``mg_columns_to_rows``), fc1 (with its bias) and fc2 run on the rows with GELU in place
+    /// between them, and fc2's rows are added into the channel-major residual stream
+    /// (``mg_add_rows_to_columns``): no column slices, concatenation, transposed copies of the
+    /// output or separate residual pass.
+    private func fusedBF16MLP(_ normed: Tensor, adding x: inout Tensor, mark: PartMark?) throws(TensorError) {
+        let (n, c) = (x.shape[0], x.shape[1]), pixels = x.count / max(1, n * c), hidden = fc1Bias1D.shape[0]
+        let chunks = max(1, (pixels * hidden + mlpChunkFloats - 1) / mlpChunkFloats)
+        let columns = (pixels + chunks - 1) / chunks
+        let input = try normed.asFloat32()
+        for image in 0..<n {
+            for start in stride(from: 0, to: pixels, by: columns) {
+                let width = min(columns, pixels - start)
+                var rows = Tensor(uninitializedShape: [width, c])
+                input.withUnsafeFloats { normedBuffer in
+                    rows.withUnsafeMutableFloats { rowBuffer in
+                        let (source, target) = (normedBuffer.baseAddress! + image * c * pixels + start, rowBuffer.baseAddress!)
+                        Parallel.forEachChunk(count: width, minimumChunk: max(16, 16_384 / c)) { range in
+                            mg_columns_to_rows(source, pixels, c, range.lowerBound, range.count, target)
+                        }
+                    }
+                }
+                mark?("block pixel rows (bf16 mode)")
+                var expanded = try linear(rows, weight: fc1Weight, bias: fc1Bias1D, precision: .bfloat16Activations)
+                mark?("block fc1 bf16")
+                expanded.withUnsafeMutableFloats { buffer in
+                    let base = buffer.baseAddress!
+                    Parallel.forEachChunk(count: width, minimumChunk: max(1, 16_384 / hidden)) { range in
+                        mg_bias_gelu_rows(base + range.lowerBound * hidden, nil, range.count, hidden, hidden)
+                    }
+                }
+                mark?("block GELU")
+                let mixed = try linear(expanded, weight: fc2Weight, precision: .bfloat16Activations)  // [p, C]
+                mark?("block fc2 bf16")
+                mixed.withUnsafeFloats { mixedBuffer in
+                    x.withUnsafeMutableFloats { xBuffer in
+                        let (source, target) = (mixedBuffer.baseAddress!, xBuffer.baseAddress! + image * c * pixels + start)
+                        Parallel.forEachChunk(count: c, minimumChunk: max(16, 16_384 / width)) { range in
+                            mg_add_rows_to_columns(source, c, width, range.lowerBound, range.count, target, pixels)
+                        }
+                    }
+                }
+                mark?("block add rows to the residual (bf16 mode)")
+            }
+        }
     }
 
     /// `fc2(gelu(fc1(columns)))` on `[N, C, p]` pixel columns, without the fc2 bias.
     private func mlp(_ columns: Tensor) throws(TensorError) -> Tensor {
-        if precision == .bfloat16 { return try rowMajorMLP(columns) }
         // Each weight is packed when its reduction length allows (tiny widths may leave fc1 out).
         var expanded: Tensor  // [N, 4C, p]
         if let fc1Packed {
@@ -197,15 +318,5 @@ struct ConvNeXtBlock: Sendable {
         }
         if let fc2Packed { return try matmul(fc2Packed, gelu(expanded)) }
         return try matmul(fc2Weight, gelu(expanded))  // [N, C, p]
-    }
-
-    /// The MLP of ``VisionPrecision/bfloat16``: the packed bf16 kernels multiply pixel rows by
-    /// `[out, in]` weights (`X·Wᵀ`), so the columns are transposed to `[N, p, C]` and back; the two
-    /// transposes move 2·C·p floats against the 16·C²·p multiply-adds of the products.
-    private func rowMajorMLP(_ columns: Tensor) throws(TensorError) -> Tensor {
-        let rows = try permute(columns, [0, 2, 1])  // [N, p, C]
-        let expanded = try linear(rows, weight: fc1Weight, bias: fc1Bias1D, precision: .bfloat16Activations)
-        let mixed = try linear(gelu(expanded), weight: fc2Weight, precision: .bfloat16Activations)  // [N, p, C]
-        return try permute(mixed, [0, 2, 1])
     }
 }

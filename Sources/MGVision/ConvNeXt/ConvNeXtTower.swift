@@ -1,3 +1,4 @@
+import CMGKernels
 import Foundation
 import MGTensor
 
@@ -108,6 +109,12 @@ public final class ConvNeXtTower: HighResolutionFeatureEncoder {
     /// - Returns: one `[N, widths[s], H / (4·2^s), W / (4·2^s)]` F32 tensor per stage.
     /// - Throws: ``VisionError/invalidInput(expected:actual:)`` for other shapes.
     public func stageOutputs(_ pixels: Tensor) throws(VisionError) -> [Tensor] {
+        try stageOutputs(pixels, mark: nil)
+    }
+
+    /// ``stageOutputs(_:)``, calling `mark` with a part's name after each part (stem, downsample, the
+    /// block's operations) for the benchmark's per-part breakdown.
+    package func stageOutputs(_ pixels: Tensor, mark: PartMark?) throws(VisionError) -> [Tensor] {
         let minimum = minimumImageSize
         guard pixels.rank == 4, pixels.shape[0] > 0, pixels.shape[1] == configuration.inputChannels,
             pixels.shape[2] >= minimum, pixels.shape[3] >= minimum
@@ -116,9 +123,10 @@ public final class ConvNeXtTower: HighResolutionFeatureEncoder {
         }
         return try tensorOp(VisionError.tensor) { () throws(TensorError) in
             var x = try stem(pixels)  // [N, C0, H/4, W/4]
+            mark?("stem (4×4 conv + LayerNorm2d)")
             var outputs = [Tensor]()
             for stage in stages {
-                try stage(&x)
+                try stage(&x, mark: mark)
                 outputs.append(x)
             }
             return outputs
@@ -144,10 +152,73 @@ public final class ConvNeXtTower: HighResolutionFeatureEncoder {
         guard let first = stages.first, first.rank == 4 else {
             throw .invalidArgument(operation: "ConvNeXt fuse", reason: "expects rank-4 stage outputs")
         }
-        var parts = [first]
-        for stage in stages.dropFirst() {
-            parts.append(try interpolateBilinear(stage, size: (first.shape[2], first.shape[3])))
+        let (batch, height, width) = (first.shape[0], first.shape[2], first.shape[3])
+        guard stages.allSatisfy({ $0.rank == 4 && $0.shape[0] == batch && $0.shape[2] > 0 && $0.shape[3] > 0 }), height > 0, width > 0
+        else {
+            throw .invalidArgument(operation: "ConvNeXt fuse", reason: "stage outputs \(stages.map(\.shape)) differ in batch or are empty")
         }
-        return try concat(parts, axis: 1)
+        let channels = stages.reduce(0) { $0 + $1.shape[1] }, plane = height * width
+        guard Shape.elementCount([batch, channels, height, width]) != nil else { throw .invalidShape([batch, channels, height, width]) }
+        // Each stage is resized straight into its channel range of the result: no resized copies
+        // and no concatenation pass over the ~425 MB map (ConvNeXt-L at 768).
+        var fused = Tensor(uninitializedShape: [batch, channels, height, width])
+        var offset = 0
+        for stage in stages {
+            let source = try stage.asFloat32()
+            let (c, inH, inW) = (source.shape[1], source.shape[2], source.shape[3])
+            let taps = inH == height && inW == width ? nil : BilinearTaps(inH: inH, inW: inW, outH: height, outW: width)
+            source.withUnsafeFloats { input in
+                fused.withUnsafeMutableFloats { output in
+                    let (src, dst) = (input.baseAddress!, output.baseAddress!)
+                    for image in 0..<batch {
+                        let from = src + image * c * inH * inW, to = dst + (image * channels + offset) * plane
+                        guard let taps else {
+                            to.update(from: from, count: c * plane)
+                            continue
+                        }
+                        Parallel.forEachChunk(count: c, minimumChunk: max(1, 16_384 / plane)) { range in
+                            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * width)
+                            defer { scratch.deallocate() }
+                            taps.resize(from: from + range.lowerBound * inH * inW, to: to + range.lowerBound * plane, planes: range.count, scratch: scratch)
+                        }
+                    }
+                }
+            }
+            offset += c
+        }
+        return fused
+    }
+}
+
+/// Source taps of one bilinear resize (PyTorch's `align_corners=False` weights, as
+/// `interpolateBilinear(_:size:)` computes them), for resizing planes straight into a larger tensor.
+private final class BilinearTaps {
+    let (inH, inW, outH, outW): (Int, Int, Int, Int)
+    private let rows: UnsafeMutablePointer<Int32>, columns: UnsafeMutablePointer<Int32>
+    private let rowWeights: UnsafeMutablePointer<Float>, columnWeights: UnsafeMutablePointer<Float>
+
+    init(inH: Int, inW: Int, outH: Int, outW: Int) {
+        (self.inH, self.inW, self.outH, self.outW) = (inH, inW, outH, outW)
+        rows = .allocate(capacity: 2 * outH)
+        columns = .allocate(capacity: 2 * outW)
+        rowWeights = .allocate(capacity: 2 * outH)
+        columnWeights = .allocate(capacity: 2 * outW)
+        mg_linear_taps(inH, outH, Float(inH) / Float(outH), rows, rows + outH, rowWeights, rowWeights + outH)
+        mg_linear_taps(inW, outW, Float(inW) / Float(outW), columns, columns + outW, columnWeights, columnWeights + outW)
+    }
+
+    deinit {
+        rows.deallocate()
+        columns.deallocate()
+        rowWeights.deallocate()
+        columnWeights.deallocate()
+    }
+
+    /// Resizes `planes` consecutive `[inH, inW]` planes into consecutive `[outH, outW]` planes.
+    /// `scratch` holds `2 · outW` floats.
+    func resize(from source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, planes: Int, scratch: UnsafeMutablePointer<Float>) {
+        mg_bilinear_planes(
+            source, target, planes, inH, inW, outH, outW, rows, rows + outH, rowWeights, rowWeights + outH, columns,
+            columns + outW, columnWeights, columnWeights + outW, scratch)
     }
 }
