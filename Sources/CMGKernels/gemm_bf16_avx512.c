@@ -202,20 +202,24 @@ static int avx512bf16_gemm(const uint16_t *packed_x, size_t rows, size_t k, cons
     size_t panel_begin = column_block_begin;
     for (size_t panel = 0; panel < panels; panel++) {
         size_t blocks = part_size(total_blocks, panels, panel);
-        for (size_t step0 = 0; step0 < steps_total; step0 += BF16_KC_STEPS) {
-            size_t steps = steps_total - step0 < BF16_KC_STEPS ? steps_total - step0 : BF16_KC_STEPS;
-            int load = accumulate || step0 > 0;
-            size_t first = 0;
-            for (size_t part = 0; part < mc_parts; part++) {
-                size_t last = first + part_size(row_blocks, mc_parts, part);
+        // Row parts go outermost, so a part's stripe of y is added to by every slice while it is
+        // still in L2/L3 (3,000 rows of y are 24 MB). The panel's packed weights are kept for the
+        // later parts when the whole k fits the scratch, and packed again per part otherwise.
+        int keep = mc_parts > 1 && blocks * steps_total <= SCRATCH_BLOCK_STEPS;
+        size_t first = 0;
+        for (size_t part = 0; part < mc_parts; part++) {
+            size_t last = first + part_size(row_blocks, mc_parts, part);
+            for (size_t step0 = 0; step0 < steps_total; step0 += BF16_KC_STEPS) {
+                size_t steps = steps_total - step0 < BF16_KC_STEPS ? steps_total - step0 : BF16_KC_STEPS;
+                int load = accumulate || step0 > 0;
                 for (size_t b = 0; b < blocks; b++) {
                     size_t column = (panel_begin + b) * MG_AMX_BLOCK;
+                    uint16_t *micro_panel = packed_w + (keep ? b * steps_total + step0 : b * steps) * BLOCK_STEP_ELEMENTS;
                     // Each micro-panel is packed just before its first use; its source was
                     // prefetched while the previous one was in use.
                     prefetch_rows next = {0};
-                    if (part == 0) {
-                        pack_weight_block(w, n, k, column, step0 * MG_AMX_K_STEP, steps,
-                                          packed_w + b * steps * BLOCK_STEP_ELEMENTS);
+                    if (part == 0 || !keep) {
+                        pack_weight_block(w, n, k, column, step0 * MG_AMX_K_STEP, steps, micro_panel);
                         size_t next_column = column + MG_AMX_BLOCK;
                         if (b + 1 < blocks && next_column < n) {
                             size_t count = n - next_column < MG_AMX_BLOCK ? n - next_column : MG_AMX_BLOCK;
@@ -226,12 +230,11 @@ static int avx512bf16_gemm(const uint16_t *packed_x, size_t rows, size_t k, cons
                     size_t valid_columns = n - column < MG_AMX_BLOCK ? n - column : MG_AMX_BLOCK;
                     __mmask16 m0 = column_mask(valid_columns);
                     __mmask16 m1 = column_mask(valid_columns > 16 ? valid_columns - 16 : 0);
-                    panel_product(packed_x, x_step_elements, steps_total, step0, first, last, rows,
-                                  packed_w + b * steps * BLOCK_STEP_ELEMENTS, steps, y, ldy, column, m0, m1, load,
-                                  passes, next.base ? &next : NULL);
+                    panel_product(packed_x, x_step_elements, steps_total, step0, first, last, rows, micro_panel, steps,
+                                  y, ldy, column, m0, m1, load, passes, next.base ? &next : NULL);
                 }
-                first = last;
             }
+            first = last;
         }
         panel_begin += blocks;
     }
