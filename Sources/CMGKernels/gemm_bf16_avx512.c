@@ -10,12 +10,12 @@
 // loads; with two passes the lo pair of each row goes into the same accumulator (no extra
 // registers). 16 independent chains cover the 6-cycle latency at 2 products per cycle.
 //
-// Blocking: a call walks its column blocks in chunks of BF16_CHUNK_BLOCKS (256 columns) and k in
-// slices of BF16_SLICE_STEPS · 32; a chunk-slice of weights (≤ 256 KB) is packed into the per-thread
-// 1 MB scratch and stays in L2 while every 32-row activation block (its slice: 32 or 64 KB) streams
-// past it; one block's slice (32 KB) serves the four 8-row groups of a row block from L1. Outputs
-// are added to y across slices (masked loads/stores at the edges, so y is never written outside its
-// rows × n).
+// Blocking (BLIS-style, see avx512bf16_gemm): k in slices of 256 so one weight micro-panel (32
+// columns, 16 KB) stays in L1 while the row groups of an activation part (its slice ≤ 512 KB, L2)
+// pass it; row parts outermost so their stripe of y stays cached across slices; each micro-panel
+// is packed into the per-thread 1 MB scratch just before its first use while the next one's source
+// rows are prefetched. Outputs are added to y across slices (masked loads/stores at the edges, so
+// y is never written outside its rows × n).
 #include "mg_gemm_bf16.h"
 #include "mg_cpu_tier.h"
 #include "mg_gemm_amx.h"
