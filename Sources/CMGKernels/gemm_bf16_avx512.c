@@ -10,16 +10,17 @@
 // loads; with two passes the lo pair of each row goes into the same accumulator (no extra
 // registers). 16 independent chains cover the 6-cycle latency at 2 products per cycle.
 //
-// Blocking: a call walks its column blocks in chunks of BF16_CHUNK_BLOCKS (256 columns) and k in
-// slices of BF16_SLICE_STEPS · 32; a chunk-slice of weights (≤ 256 KB) is packed into the per-thread
-// 1 MB scratch and stays in L2 while every 32-row activation block (its slice: 32 or 64 KB) streams
-// past it; one block's slice (32 KB) serves the four 8-row groups of a row block from L1. Outputs
-// are added to y across slices (masked loads/stores at the edges, so y is never written outside its
-// rows × n).
+// Blocking (BLIS-style, see avx512bf16_gemm): k in slices of 256 so one weight micro-panel (32
+// columns, 16 KB) stays in L1 while the row groups of an activation part (its slice ≤ 512 KB, L2)
+// pass it; row parts outermost so their stripe of y stays cached across slices; each micro-panel
+// is packed into the per-thread 1 MB scratch just before its first use while the next one's source
+// rows are prefetched. Outputs are added to y across slices (masked loads/stores at the edges, so
+// y is never written outside its rows × n).
 #include "mg_gemm_bf16.h"
 #include "mg_cpu_tier.h"
 #include "mg_gemm_amx.h"
 #include "mg_pointwise.h"
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__)) && defined(__linux__)
@@ -32,11 +33,17 @@ uint16_t *mg_amx_weight_scratch(void);
 #define GROUP_ROWS 8
 #define BLOCK_STEP_ELEMENTS (2 * TILE_ELEMENTS)       // one 32-column block, one 32-k step
 #define SCRATCH_BLOCK_STEPS 512                       // 1 MB / 2 KB
-#ifndef BF16_SLICE_STEPS
-#define BF16_SLICE_STEPS 32
+#ifndef BF16_KC_STEPS
+#define BF16_KC_STEPS 8 // 256 k per slice: a 32-column weight micro-panel is 16 KB (half of L1)
 #endif
-#ifndef BF16_CHUNK_BLOCKS
-#define BF16_CHUNK_BLOCKS 8
+#ifndef BF16_NC_BLOCKS
+#define BF16_NC_BLOCKS 32 // weight micro-panels packed per slice (512 KB of the 1 MB scratch)
+#endif
+#ifndef BF16_MC_BYTES
+#define BF16_MC_BYTES (512 * 1024) // packed activations of a slice that stay in L2 (1 MB on Zen 4)
+#endif
+#ifndef BF16_GATED_SUM_BYTES
+#define BF16_GATED_SUM_BYTES (256 * 1024) // gate and up sums of a row part of the gated kernel (L2)
 #endif
 
 static int avx512bf16_ready(void) { return mg_kernel_tier_detected() >= MG_TIER_AVX512BF16; }
@@ -58,6 +65,12 @@ BF16_TARGET __attribute__((always_inline)) static inline void group_product(cons
                                                                             int passes, float *c, size_t ldc,
                                                                             size_t valid_rows, __mmask16 m0,
                                                                             __mmask16 m1, int load) {
+    if (load) {
+        for (size_t r = 0; r < valid_rows; r++) {
+            _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
+            _mm_prefetch((const char *)(c + r * ldc + 16), _MM_HINT_T0);
+        }
+    }
     __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
     __m512 a40 = a00, a41 = a00, a50 = a00, a51 = a00, a60 = a00, a61 = a00, a70 = a00, a71 = a00;
     for (size_t s = 0; s < steps; s++) {
@@ -123,52 +136,115 @@ BF16_TARGET static void block_product_2(const uint16_t *x, const uint16_t *w, si
 
 static inline __mmask16 column_mask(size_t valid) { return valid >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << valid) - 1u); }
 
+// Splits `total` items into the fewest equal parts of at most `limit` (the first `total % parts` one
+// larger): a short last part would cost as much operand traffic as a full one.
+static inline size_t part_count(size_t total, size_t limit) { return (total + limit - 1) / limit; }
+static inline size_t part_size(size_t total, size_t parts, size_t index) {
+    return total / parts + (index < total % parts ? 1 : 0);
+}
+
+// Source rows of the next weight micro-panel to pack: `count` rows of `lines_per_row` cache lines
+// from `base`, `stride` bytes apart.
+typedef struct {
+    const char *base;
+    size_t count, lines_per_row, stride;
+} prefetch_rows;
+
+// The row groups of row blocks [first, last) of the packed activations (k steps from `step0`)
+// times one packed weight micro-panel (`w`, `steps` steps), into the 32 columns of y at `column`.
+BF16_TARGET static void panel_product(const uint16_t *packed_x, size_t x_step_elements, size_t steps_total,
+                                      size_t step0, size_t first, size_t last, size_t rows, const uint16_t *w,
+                                      size_t steps, float *y, size_t ldy, size_t column, __mmask16 m0,
+                                      __mmask16 m1, int load, int passes, const prefetch_rows *next) {
+    size_t line = 0, lines = next ? next->count * next->lines_per_row : 0;
+    for (size_t rb = first; rb < last; rb++) {
+        // Spread the prefetches of the next micro-panel's source over the row blocks.
+        size_t until = lines * (rb - first + 1) / (last - first);
+        for (; line < until; line++) {
+            size_t r = line / next->lines_per_row, l = line % next->lines_per_row;
+            _mm_prefetch((const char *)(next->base + r * next->stride) + 64 * l, _MM_HINT_T1);
+        }
+        const uint16_t *x_tiles = packed_x + (rb * steps_total + step0) * x_step_elements;
+        size_t row = rb * MG_AMX_BLOCK;
+        size_t valid_rows = rows - row < MG_AMX_BLOCK ? rows - row : MG_AMX_BLOCK;
+        float *target = y + row * ldy + column;
+        if (passes == 1) {
+            block_product_1(x_tiles, w, steps, target, ldy, valid_rows, m0, m1, load);
+        } else {
+            block_product_2(x_tiles, w, steps, target, ldy, valid_rows, m0, m1, load);
+        }
+    }
+}
+
+// BLIS-style blocking. k goes in slices of BF16_KC_STEPS · 32 (256): one 32-column weight
+// micro-panel of a slice is 16 KB and stays in L1 while every row group of an activation block
+// passes it; an activation block is at most BF16_MC_BYTES of packed rows of the slice (L2), and a
+// panel of BF16_NC_BLOCKS micro-panels (the weights of a slice, packed once per call) serves every
+// activation block. y is added to once per slice; each 8 × 32 tile's rows are prefetched as its
+// product starts, so the read-modify-write does not wait for L3.
 BF16_TARGET
 static int avx512bf16_gemm(const uint16_t *packed_x, size_t rows, size_t k, const uint16_t *w, size_t n,
                            size_t column_block_begin, size_t column_block_end, float *y, size_t ldy, int accumulate,
                            int passes) {
     if (!avx512bf16_ready() || k % MG_AMX_K_STEP != 0 || (passes != 1 && passes != 2)) return -1;
-    if (column_block_end <= column_block_begin || rows == 0) return 0;
+    if (column_block_end <= column_block_begin || rows == 0 || k == 0) return 0;
     uint16_t *packed_w = mg_amx_weight_scratch();
     if (!packed_w) return -1;
     size_t steps_total = k / MG_AMX_K_STEP;
     size_t row_blocks = (rows + MG_AMX_BLOCK - 1) / MG_AMX_BLOCK;
     size_t x_step_elements = (size_t)passes * BLOCK_STEP_ELEMENTS;
+    size_t slice_bytes_per_block = BF16_KC_STEPS * x_step_elements * sizeof(uint16_t);
+    size_t mc_limit = BF16_MC_BYTES / slice_bytes_per_block;
+    if (mc_limit == 0) mc_limit = 1;
+    size_t mc_parts = part_count(row_blocks, mc_limit);
     size_t total_blocks = column_block_end - column_block_begin;
-    size_t chunk_count = (total_blocks + BF16_CHUNK_BLOCKS - 1) / BF16_CHUNK_BLOCKS;
-    size_t chunk = column_block_begin;
-    for (size_t index = 0; index < chunk_count; index++) {
-        size_t blocks = total_blocks / chunk_count + (index < total_blocks % chunk_count ? 1 : 0);
-        for (size_t step0 = 0; step0 < steps_total; step0 += BF16_SLICE_STEPS) {
-            size_t steps = steps_total - step0 < BF16_SLICE_STEPS ? steps_total - step0 : BF16_SLICE_STEPS;
-            for (size_t b = 0; b < blocks; b++) {
-                pack_weight_block(w, n, k, (chunk + b) * MG_AMX_BLOCK, step0 * MG_AMX_K_STEP, steps,
-                                  packed_w + b * steps * BLOCK_STEP_ELEMENTS);
-            }
-            int load = accumulate || step0 > 0;
-            for (size_t rb = 0; rb < row_blocks; rb++) {
-                const uint16_t *x_tiles = packed_x + (rb * steps_total + step0) * x_step_elements;
-                size_t row = rb * MG_AMX_BLOCK;
-                size_t valid_rows = rows - row < MG_AMX_BLOCK ? rows - row : MG_AMX_BLOCK;
+    size_t panels = part_count(total_blocks, BF16_NC_BLOCKS);
+    size_t panel_begin = column_block_begin;
+    for (size_t panel = 0; panel < panels; panel++) {
+        size_t blocks = part_size(total_blocks, panels, panel);
+        // Row parts go outermost, so a part's stripe of y is added to by every slice while it is
+        // still in L2/L3 (3,000 rows of y are 24 MB). The panel's packed weights are kept for the
+        // later parts when the whole k fits the scratch, and packed again per part otherwise.
+        int keep = mc_parts > 1 && blocks * steps_total <= SCRATCH_BLOCK_STEPS;
+        size_t first = 0;
+        for (size_t part = 0; part < mc_parts; part++) {
+            size_t last = first + part_size(row_blocks, mc_parts, part);
+            for (size_t step0 = 0; step0 < steps_total; step0 += BF16_KC_STEPS) {
+                size_t steps = steps_total - step0 < BF16_KC_STEPS ? steps_total - step0 : BF16_KC_STEPS;
+                int load = accumulate || step0 > 0;
                 for (size_t b = 0; b < blocks; b++) {
-                    size_t column = (chunk + b) * MG_AMX_BLOCK;
-                    size_t valid_columns = n - column < MG_AMX_BLOCK ? n - column : MG_AMX_BLOCK;
-                    __mmask16 m0 = column_mask(valid_columns), m1 = column_mask(valid_columns > 16 ? valid_columns - 16 : 0);
-                    const uint16_t *w_tiles = packed_w + b * steps * BLOCK_STEP_ELEMENTS;
-                    float *target = y + row * ldy + column;
-                    if (passes == 1) {
-                        block_product_1(x_tiles, w_tiles, steps, target, ldy, valid_rows, m0, m1, load);
-                    } else {
-                        block_product_2(x_tiles, w_tiles, steps, target, ldy, valid_rows, m0, m1, load);
+                    size_t column = (panel_begin + b) * MG_AMX_BLOCK;
+                    uint16_t *micro_panel = packed_w + (keep ? b * steps_total + step0 : b * steps) * BLOCK_STEP_ELEMENTS;
+                    // Each micro-panel is packed just before its first use; its source was
+                    // prefetched while the previous one was in use.
+                    prefetch_rows next = {0};
+                    if (part == 0 || !keep) {
+                        pack_weight_block(w, n, k, column, step0 * MG_AMX_K_STEP, steps, micro_panel);
+                        size_t next_column = column + MG_AMX_BLOCK;
+                        if (b + 1 < blocks && next_column < n) {
+                            size_t count = n - next_column < MG_AMX_BLOCK ? n - next_column : MG_AMX_BLOCK;
+                            next = (prefetch_rows){(const char *)(w + next_column * k + step0 * MG_AMX_K_STEP), count,
+                                                   steps, k * sizeof(uint16_t)};
+                        }
                     }
+                    size_t valid_columns = n - column < MG_AMX_BLOCK ? n - column : MG_AMX_BLOCK;
+                    __mmask16 m0 = column_mask(valid_columns);
+                    __mmask16 m1 = column_mask(valid_columns > 16 ? valid_columns - 16 : 0);
+                    panel_product(packed_x, x_step_elements, steps_total, step0, first, last, rows, micro_panel, steps,
+                                  y, ldy, column, m0, m1, load, passes, next.base ? &next : NULL);
                 }
             }
+            first = last;
         }
-        chunk += blocks;
+        panel_begin += blocks;
     }
     return 0;
 }
 
+// Gated front half with the blocking of avx512bf16_gemm: up to four gate/up block pairs (whole k)
+// are packed into the scratch; the rows go in parts whose gate and up sums (F32, BF16_GATED_SUM_BYTES)
+// stay in L2 while k runs in BF16_KC_STEPS slices (one 16 KB micro-panel in L1 per slice, the
+// part's activations of the slice in L2); each finished part is activated and packed out.
 BF16_TARGET
 static int avx512bf16_gated(const uint16_t *packed_x, size_t rows, size_t k, const uint16_t *gate, const uint16_t *up,
                             size_t n, size_t column_block_begin, size_t column_block_end, int passes, int activation,
@@ -177,7 +253,7 @@ static int avx512bf16_gated(const uint16_t *packed_x, size_t rows, size_t k, con
     if ((passes != 1 && passes != 2) || (out_passes != 1 && out_passes != 2)) return -1;
     size_t steps = k / MG_AMX_K_STEP;
     // Pairs of blocks whose whole k fits the 1 MB scratch: 4 at k ≤ 2048, 1 at k ≤ 8192.
-    size_t pairs_per_chunk = SCRATCH_BLOCK_STEPS / (2 * steps);
+    size_t pairs_per_chunk = steps == 0 ? 4 : SCRATCH_BLOCK_STEPS / (2 * steps);
     if (pairs_per_chunk > 4) pairs_per_chunk = 4;
     if (pairs_per_chunk == 0) return -1;
     if (column_block_end <= column_block_begin || rows == 0) return 0;
@@ -187,47 +263,71 @@ static int avx512bf16_gated(const uint16_t *packed_x, size_t rows, size_t k, con
     size_t x_step_elements = (size_t)passes * BLOCK_STEP_ELEMENTS;
     size_t out_steps = n / MG_AMX_K_STEP, out_step_elements = (size_t)out_passes * BLOCK_STEP_ELEMENTS;
     size_t block_elements = steps * BLOCK_STEP_ELEMENTS;
-    float gate_sums[MG_AMX_BLOCK * MG_AMX_BLOCK] __attribute__((aligned(64)));
-    float up_sums[MG_AMX_BLOCK * MG_AMX_BLOCK] __attribute__((aligned(64)));
+    // Sums of one row block for one pair: gate then up, 32 × 32 each.
+    size_t pair_sum_floats = 2 * MG_AMX_BLOCK * MG_AMX_BLOCK;
+    size_t part_limit = BF16_GATED_SUM_BYTES / (pairs_per_chunk * pair_sum_floats * sizeof(float));
+    if (part_limit == 0) part_limit = 1;
+    size_t parts = part_count(row_blocks, part_limit);
+    size_t part_blocks_max = part_size(row_blocks, parts, 0);
+    float *sums = aligned_alloc(64, part_blocks_max * pairs_per_chunk * pair_sum_floats * sizeof(float));
+    if (!sums) return -1;
 
     size_t total = column_block_end - column_block_begin;
-    size_t chunk_count = (total + pairs_per_chunk - 1) / pairs_per_chunk;
+    size_t chunk_count = part_count(total, pairs_per_chunk);
     size_t chunk = column_block_begin;
     for (size_t index = 0; index < chunk_count; index++) {
-        size_t pairs = total / chunk_count + (index < total % chunk_count ? 1 : 0);
+        size_t pairs = part_size(total, chunk_count, index);
         for (size_t p = 0; p < pairs; p++) {
             size_t column = (chunk + p) * MG_AMX_BLOCK;
             pack_weight_block(gate, n, k, column, 0, steps, packed_w + (2 * p) * block_elements);
             pack_weight_block(up, n, k, column, 0, steps, packed_w + (2 * p + 1) * block_elements);
         }
-        for (size_t rb = 0; rb < row_blocks; rb++) {
-            const uint16_t *x_tiles = packed_x + rb * steps * x_step_elements;
-            size_t valid_rows = rows - rb * MG_AMX_BLOCK < MG_AMX_BLOCK ? rows - rb * MG_AMX_BLOCK : MG_AMX_BLOCK;
-            for (size_t p = 0; p < pairs; p++) {
-                const uint16_t *gate_block = packed_w + (2 * p) * block_elements;
-                const uint16_t *up_block = gate_block + block_elements;
-                if (passes == 1) {
-                    block_product_1(x_tiles, gate_block, steps, gate_sums, MG_AMX_BLOCK, MG_AMX_BLOCK, 0xffff, 0xffff, 0);
-                    block_product_1(x_tiles, up_block, steps, up_sums, MG_AMX_BLOCK, MG_AMX_BLOCK, 0xffff, 0xffff, 0);
-                } else {
-                    block_product_2(x_tiles, gate_block, steps, gate_sums, MG_AMX_BLOCK, MG_AMX_BLOCK, 0xffff, 0xffff, 0);
-                    block_product_2(x_tiles, up_block, steps, up_sums, MG_AMX_BLOCK, MG_AMX_BLOCK, 0xffff, 0xffff, 0);
-                }
-                mg_gated_activation((mg_activation_kind)activation, gate_sums, up_sums, gate_sums,
-                                    MG_AMX_BLOCK * MG_AMX_BLOCK);
-                // Rows past `rows` (zero activations) are written as zeros, as the packing does.
-                if (valid_rows < MG_AMX_BLOCK)
-                    memset(gate_sums + valid_rows * MG_AMX_BLOCK, 0,
-                           (MG_AMX_BLOCK - valid_rows) * MG_AMX_BLOCK * sizeof(float));
-                uint16_t *out = packed_out + (rb * out_steps + chunk + p) * out_step_elements;
-                for (size_t r = 0; r < MG_AMX_BLOCK; r++) {
-                    pack_row(gate_sums + r * MG_AMX_BLOCK, 1, out + r * MG_AMX_K_STEP, out_step_elements,
-                             out_passes == 2);
+        size_t first = 0;
+        for (size_t part = 0; part < parts; part++) {
+            size_t count = part_size(row_blocks, parts, part);
+            for (size_t step0 = 0; step0 < steps; step0 += BF16_KC_STEPS) {
+                size_t slice = steps - step0 < BF16_KC_STEPS ? steps - step0 : BF16_KC_STEPS;
+                int load = step0 > 0;
+                // 2 · pairs micro-panels (gate, up of each pair), each against every row block of the part.
+                for (size_t panel = 0; panel < 2 * pairs; panel++) {
+                    const uint16_t *w_tiles = packed_w + panel * block_elements + step0 * BLOCK_STEP_ELEMENTS;
+                    for (size_t i = 0; i < count; i++) {
+                        const uint16_t *x_tiles = packed_x + ((first + i) * steps + step0) * x_step_elements;
+                        float *target = sums + (i * 2 * pairs + panel) * MG_AMX_BLOCK * MG_AMX_BLOCK;
+                        if (passes == 1) {
+                            block_product_1(x_tiles, w_tiles, slice, target, MG_AMX_BLOCK, MG_AMX_BLOCK, 0xffff,
+                                            0xffff, load);
+                        } else {
+                            block_product_2(x_tiles, w_tiles, slice, target, MG_AMX_BLOCK, MG_AMX_BLOCK, 0xffff,
+                                            0xffff, load);
+                        }
+                    }
                 }
             }
+            for (size_t i = 0; i < count; i++) {
+                size_t rb = first + i;
+                size_t valid_rows = rows - rb * MG_AMX_BLOCK < MG_AMX_BLOCK ? rows - rb * MG_AMX_BLOCK : MG_AMX_BLOCK;
+                for (size_t p = 0; p < pairs; p++) {
+                    float *gate_sums = sums + (i * 2 * pairs + 2 * p) * MG_AMX_BLOCK * MG_AMX_BLOCK;
+                    float *up_sums = gate_sums + MG_AMX_BLOCK * MG_AMX_BLOCK;
+                    mg_gated_activation((mg_activation_kind)activation, gate_sums, up_sums, gate_sums,
+                                        MG_AMX_BLOCK * MG_AMX_BLOCK);
+                    // Rows past `rows` (zero activations) are written as zeros, as the packing does.
+                    if (valid_rows < MG_AMX_BLOCK)
+                        memset(gate_sums + valid_rows * MG_AMX_BLOCK, 0,
+                               (MG_AMX_BLOCK - valid_rows) * MG_AMX_BLOCK * sizeof(float));
+                    uint16_t *out = packed_out + (rb * out_steps + chunk + p) * out_step_elements;
+                    for (size_t r = 0; r < MG_AMX_BLOCK; r++) {
+                        pack_row(gate_sums + r * MG_AMX_BLOCK, 1, out + r * MG_AMX_K_STEP, out_step_elements,
+                                 out_passes == 2);
+                    }
+                }
+            }
+            first += count;
         }
         chunk += pairs;
     }
+    free(sums);
     return 0;
 }
 
