@@ -40,6 +40,18 @@ package func gatedMLP(
     guard up.shape == gate.shape, down.shape == gate.shape.reversed() else {
         throw .shapeMismatch(operation: "gatedMLP", gate.shape, down.shape)
     }
+    if case .quantized(let g) = gate, case .quantized(let u) = up, g.format == u.format, g.format.hasIntegerKernels,
+       x.rank == 2, x.shape[0] == 1, x.dtype == .f32 {
+        // Decode: one quantized activation row for both matrices, gate and up rows interleaved per
+        // pass and combined at once (mg_qd_gemv_gated).
+        var hidden = Tensor(uninitializedShape: [1, g.rows])
+        try x.withUnsafeFloats { (xs) throws(TensorError) in
+            try hidden.withUnsafeMutableFloats { (ys) throws(TensorError) in
+                try quantizedGatedGEMV(gate: g, up: u, x: xs.baseAddress!, activation: activation, y: ys.baseAddress!)
+            }
+        }
+        return try linear(hidden, weight: down, precision: precision)
+    }
     let projected = try linear(x, weights: [gate, up], precision: precision)
     return try linear(activation.gated(projected[0], projected[1]), weight: down, precision: precision)
 }
