@@ -23,6 +23,16 @@ package func linear(_ x: Tensor, weights: [MatrixWeight], precision: LinearPreci
     if let dense = denseTensors(weights), !(2...fewRowLinearLimit).contains(x.rank == 2 ? x.shape[0] : 0) {
         return try linear(x, weights: dense, precision: precision)
     }
+    if let quantized = quantizedMatrices(weights), x.rank == 2, x.shape[0] == 1, x.dtype == .f32,
+       quantized.allSatisfy({ $0.columns == x.shape[1] }) {
+        // Decode: one activation row per format and one parallel pass over all the matrices.
+        let outputs = quantized.map { Tensor(uninitializedShape: [1, $0.rows]) }  // fresh, owned storage
+        let pointers = outputs.map { $0.storage.mutableBase.assumingMemoryBound(to: Float.self) }
+        try x.withUnsafeFloats { (xs) throws(TensorError) in
+            try quantizedGEMVs(quantized, x: xs.baseAddress!, outputs: pointers)
+        }
+        return withExtendedLifetime(outputs) { outputs }
+    }
     var outputs = [Tensor]()
     for weight in weights { outputs.append(try linear(x, weight: weight, precision: precision)) }
     return outputs
@@ -54,6 +64,16 @@ package func gatedMLP(
     }
     let projected = try linear(x, weights: [gate, up], precision: precision)
     return try linear(activation.gated(projected[0], projected[1]), weight: down, precision: precision)
+}
+
+/// The matrices of `weights` when every one is quantized in a format with integer kernels.
+private func quantizedMatrices(_ weights: [MatrixWeight]) -> [QuantizedMatrix]? {
+    var matrices = [QuantizedMatrix]()
+    for weight in weights {
+        guard case .quantized(let matrix) = weight, matrix.format.hasIntegerKernels else { return nil }
+        matrices.append(matrix)
+    }
+    return matrices
 }
 
 /// The tensors of `weights` when every one is dense.
