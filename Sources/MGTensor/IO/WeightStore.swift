@@ -25,7 +25,8 @@ public protocol WeightStore: Sendable {
 
     /// Whether the decoder's q/k projections come with each head's rotary pairs in adjacent rows
     /// (llama.cpp's `llama` layout, as GGUF stores them) rather than Hugging Face's halves; the
-    /// decoder then rotates adjacent pairs. `false` by default.
+    /// decoder then rotates adjacent pairs. `false` by default; a store that wraps another and hands
+    /// out its q/k matrices must forward it.
     var rotaryPairsAdjacent: Bool { get }
 }
 
