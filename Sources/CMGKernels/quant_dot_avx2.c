@@ -7,4 +7,7 @@
 #define QG_KGEMM_NAME qd_kgemm_avx2
 #define QG_TOKENS 2
 #include "quant_gemm_kquant.h"
+#define QR_GEMV_NAME qd_gemv_rows_avx2
+#define QR_ROWS QD_GEMV_ROWS_NARROW
+#include "quant_gemv_rows.h"
 #endif

@@ -8,4 +8,7 @@
 #define QG_KGEMM_NAME qd_kgemm_avx512vnni
 #define QG_TOKENS 4
 #include "quant_gemm_kquant.h"
+#define QR_GEMV_NAME qd_gemv_rows_avx512vnni
+#define QR_ROWS QD_GEMV_ROWS_WIDE
+#include "quant_gemv_rows.h"
 #endif

@@ -23,6 +23,27 @@ void qd_tile_avx2(uint32_t format, const uint8_t *w, const uint8_t *const *xs, i
 void qd_tile_avxvnni(uint32_t format, const uint8_t *w, const uint8_t *const *xs, int tokens, size_t n, size_t b0, size_t b1, float *out);
 void qd_tile_avx512vnni(uint32_t format, const uint8_t *w, const uint8_t *const *xs, int tokens, size_t n, size_t b0, size_t b1, float *out);
 
+// ---- Decode GEMV: several weight rows per pass over one activation row --------------------------
+
+/// out[r] = W_r · X for r < rows (at most the tier's row count, see qd_gemv_rows_for) weight rows
+/// `row_bytes` apart from `w` and one activation row `x` of n values; each row stream is
+/// prefetched `ahead` bytes ahead. Per row the float operations are those of the tier's
+/// qd_tile_fn with one token, so the results equal it.
+/// Rows per decode pass: 4 at AVX-512-VNNI (32 vector registers), 2 at the 16-register tiers.
+#ifndef QD_GEMV_ROWS_WIDE
+#define QD_GEMV_ROWS_WIDE 4
+#endif
+#ifndef QD_GEMV_ROWS_NARROW
+#define QD_GEMV_ROWS_NARROW 2
+#endif
+
+typedef void (*qd_gemv_rows_fn)(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *x, size_t n,
+                                size_t ahead, float *out);
+
+void qd_gemv_rows_avx2(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *x, size_t n, size_t ahead, float *out);
+void qd_gemv_rows_avxvnni(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *x, size_t n, size_t ahead, float *out);
+void qd_gemv_rows_avx512vnni(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *x, size_t n, size_t ahead, float *out);
+
 // ---- Prefill GEMM: panels of 16 weight rows unpacked once, reused by every token ----------------
 
 /// Weight rows per panel and super-blocks (of 256 values) per panel pass.

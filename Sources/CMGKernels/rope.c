@@ -38,3 +38,21 @@ void mg_rope_rows(float *x, size_t rows, size_t heads, size_t head_dim, const fl
         }
     }
 }
+
+MG_MULTIVERSION
+void mg_rope_rows_adjacent(float *x, size_t rows, size_t heads, size_t head_dim, const float *cos_table,
+                           const float *sin_table) {
+    const size_t half = head_dim / 2;
+    for (size_t t = 0; t < rows; t++) {
+        const float *restrict c = cos_table + t * half;
+        const float *restrict s = sin_table + t * half;
+        for (size_t h = 0; h < heads; h++) {
+            float *restrict pairs = x + (t * heads + h) * head_dim;
+            for (size_t i = 0; i < half; i++) {
+                const float a = pairs[2 * i], b = pairs[2 * i + 1];
+                pairs[2 * i] = a * c[i] - b * s[i];
+                pairs[2 * i + 1] = b * c[i] + a * s[i];
+            }
+        }
+    }
+}

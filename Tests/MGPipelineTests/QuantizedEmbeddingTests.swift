@@ -13,6 +13,7 @@ import Testing
         let base: any WeightStore
         var names: [String] { base.names }
         func contains(_ name: String) -> Bool { base.contains(name) }
+        var rotaryPairsAdjacent: Bool { base.rotaryPairsAdjacent }
         func tensor(named name: String) throws(CheckpointError) -> Tensor { try base.tensor(named: name) }
         func matrix(named name: String) throws(CheckpointError) -> MatrixWeight {
             name == "model.embed_tokens.weight" ? .dense(try base.tensor(named: name)) : try base.matrix(named: name)

@@ -58,6 +58,34 @@ import Testing
         #expect(result.agreement == 1)
     }
 
+    /// A llama GGUF keeps q/k mapped as stored (no reordered copy) and the decoder rotates adjacent
+    /// pairs: its logits equal those of the reordered-copy layout up to the order of the q·k sums
+    /// (tolerance 1e-5 of the largest logit).
+    @Test(arguments: ["MGM-7B-tiny", "MGM-8x7B-tiny"])
+    func llamaQKStayMappedAndMatchReorderedRows(checkpoint: String) throws {
+        let (_, output) = try quantize(checkpoint, .q8_0)
+        defer { try? FileManager.default.removeItem(at: output) }
+        let configuration = try DecoderConfiguration(contentsOf: output)
+        let file = try GGUFFile(contentsOf: output.appendingPathComponent(QuantizedFolder.ggufName(.q8_0)))
+        let stored = try GGUFDecoderWeights(file: file), reordered = try GGUFDecoderWeights(file: file, reorderingRotaryRows: true)
+        #expect(stored.rotaryPairsAdjacent && !reordered.rotaryPairsAdjacent)
+        guard case .quantized(let mapped) = try file.matrix(named: "blk.0.attn_q.weight"),
+              case .quantized(let handed) = try stored.matrix(named: "model.layers.0.self_attn.q_proj.weight"),
+              case .quantized(let copy) = try reordered.matrix(named: "model.layers.0.self_attn.q_proj.weight")
+        else { Issue.record("q_proj is not quantized"); return }
+        #expect(handed.rowBase(0) == mapped.rowBase(0))
+        #expect(copy.rowBase(0) != mapped.rowBase(0))
+        func logits(_ weights: GGUFDecoderWeights) throws -> [Float] {
+            let model = try DecoderModel(configuration: configuration, weights: weights, options: .init(rejectsUnusedWeights: false))
+            var cache = try model.newCache(maximumLength: 32)
+            return try model.forward(ids: Self.ids, cache: &cache, logits: .allPositions).floats()
+        }
+        let a = try logits(stored), b = try logits(reordered)
+        let scale = b.map(abs).max() ?? 1
+        let difference = zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(difference <= 1e-5 * max(1, scale), "\(checkpoint): \(difference) of \(scale)")
+    }
+
     @Test(arguments: ["MGM-7B-tiny", "MGM-2B-tiny", "MGM-8x7B-tiny"])
     func quantizedExportsStayClose(checkpoint: String) throws {
         let (source, f32Output) = try quantize(checkpoint, .f32)

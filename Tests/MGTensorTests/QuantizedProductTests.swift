@@ -69,9 +69,10 @@ import Testing
         return y
     }
 
-    /// 7 tokens run the per-row tiles; 19 the panels of 16 rows (37 rows: a partial panel) over
-    /// rows of two panel passes (Q8_0/Q4_0: 41 blocks, an odd Q4_0 tail block; K-quants: 5 super-blocks).
-    @Test(arguments: formats, [7, 19])
+    /// 1 token runs the decode rows (37 rows: 4 or 2 segments and a remainder), 7 the per-row tiles,
+    /// 19 the panels of 16 rows (37 rows: a partial panel) over rows of two panel passes (Q8_0/Q4_0:
+    /// 41 blocks, an odd Q4_0 tail block; K-quants: 5 super-blocks).
+    @Test(arguments: formats, [1, 7, 19])
     func vectorTiersMatchScalar(format: QuantizationFormat, tokens: Int) throws {
         let columns = format.blockSize == 32 ? 1312 : 1280, outputs = 37
         let weight = try Self.randomMatrix(format, rows: outputs, columns: columns, seed: UInt64(format.rawValue))
@@ -86,6 +87,26 @@ import Testing
                     for k in 0..<columns { magnitude += abs(Double(dequantized[r][k]) * Double(x[t * columns + k])) }
                     let error = abs(Double(y[t * outputs + r]) - Double(reference[t * outputs + r]))
                     #expect(error <= 1e-5 * magnitude + 1e-30, "\(format.name) \(tier) token \(t) row \(r): \(y[t * outputs + r]) vs \(reference[t * outputs + r])")
+                }
+            }
+        }
+    }
+
+    /// The decode rows (several weight rows per pass, one token) do per row the float operations of
+    /// the per-row tiles, so at each tier a one-token product equals, bit for bit, that token's row
+    /// of a 7-token product (which runs the per-row tiles); 45 and 6 rows cover whole segments,
+    /// remainders and fewer rows than one pass.
+    @Test(arguments: formats, [45, 6])
+    func decodeRowsEqualRowTiles(format: QuantizationFormat, outputs: Int) throws {
+        let columns = format.blockSize == 32 ? 1312 : 1280, tokens = 7
+        let weight = try Self.randomMatrix(format, rows: outputs, columns: columns, seed: 40 + UInt64(format.rawValue))
+        let x = Self.activations(rows: tokens, columns: columns, seed: 41)
+        for tier in QuantizedKernelTier.allCases where tier.isAvailable {
+            let tiles = try Self.product(weight, x, rows: tokens, tier: tier)
+            for t in [0, 2] {
+                let one = try Self.product(weight, Array(x[t * columns..<(t + 1) * columns]), rows: 1, tier: tier)
+                for r in 0..<outputs {
+                    #expect(one[r].bitPattern == tiles[t * outputs + r].bitPattern, "\(format.name) \(tier) token \(t) row \(r): \(one[r]) vs \(tiles[t * outputs + r])")
                 }
             }
         }

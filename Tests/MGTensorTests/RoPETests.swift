@@ -64,4 +64,31 @@ struct RoPETests {
             try applyRotaryEmbedding(Tensor.zeros([1, 3, 16]), table: table)
         }
     }
+
+    /// GGUF stores llama's q/k rows permuted per head (row h·D + 2i + s is Hugging Face row
+    /// h·D + s·D/2 + i); rotating adjacent pairs of the permuted rows must give exactly the permuted
+    /// result of the rotate-half form (same products, same order), bit for bit.
+    @Test func adjacentPairsEqualPermutedRotateHalf() throws {
+        let heads = 3, d = 64, positions: [Int] = [0, 7, 300, 4095]
+        let table = try RotaryEmbedding(headDim: d, theta: 10_000).table(positions: positions)
+        let values = try DeterministicData.tensor(seed: 77, shape: [positions.count, heads * d]).floats()
+        func permuted(_ x: [Float]) -> [Float] {
+            var out = x
+            for t in 0..<positions.count {
+                for h in 0..<heads {
+                    for i in 0..<d / 2 {
+                        for s in 0..<2 { out[t * heads * d + h * d + 2 * i + s] = x[t * heads * d + h * d + s * d / 2 + i] }
+                    }
+                }
+            }
+            return out
+        }
+        var halves = try Tensor(shape: [positions.count, heads * d], values: values)
+        try applyRotaryEmbedding(&halves, heads: heads, table: table)
+        var adjacent = try Tensor(shape: [positions.count, heads * d], values: permuted(values))
+        try applyRotaryEmbedding(&adjacent, heads: heads, table: table, pairsAdjacent: true)
+        let expected = permuted(try halves.floats()), got = try adjacent.floats()
+        #expect(expected.map(\.bitPattern) == got.map(\.bitPattern))
+        #expect(got != permuted(values))  // the rotation did something
+    }
 }

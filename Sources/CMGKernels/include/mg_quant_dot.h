@@ -51,6 +51,12 @@ void mg_qd_gemm(int tier, uint32_t format, const uint8_t *w, size_t row_bytes, s
                 const uint8_t *xa, size_t xa_row_bytes, const int32_t *token_rows, size_t tokens, size_t n,
                 const float *bias, float *y, size_t ldy);
 
+/// Decode product: y[r − row_begin] = W[r,·]·X (+ bias[r − row_begin]) for row_begin ≤ r < row_end and
+/// one activation row `xa`, several weight rows per pass over it (4 at AVX-512-VNNI, 2 at the
+/// 16-register tiers). Equal to mg_qd_gemm with one token.
+void mg_qd_gemv(int tier, uint32_t format, const uint8_t *w, size_t row_bytes, size_t row_begin, size_t row_end,
+                const uint8_t *xa, size_t n, const float *bias, float *y);
+
 /// Decode MLP: y[r − row_begin] = act(gate_r·x)·(up_r·x) for one activation row, both matrices of
 /// `format` with `row_bytes` per row. `activation` is an mg_activation_kind (mg_pointwise.h).
 void mg_qd_gemv_gated(int tier, uint32_t format, const uint8_t *gate, const uint8_t *up, size_t row_bytes,

@@ -13,4 +13,10 @@ void mg_rope_table(const int64_t *positions, size_t count, size_t head_dim, floa
 /// halves of each head).
 void mg_rope_rows(float *x, size_t rows, size_t heads, size_t head_dim, const float *cos_table, const float *sin_table);
 
+/// mg_rope_rows for heads whose rotary pairs are adjacent (llama.cpp's `llama` layout, how GGUF
+/// stores q/k): pair i is (x[2i], x[2i+1]) instead of (x[i], x[i + d/2]), same arithmetic, so a head
+/// permuted by GGUF's row order gives exactly the permuted result of mg_rope_rows.
+void mg_rope_rows_adjacent(float *x, size_t rows, size_t heads, size_t head_dim, const float *cos_table,
+                           const float *sin_table);
+
 #endif

@@ -37,6 +37,8 @@ struct ForwardContext {
     /// The sequences the rows belong to, with their caches.
     let sequences: [SequenceCache]
     let precision: LinearPrecision
+    /// q/k heads hold their rotary pairs in adjacent values (GGUF `llama` weights kept as stored).
+    let rotaryPairsAdjacent: Bool
 }
 
 extension DecoderLayer {
@@ -71,8 +73,8 @@ extension DecoderLayer {
             k = try linear(x, weight: w.key, bias: w.keyBias, precision: context.precision)
             v = try linear(x, weight: w.value, bias: w.valueBias, precision: context.precision)
         }
-        try applyRotaryEmbedding(&q, heads: c.attentionHeads, table: context.rotary)
-        try applyRotaryEmbedding(&k, heads: c.keyValueHeads, table: context.rotary)
+        try applyRotaryEmbedding(&q, heads: c.attentionHeads, table: context.rotary, pairsAdjacent: context.rotaryPairsAdjacent)
+        try applyRotaryEmbedding(&k, heads: c.keyValueHeads, table: context.rotary, pairsAdjacent: context.rotaryPairsAdjacent)
         let attended = try cachedAttention(                                         // [R, Hq·D]
             query: q, key: k, value: v, sequences: context.sequences.map { $0.attention(layer: layerIndex) },
             heads: c.attentionHeads, keyValueHeads: c.keyValueHeads, slidingWindow: c.slidingWindow)

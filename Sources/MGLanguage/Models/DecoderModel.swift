@@ -31,6 +31,8 @@ public final class DecoderModel: CausalLanguageModel {
     let finalNorm: Tensor           // [hidden]
     let outputProjection: MatrixWeight  // [vocab, hidden]; the embedding table itself when tied (quantized or not)
     let rotary: RotaryEmbedding
+    /// q/k rows as GGUF stores `llama` weights: rotary pairs adjacent in each head.
+    let rotaryPairsAdjacent: Bool
     /// Arithmetic of the multi-token products (``DecoderLoadOptions/matrixPrecision``).
     public let matrixPrecision: LinearPrecision
 
@@ -101,6 +103,7 @@ public final class DecoderModel: CausalLanguageModel {
         unusedWeightNames = unused
         rotary = try tensorOp(LanguageModelError.tensor) { () throws(TensorError) in try RotaryEmbedding(headDim: d, theta: c.ropeTheta) }
         self.configuration = c
+        rotaryPairsAdjacent = weights.rotaryPairsAdjacent
         matrixPrecision = options.matrixPrecision
     }
 
@@ -171,7 +174,7 @@ extension DecoderModel {
             if c.family == .gemma { h = try scale(h, by: c.inputScale) }
             let context = ForwardContext(
                 configuration: c, rotary: try rotary.table(positions: sequences.flatMap(\.positions)),
-                sequences: sequences, precision: matrixPrecision)
+                sequences: sequences, precision: matrixPrecision, rotaryPairsAdjacent: rotaryPairsAdjacent)
             for (index, layer) in layers.enumerated() {
                 h = try layer(h, layerIndex: index, context: context)
             }

@@ -135,10 +135,12 @@ public struct MemoryEstimate: Sendable, Equatable, CustomStringConvertible {
         return (others.mapped.saturatingAdd(gguf.mapped), others.copied.saturatingAdd(gguf.copied))
     }
 
-    /// Tensor bytes of a GGUF decoder: mapped, except `llama`'s q/k matrices, whose rows the
-    /// reader reorders into a copy (``/MGTensor/GGUFDecoderWeights``).
+    /// Tensor bytes of a GGUF decoder: mapped, except `llama`'s q/k matrices when the file has q/k
+    /// biases, whose rows the reader then reorders into a copy (``/MGTensor/GGUFDecoderWeights``;
+    /// without biases they stay mapped, rotated in adjacent pairs).
     static func ggufWeightBytes(_ file: GGUFFile) -> (mapped: Int, copied: Int) {
         let permutes = file.metadata["general.architecture"]?.string == "llama"
+            && file.tensorInfos.keys.contains { $0.hasSuffix(".attn_q.bias") || $0.hasSuffix(".attn_k.bias") }
         var mapped = 0, copied = 0
         for (name, info) in file.tensorInfos {
             if permutes, name.hasSuffix(".attn_q.weight") || name.hasSuffix(".attn_k.weight") {

@@ -13,6 +13,9 @@ public struct CombinedWeightStore: WeightStore {
 
     public func contains(_ name: String) -> Bool { stores.contains { $0.contains(name) } }
 
+    /// True when any store (the GGUF decoder of a quantized folder) keeps llama's adjacent pairs.
+    public var rotaryPairsAdjacent: Bool { stores.contains { $0.rotaryPairsAdjacent } }
+
     public func tensor(named name: String) throws(CheckpointError) -> Tensor {
         for store in stores where store.contains(name) { return try store.tensor(named: name) }
         throw .tensorNotFound(path: "combined store", tensor: name)

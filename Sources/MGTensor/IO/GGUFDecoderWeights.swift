@@ -3,9 +3,11 @@
 /// with llama's rotary row permutation undone, Gemma norms get their `+1` removed, and Mixtral's
 /// stacked expert tensors are split into `block_sparse_moe.experts.E.w1/w2/w3` views (no copy).
 ///
-/// ``matrix(named:)`` hands linear layers the quantized blocks (mapped, except q/k of `llama`,
-/// whose rows are reordered into a copy in their stored blocks, the mapped pages then dropped from
-/// the resident set), the embedding table included. ``tensor(named:)`` of a
+/// ``matrix(named:)`` hands linear layers the mapped blocks, the embedding table included. The q/k
+/// matrices of `llama` stay in GGUF's row order (``rotaryPairsAdjacent``: the decoder rotates
+/// adjacent pairs, as llama.cpp does), unless the file has q/k biases or `reorderingRotaryRows` was
+/// asked for: then their rows are reordered into a copy in their stored blocks (the mapped pages
+/// dropped from the resident set). ``tensor(named:)`` of a
 /// quantized tensor dequantizes it to F32 (4 bytes per value): for tests and tools, never for a
 /// model's matrices.
 public final class GGUFDecoderWeights: WeightStore {
@@ -16,11 +18,15 @@ public final class GGUFDecoderWeights: WeightStore {
     /// Hugging Face names, sorted.
     public let names: [String]
     private let sources: [String: GGUFDecoderNames.Source]
+    /// `llama` q/k matrices are handed out as stored, each head's rotary pairs in adjacent rows.
+    public let rotaryPairsAdjacent: Bool
 
     /// Wraps `file`, reading the architecture and head counts from its metadata.
+    /// - Parameter reorderingRotaryRows: give `llama` q/k matrices in Hugging Face row order (a
+    ///   copy) instead of as stored (tests of the two layouts against each other).
     /// - Throws: ``CheckpointError/invalidGGUF(path:problem:)`` when the metadata lacks them, or a
     ///   stacked expert tensor has the wrong rank.
-    public init(file: GGUFFile) throws(CheckpointError) {
+    public init(file: GGUFFile, reorderingRotaryRows: Bool = false) throws(CheckpointError) {
         self.file = file
         guard let architecture = file.metadata["general.architecture"]?.string else {
             throw .invalidGGUF(path: file.path, problem: .invalidShape(tensor: "general.architecture missing", dimensions: []))
@@ -40,6 +46,9 @@ public final class GGUFDecoderWeights: WeightStore {
         }
         self.sources = sources
         names = sources.keys.sorted()
+        // Biases are tensors, which keep Hugging Face order: with q/k biases the matrices must too.
+        let permuted = sources.filter { if case .ropePermuted = $0.value { return true } else { return false } }
+        rotaryPairsAdjacent = !reorderingRotaryRows && !permuted.isEmpty && !permuted.keys.contains { $0.hasSuffix(".bias") }
     }
 
     /// The HF names a GGUF tensor stands for (several for a stacked expert tensor).
@@ -75,6 +84,8 @@ public final class GGUFDecoderWeights: WeightStore {
         switch source {
         case .same(let gguf): return try file.matrix(named: gguf)
         case .unitOffsetNorm: return .dense(try tensor(named: name))
+        case .ropePermuted(let gguf, _) where rotaryPairsAdjacent:
+            return try file.matrix(named: gguf)
         case .ropePermuted(let gguf, let heads):
             switch try file.matrix(named: gguf) {
             case .dense:

@@ -22,9 +22,17 @@ public protocol WeightStore: Sendable {
     /// The matrix `name` as a linear layer consumes it: GGML quantized blocks where the store holds
     /// them (GGUF), otherwise ``MatrixWeight/dense(_:)`` of ``tensor(named:)`` (the default).
     func matrix(named name: String) throws(CheckpointError) -> MatrixWeight
+
+    /// Whether the decoder's q/k projections come with each head's rotary pairs in adjacent rows
+    /// (llama.cpp's `llama` layout, as GGUF stores them) rather than Hugging Face's halves; the
+    /// decoder then rotates adjacent pairs. `false` by default; a store that wraps another and hands
+    /// out its q/k matrices must forward it.
+    var rotaryPairsAdjacent: Bool { get }
 }
 
 extension WeightStore {
+    public var rotaryPairsAdjacent: Bool { false }
+
     public func matrix(named name: String) throws(CheckpointError) -> MatrixWeight {
         .dense(try tensor(named: name))
     }

@@ -23,6 +23,16 @@ package func linear(_ x: Tensor, weights: [MatrixWeight], precision: LinearPreci
     if let dense = denseTensors(weights), !(2...fewRowLinearLimit).contains(x.rank == 2 ? x.shape[0] : 0) {
         return try linear(x, weights: dense, precision: precision)
     }
+    if let quantized = quantizedMatrices(weights), x.rank == 2, x.shape[0] == 1, x.dtype == .f32,
+       quantized.allSatisfy({ $0.columns == x.shape[1] }) {
+        // Decode: one activation row per format and one parallel pass over all the matrices.
+        let outputs = quantized.map { Tensor(uninitializedShape: [1, $0.rows]) }  // fresh, owned storage
+        let pointers = outputs.map { $0.storage.mutableBase.assumingMemoryBound(to: Float.self) }
+        try x.withUnsafeFloats { (xs) throws(TensorError) in
+            try quantizedGEMVs(quantized, x: xs.baseAddress!, outputs: pointers)
+        }
+        return withExtendedLifetime(outputs) { outputs }
+    }
     var outputs = [Tensor]()
     for weight in weights { outputs.append(try linear(x, weight: weight, precision: precision)) }
     return outputs
@@ -40,8 +50,30 @@ package func gatedMLP(
     guard up.shape == gate.shape, down.shape == gate.shape.reversed() else {
         throw .shapeMismatch(operation: "gatedMLP", gate.shape, down.shape)
     }
+    if case .quantized(let g) = gate, case .quantized(let u) = up, g.format == u.format, g.format.hasIntegerKernels,
+       x.rank == 2, x.shape[0] == 1, x.dtype == .f32 {
+        // Decode: one quantized activation row for both matrices, gate and up rows interleaved per
+        // pass and combined at once (mg_qd_gemv_gated).
+        var hidden = Tensor(uninitializedShape: [1, g.rows])
+        try x.withUnsafeFloats { (xs) throws(TensorError) in
+            try hidden.withUnsafeMutableFloats { (ys) throws(TensorError) in
+                try quantizedGatedGEMV(gate: g, up: u, x: xs.baseAddress!, activation: activation, y: ys.baseAddress!)
+            }
+        }
+        return try linear(hidden, weight: down, precision: precision)
+    }
     let projected = try linear(x, weights: [gate, up], precision: precision)
     return try linear(activation.gated(projected[0], projected[1]), weight: down, precision: precision)
+}
+
+/// The matrices of `weights` when every one is quantized in a format with integer kernels.
+private func quantizedMatrices(_ weights: [MatrixWeight]) -> [QuantizedMatrix]? {
+    var matrices = [QuantizedMatrix]()
+    for weight in weights {
+        guard case .quantized(let matrix) = weight, matrix.format.hasIntegerKernels else { return nil }
+        matrices.append(matrix)
+    }
+    return matrices
 }
 
 /// The tensors of `weights` when every one is dense.

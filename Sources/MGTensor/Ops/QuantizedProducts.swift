@@ -173,6 +173,41 @@ public func quantizedGEMV(
     try quantizedGEMM(weight: weight, x: x, rows: 1, y: y, bias: bias, tier: tier)
 }
 
+/// Decode products of several quantized matrices that share one input row (a layer's q/k/v):
+/// `outputs[i] = weights[i] · x`, the row quantized once per format and one parallel pass over the
+/// rows of all matrices (one hand-off to the worker threads instead of one per matrix).
+/// - Throws: ``TensorError/shapeMismatch(operation:_:_:)`` when the matrices differ in width;
+///   ``TensorError/invalidArgument(operation:reason:)`` for a format without integer kernels.
+public func quantizedGEMVs(
+    _ weights: [QuantizedMatrix], x: UnsafePointer<Float>, outputs: [UnsafeMutablePointer<Float>], tier: QuantizedKernelTier? = nil
+) throws(TensorError) {
+    guard let first = weights.first else { return }
+    guard outputs.count == weights.count, weights.allSatisfy({ $0.columns == first.columns }) else {
+        throw .shapeMismatch(operation: "quantizedGEMVs", first.shape, weights.last?.shape ?? [])
+    }
+    var byFormat: [QuantizationFormat: QuantizedActivations] = [:]
+    for weight in weights where byFormat[weight.format] == nil {
+        byFormat[weight.format] = try QuantizedActivations(quantizing: x, rows: 1, columns: first.columns, for: weight.format)
+    }
+    var starts = [0]
+    for weight in weights { starts.append(starts[starts.count - 1] + weight.rows) }
+    let jobs = weights.indices.map { i in
+        (weights[i], byFormat[weights[i].format]!.base, outputs[i], starts[i])
+    }
+    let shared = UncheckedSendable(jobs)
+    let tierValue = Int32(tier?.rawValue ?? -1)
+    Parallel.forEachChunk(count: starts[starts.count - 1], minimumChunk: minimumRowChunk(first, tokens: 1)) { chunk in
+        for (weight, xa, y, start) in shared.value {
+            let lower = max(chunk.lowerBound, start) - start, upper = min(chunk.upperBound, start + weight.rows) - start
+            guard lower < upper else { continue }
+            mg_qd_gemv(
+                tierValue, weight.format.rawValue, weight.rowBase(0).assumingMemoryBound(to: UInt8.self), weight.rowByteCount,
+                lower, upper, xa.assumingMemoryBound(to: UInt8.self), weight.columns, nil, y + lower)
+        }
+    }
+    withExtendedLifetime(byFormat) {}
+}
+
 /// Decode MLP input side, `y = act(gate · x) ⊙ (up · x)`, with the activation quantized once for
 /// both matrices and the gate/up outputs combined per chunk of 64 rows (never written out whole).
 /// `y` holds `gate.rows` floats.

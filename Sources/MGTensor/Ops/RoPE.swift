@@ -108,7 +108,9 @@ public func applyRotaryEmbedding(_ x: Tensor, table: RotaryTable) throws(TensorE
 /// batched decode step (one position per sequence) alike.
 /// - Throws: ``TensorError/unsupportedDType(operation:_:)`` unless `x` is F32,
 ///   ``TensorError/shapeMismatch(operation:_:_:)`` unless `x` is `[table positions, heads · d]`.
-public func applyRotaryEmbedding(_ x: inout Tensor, heads: Int, table: RotaryTable) throws(TensorError) {
+/// - Parameter pairsAdjacent: each head's rotary pairs are `(x[2i], x[2i+1])` (llama.cpp's `llama`
+///   layout, GGUF q/k rows kept as stored) instead of `(x[i], x[i + d/2])`; same arithmetic.
+public func applyRotaryEmbedding(_ x: inout Tensor, heads: Int, table: RotaryTable, pairsAdjacent: Bool = false) throws(TensorError) {
     guard x.dtype == .f32 else { throw .unsupportedDType(operation: "applyRotaryEmbedding", x.dtype) }
     guard heads > 0, x.shape == [table.positions.count, heads * table.headDim] else {
         throw .shapeMismatch(operation: "applyRotaryEmbedding", x.shape, [table.positions.count, heads * table.headDim])
@@ -116,7 +118,11 @@ public func applyRotaryEmbedding(_ x: inout Tensor, heads: Int, table: RotaryTab
     x.withUnsafeMutableFloats { buffer in
         table.cosines.withUnsafeBufferPointer { c in
             table.sines.withUnsafeBufferPointer { s in
-                mg_rope_rows(buffer.baseAddress!, table.positions.count, heads, table.headDim, c.baseAddress!, s.baseAddress!)
+                if pairsAdjacent {
+                    mg_rope_rows_adjacent(buffer.baseAddress!, table.positions.count, heads, table.headDim, c.baseAddress!, s.baseAddress!)
+                } else {
+                    mg_rope_rows(buffer.baseAddress!, table.positions.count, heads, table.headDim, c.baseAddress!, s.baseAddress!)
+                }
             }
         }
     }

@@ -1,0 +1,259 @@
+// Decode GEMV of one tier: R weight rows (R ≤ QR_ROWS) against one quantized activation row per
+// pass. Included by quant_dot_<tier>.c after quant_dot_simd.h (whose helpers it uses), which first
+// defines
+//   QR_GEMV_NAME  the exported function (declared in quant_dot_internal.h),
+//   QR_ROWS       rows per pass: 4 with 32 vector registers, 2 with 16.
+//
+// The one-row tiles of quant_dot_simd.h serve a decode step one weight row at a time: every
+// activation vector is loaded again for each row, and a K-quant row's integer sum is one chain of
+// eight dependent multiply-adds per super-block, so a row ran at about two thirds of the read rate
+// (Llama-7B Q4_K). Here R rows share each activation load and their chains interleave. Per row the
+// float operations are those of the one-row tile in the same order, so the results are identical
+// to it (and equal to the scalar reference up to the order of float additions).
+//
+// The R rows are `row_bytes` apart: the driver passes the distance between its R row segments, so
+// each row stream is sequential across passes. Each stream can be prefetched `ahead` bytes ahead.
+
+#pragma clang attribute push(__attribute__((target(QD_TARGET))), apply_to = function)
+
+/// Prefetches the `lines` cache lines `ahead` bytes past `p` (none when `ahead` is 0).
+QD_INLINE void qr_prefetch(const uint8_t *p, size_t ahead, int lines) {
+    if (ahead == 0) return;
+    for (int i = 0; i < lines; i++) _mm_prefetch((const char *)(p + ahead + 64 * (size_t)i), _MM_HINT_T0);
+}
+
+// ---- Q8_0 / Q4_0: eight blocks per step, the activation vectors loaded once for all rows --------
+
+QD_INLINE void qr_q8_0(const uint8_t *w, size_t row_bytes, const int R, const uint8_t *x, size_t n, size_t ahead, float *out) {
+    const size_t nb = n / 32;
+    const float *xd = (const float *)(x + qd_scale_offset(n));
+    __m256 acc[QR_ROWS];
+    float tail[QR_ROWS];
+    for (int r = 0; r < R; r++) {
+        acc[r] = _mm256_setzero_ps();
+        tail[r] = 0;
+    }
+    size_t b = 0;
+    for (; b + 8 <= nb; b += 8) {
+        __m256i xv[8];
+        for (int j = 0; j < 8; j++) xv[j] = load256(x + 32 * (b + j));
+        const __m256 dx = _mm256_loadu_ps(xd + b);
+#if QD_DOT > 0
+        const int32_t *xsum = (const int32_t *)(x + qd_sum_offset(QD_Q8_0, n));
+        const __m256i offset = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(xsum + b)), 7);
+#endif
+        for (int r = 0; r < R; r++) {
+            const uint8_t *wr = w + (size_t)r * row_bytes + 34 * b;
+            qr_prefetch(wr, ahead, 5);
+            __m256i v[8];
+#if QD_DOT > 0
+            // w + 128 as unsigned bytes against signed x, minus 128·Σx per block (as the row tile).
+            for (int j = 0; j < 8; j++) {
+                v[j] = dot_u8s8(_mm256_setzero_si256(), _mm256_xor_si256(load256(wr + 34 * j + 2), _mm256_set1_epi8((char)0x80)), xv[j]);
+            }
+            const __m256i sums = _mm256_sub_epi32(sum8(v), offset);
+#else
+            for (int j = 0; j < 8; j++) {
+                const __m256i wq = load256(wr + 34 * j + 2);
+                v[j] = dot_u8s8(_mm256_setzero_si256(), _mm256_abs_epi8(wq), _mm256_sign_epi8(xv[j], wq));
+            }
+            const __m256i sums = sum8(v);
+#endif
+            const __m256 scale = _mm256_mul_ps(block_scales8(wr, 34), dx);
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scale, acc[r]);
+        }
+    }
+    for (; b < nb; b++) {
+        const __m256i xv = load256(x + 32 * b);
+        for (int r = 0; r < R; r++) {
+            const uint8_t *block = w + (size_t)r * row_bytes + 34 * b;
+            const __m256i wq = load256(block + 2);
+            const __m256i sum = dot_u8s8(_mm256_setzero_si256(), _mm256_abs_epi8(wq), _mm256_sign_epi8(xv, wq));
+            tail[r] += (float)reduce_i32(sum) * qd_half(block) * xd[b];
+        }
+    }
+    for (int r = 0; r < R; r++) out[r] = hsum(acc[r]) + tail[r];
+}
+
+QD_INLINE void qr_q4_0(const uint8_t *w, size_t row_bytes, const int R, const uint8_t *x, size_t n, size_t ahead, float *out) {
+    const size_t nb = n / 32;
+    const __m256i low4 = _mm256_set1_epi8(0xF);
+    const float *xd = (const float *)(x + qd_scale_offset(n));
+    const int32_t *xsum = (const int32_t *)(x + qd_sum_offset(QD_Q4_0, n));
+    __m256 acc[QR_ROWS];
+    float tail[QR_ROWS];
+    for (int r = 0; r < R; r++) {
+        acc[r] = _mm256_setzero_ps();
+        tail[r] = 0;
+    }
+    size_t b = 0;
+    for (; b + 8 <= nb; b += 8) {
+        // Activations of block pair p: low-nibble values at xv[2p], high-nibble values at xv[2p + 1].
+        __m256i xv[8];
+        for (int j = 0; j < 8; j++) xv[j] = load256(x + 32 * (b + j));
+        const __m256 dx = _mm256_loadu_ps(xd + b);
+        const __m256i offset = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(xsum + b)), 3);
+        for (int r = 0; r < R; r++) {
+            const uint8_t *wr = w + (size_t)r * row_bytes + 18 * b;
+            qr_prefetch(wr, ahead, 3);
+            __m256i v[4];  // lanes 0–3: block b + 2p, lanes 4–7: block b + 2p + 1
+            for (int p = 0; p < 4; p++) {
+                const uint8_t *a = wr + 18 * (2 * p) + 2;
+                const __m256i packed = _mm256_loadu2_m128i((const __m128i *)(a + 18), (const __m128i *)a);
+                const __m256i lo = _mm256_and_si256(packed, low4);
+                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+                v[p] = dot_u8s8(dot_u8s8(_mm256_setzero_si256(), lo, xv[2 * p]), hi, xv[2 * p + 1]);
+            }
+            __m256i mixed = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+            __m256i sums = _mm256_permutevar8x32_epi32(mixed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            sums = _mm256_sub_epi32(sums, offset);
+            const __m256 scale = _mm256_mul_ps(block_scales8(wr, 18), dx);
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scale, acc[r]);
+        }
+    }
+    for (; b < nb; b++) {
+        const __m256i xv = _mm256_setr_m128i(_mm_loadu_si128((const __m128i *)(x + qd_q4_0_position(b, 0, nb))),
+                                             _mm_loadu_si128((const __m128i *)(x + qd_q4_0_position(b, 16, nb))));
+        for (int r = 0; r < R; r++) {
+            const uint8_t *block = w + (size_t)r * row_bytes + 18 * b;
+            const __m128i packed = _mm_loadu_si128((const __m128i *)(block + 2));
+            const __m256i wq = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm256_castsi256_si128(low4)),
+                                                _mm_and_si128(packed, _mm256_castsi256_si128(low4)));
+            const __m256i sum = dot_u8s8(_mm256_setzero_si256(), wq, xv);
+            tail[r] += (float)(reduce_i32(sum) - 8 * xsum[b]) * qd_half(block) * xd[b];
+        }
+    }
+    for (int r = 0; r < R; r++) out[r] = hsum(acc[r]) + tail[r];
+}
+
+// ---- Q4_K: per row the 6-bit scales as int16 for vpdpwssd, two integer chains per row ----------
+
+QD_INLINE void qr_q4_K(const uint8_t *w, size_t row_bytes, const int R, const uint8_t *x, size_t n, size_t ahead, float *out) {
+    const size_t nb = n / 256;
+    const __m256i low4 = _mm256_set1_epi8(0xF);
+    const float *xd = (const float *)(x + qd_scale_offset(n));
+    const int16_t *bsums = (const int16_t *)(x + qd_sum_offset(QD_Q4_K, n));
+    __m256 acc[QR_ROWS];
+    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+    for (size_t b = 0; b < nb; b++) {
+        __m256i scale16[QR_ROWS], min16[QR_ROWS], sum_lo[QR_ROWS], sum_hi[QR_ROWS];
+        for (int r = 0; r < R; r++) {
+            const uint8_t *block = w + (size_t)r * row_bytes + 144 * b;
+            qr_prefetch(block, ahead, 3);
+            uint32_t packed_scales[3];
+            memcpy(packed_scales, block + 4, 12);
+            const uint32_t a = packed_scales[0], m = packed_scales[1], c = packed_scales[2];
+            const uint64_t scales8 = (uint64_t)(a & 0x3f3f3f3fu)
+                | (uint64_t)((c & 0x0f0f0f0fu) | (((a >> 6) & 0x03030303u) << 4)) << 32;
+            const uint64_t mins8 = (uint64_t)(m & 0x3f3f3f3fu)
+                | (uint64_t)(((c >> 4) & 0x0f0f0f0fu) | (((m >> 6) & 0x03030303u) << 4)) << 32;
+            const __m128i mins_bytes = _mm_cvtsi64_si128((long long)mins8);
+            min16[r] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mins_bytes, mins_bytes));
+            scale16[r] = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)scales8)));
+            sum_lo[r] = sum_hi[r] = _mm256_setzero_si256();
+        }
+        const int8_t *xb = (const int8_t *)x + 256 * b;
+        for (int j = 0; j < 4; j++) {
+            const __m256i xlo = load256(xb + 64 * j), xhi = load256(xb + 64 * j + 32);
+            const __m256i pick_lo = _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * j)));
+            const __m256i pick_hi = _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * j + 1)));
+            for (int r = 0; r < R; r++) {
+                const __m256i packed = load256(w + (size_t)r * row_bytes + 144 * b + 16 + 32 * j);
+                const __m256i lo = _mm256_and_si256(packed, low4);
+                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+                sum_lo[r] = dot_s16(sum_lo[r], _mm256_maddubs_epi16(lo, xlo), _mm256_shuffle_epi8(scale16[r], pick_lo));
+                sum_hi[r] = dot_s16(sum_hi[r], _mm256_maddubs_epi16(hi, xhi), _mm256_shuffle_epi8(scale16[r], pick_hi));
+            }
+        }
+        const __m256i sums16 = load256(bsums + 16 * b);
+        const float dx = xd[b];
+        for (int r = 0; r < R; r++) {
+            const uint8_t *block = w + (size_t)r * row_bytes + 144 * b;
+            const __m256i minsum = _mm256_madd_epi16(sums16, min16[r]);
+            const __m256i sum = _mm256_add_epi32(sum_lo[r], sum_hi[r]);
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(qd_half(block) * dx), acc[r]);
+            acc[r] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(minsum), _mm256_set1_ps(qd_half(block + 2) * dx), acc[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) out[r] = hsum(acc[r]);
+}
+
+// ---- Q6_K: the 6-bit values rebuilt per row, the activation vector of each 32 loaded once -------
+
+QD_INLINE void qr_q6_K(const uint8_t *w, size_t row_bytes, const int R, const uint8_t *x, size_t n, size_t ahead, float *out) {
+    const size_t nb = n / 256;
+    const __m256i low4 = _mm256_set1_epi8(0xF), low2 = _mm256_set1_epi8(3);
+    const float *xd = (const float *)(x + qd_scale_offset(n));
+    const int16_t *bsums = (const int16_t *)(x + qd_sum_offset(QD_Q6_K, n));
+    __m256 acc[QR_ROWS];
+    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+    for (size_t b = 0; b < nb; b++) {
+        __m256i sum_a[QR_ROWS], sum_b[QR_ROWS];
+        for (int r = 0; r < R; r++) {
+            qr_prefetch(w + (size_t)r * row_bytes + 210 * b, ahead, 4);
+            sum_a[r] = sum_b[r] = _mm256_setzero_si256();
+        }
+        const int8_t *xb = (const int8_t *)x + 256 * b;
+        for (int half = 0; half < 2; half++) {
+            __m256i half_scales[QR_ROWS], l0[QR_ROWS], l1[QR_ROWS], h[QR_ROWS];
+            for (int r = 0; r < R; r++) {
+                const uint8_t *block = w + (size_t)r * row_bytes + 210 * b;
+                half_scales[r] = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(block + 192 + 8 * half))));
+                l0[r] = load256(block + 64 * half);
+                l1[r] = load256(block + 64 * half + 32);
+                h[r] = load256(block + 128 + 32 * half);
+            }
+            for (int c = 0; c < 4; c++) {
+                const __m256i xv = load256(xb + 128 * half + 32 * c);
+                const short low = (short)(0x0100 + 0x0202 * (2 * c)), high = (short)(0x0100 + 0x0202 * (2 * c + 1));
+                const __m256i pick = _mm256_setr_epi16(low, low, low, low, low, low, low, low,
+                                                       high, high, high, high, high, high, high, high);
+                for (int r = 0; r < R; r++) {
+                    const __m256i l = c & 1 ? l1[r] : l0[r];
+                    const __m256i low_bits = _mm256_and_si256(c < 2 ? l : _mm256_srli_epi16(l, 4), low4);
+                    const __m256i high_bits = _mm256_and_si256(c == 0 ? h[r] : _mm256_srli_epi16(h[r], 2 * c), low2);
+                    const __m256i q = _mm256_or_si256(low_bits, _mm256_slli_epi16(high_bits, 4));
+                    const __m256i product = _mm256_maddubs_epi16(q, xv);
+                    const __m256i scale = _mm256_shuffle_epi8(half_scales[r], pick);
+                    if (c & 1) {
+                        sum_b[r] = dot_s16(sum_b[r], product, scale);
+                    } else {
+                        sum_a[r] = dot_s16(sum_a[r], product, scale);
+                    }
+                }
+            }
+        }
+        const __m256i sums16 = load256(bsums + 16 * b);
+        const float dx = xd[b];
+        for (int r = 0; r < R; r++) {
+            const uint8_t *block = w + (size_t)r * row_bytes + 210 * b;
+            const __m256i scale16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(block + 192)));
+            const __m256i offset = _mm256_madd_epi16(sums16, scale16);
+            const __m256i total = _mm256_sub_epi32(_mm256_add_epi32(sum_a[r], sum_b[r]), _mm256_slli_epi32(offset, 5));
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), _mm256_set1_ps(qd_half(block + 208) * dx), acc[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) out[r] = hsum(acc[r]);
+}
+
+#define QR_DISPATCH_ROWS(KERNEL)                                                    \
+    switch (rows) {                                                                 \
+    case 1: KERNEL(w, row_bytes, 1, x, n, ahead, out); break;                      \
+    case 2: KERNEL(w, row_bytes, 2, x, n, ahead, out); break;                      \
+    case 3: if (QR_ROWS >= 3) KERNEL(w, row_bytes, QR_ROWS >= 3 ? 3 : 1, x, n, ahead, out); break; \
+    default: if (QR_ROWS >= 4) KERNEL(w, row_bytes, QR_ROWS >= 4 ? 4 : 1, x, n, ahead, out); break; \
+    }
+
+void QR_GEMV_NAME(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *x, size_t n, size_t ahead, float *out) {
+    switch (format) {
+    case QD_Q8_0: QR_DISPATCH_ROWS(qr_q8_0); break;
+    case QD_Q4_0: QR_DISPATCH_ROWS(qr_q4_0); break;
+    case QD_Q4_K: QR_DISPATCH_ROWS(qr_q4_K); break;
+    case QD_Q6_K: QR_DISPATCH_ROWS(qr_q6_K); break;
+    default:
+        for (int r = 0; r < rows; r++) qd_tile_scalar(format, w + (size_t)r * row_bytes, &x, 1, n, 0, n / qd_block_size(format), out + r);
+        break;
+    }
+}
+
+#pragma clang attribute pop
