@@ -106,7 +106,8 @@ def newcomer_gaps(url, streams, tokens):
     started = threading.Event()
 
     def runner(index):
-        results[index] = stream(url, PROMPTS[index % len(PROMPTS)], tokens, index)
+        # Long enough to still be decoding while the newcomer's vision and prefill run.
+        results[index] = stream(url, PROMPTS[index % len(PROMPTS)], max(tokens, 256), index)
 
     threads = [threading.Thread(target=runner, args=(index,)) for index in range(streams)]
     for thread in threads:
@@ -187,9 +188,10 @@ def main():
             print(text + f"; load {phase['load']:.1f}", flush=True)
         if args.newcomer:
             gaps = newcomer_gaps(server.url, 4, args.tokens)
+            seconds = {k: "n/a" if v is None else f"{v:.3f}" for k, v in gaps.items()}
             print(f"newcomer with an image joining 4 streams (load {os.getloadavg()[0]:.1f}): running streams' inter-token gap "
-                  f"median {gaps['gap_before']:.3f} s before; while it was admitted median {gaps['gap_during_median']:.3f} s, "
-                  f"largest {gaps['gap_during_max']:.3f} s; its time to first token {gaps['newcomer_ttft']:.3f} s", flush=True)
+                  f"median {seconds['gap_before']} s before; while it was admitted median {seconds['gap_during_median']} s, "
+                  f"largest {seconds['gap_during_max']} s; its time to first token {seconds['newcomer_ttft']} s", flush=True)
         for clients in (4, 8):
             n, p50, p99 = ttft_percentiles(server.url, clients, args.seconds, 8)
             print(f"{clients} clients: time to first token p50 {p50:.3f} s, p99 {p99:.3f} s ({n} requests; "
