@@ -22,8 +22,10 @@ public final class GGUFDecoderWeights: WeightStore {
     public let rotaryPairsAdjacent: Bool
 
     /// Wraps `file`, reading the architecture and head counts from its metadata.
-    /// - Parameter reorderingRotaryRows: give `llama` q/k matrices in Hugging Face row order (a
-    ///   copy) instead of as stored (tests of the two layouts against each other).
+    /// - Parameters:
+    ///   - file: the opened GGUF decoder.
+    ///   - reorderingRotaryRows: give `llama` q/k matrices in Hugging Face row order (a copy)
+    ///     instead of as stored (tests of the two layouts against each other).
     /// - Throws: ``CheckpointError/invalidGGUF(path:problem:)`` when the metadata lacks them, or a
     ///   stacked expert tensor has the wrong rank.
     public init(file: GGUFFile, reorderingRotaryRows: Bool = false) throws(CheckpointError) {

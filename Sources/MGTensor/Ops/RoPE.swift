@@ -71,7 +71,7 @@ public struct RotaryTable: Sendable {
 /// Layout: `x` is `[..., T, d]`, normally `[B, heads, T, d]` as transformers and
 /// ``scaledDotProductAttention(_:key:value:causal:scale:)`` use (or `[heads, T, d]`); every leading
 /// index shares the table's `T` positions. Decoders, whose projections are `[T, heads·d]`, rotate in
-/// place with ``applyRotaryEmbedding(_:heads:table:)``.
+/// place with ``applyRotaryEmbedding(_:heads:table:pairsAdjacent:)``.
 /// - Returns: an F32 tensor of `x`'s shape.
 /// - Throws: ``TensorError/invalidArgument(operation:reason:)`` for rank < 2,
 ///   ``TensorError/shapeMismatch(operation:_:_:)`` when the last axis is not the table's `d` or
@@ -106,10 +106,14 @@ public func applyRotaryEmbedding(_ x: Tensor, table: RotaryTable) throws(TensorE
 /// Rotates, in place, the rows of a decoder's query or key projection `x` `[T, heads·d]`; row t
 /// uses the table's row t, so one table serves a prefill (positions `past ..< past + T`) and a
 /// batched decode step (one position per sequence) alike.
+/// - Parameters:
+///   - x: the projection, F32 `[T, heads · d]`, rotated in place.
+///   - heads: the number of heads in a row.
+///   - table: the cosines and sines of the rows' positions (`T` rows of `d/2`).
+///   - pairsAdjacent: each head's rotary pairs are `(x[2i], x[2i+1])` (llama.cpp's `llama`
+///     layout, GGUF q/k rows kept as stored) instead of `(x[i], x[i + d/2])`; same arithmetic.
 /// - Throws: ``TensorError/unsupportedDType(operation:_:)`` unless `x` is F32,
 ///   ``TensorError/shapeMismatch(operation:_:_:)`` unless `x` is `[table positions, heads · d]`.
-/// - Parameter pairsAdjacent: each head's rotary pairs are `(x[2i], x[2i+1])` (llama.cpp's `llama`
-///   layout, GGUF q/k rows kept as stored) instead of `(x[i], x[i + d/2])`; same arithmetic.
 public func applyRotaryEmbedding(_ x: inout Tensor, heads: Int, table: RotaryTable, pairsAdjacent: Bool = false) throws(TensorError) {
     guard x.dtype == .f32 else { throw .unsupportedDType(operation: "applyRotaryEmbedding", x.dtype) }
     guard heads > 0, x.shape == [table.positions.count, heads * table.headDim] else {
