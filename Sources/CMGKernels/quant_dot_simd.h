@@ -81,6 +81,23 @@ QD_INLINE __m256i sum8(const __m256i *v) {
 }
 
 /// The f16 scales at the start of eight consecutive blocks `stride` bytes apart, as floats.
+// A Q4_K block's eight 6-bit sub-block scales and mins as 16-bit lanes: `scale16` holds scales
+// 0–7 in both 128-bit halves, `min16` each min twice (lanes 2k, 2k+1). The 12 scale bytes are read
+// as three words: sub-blocks 0–3 in the low bits of words 0/1, those of 4–7 split between word 2's
+// nibbles and the top 2 bits of words 0/1.
+QD_INLINE void q4k_scales_mins(const uint8_t *block, __m256i *scale16, __m256i *min16) {
+    uint32_t packed_scales[3];
+    memcpy(packed_scales, block + 4, 12);
+    const uint32_t a = packed_scales[0], m = packed_scales[1], c = packed_scales[2];
+    const uint64_t scales8 = (uint64_t)(a & 0x3f3f3f3fu)
+        | (uint64_t)((c & 0x0f0f0f0fu) | (((a >> 6) & 0x03030303u) << 4)) << 32;
+    const uint64_t mins8 = (uint64_t)(m & 0x3f3f3f3fu)
+        | (uint64_t)(((c >> 4) & 0x0f0f0f0fu) | (((m >> 6) & 0x03030303u) << 4)) << 32;
+    const __m128i mins_bytes = _mm_cvtsi64_si128((long long)mins8);
+    *min16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mins_bytes, mins_bytes));
+    *scale16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)scales8)));
+}
+
 QD_INLINE __m256 block_scales8(const uint8_t *first, int stride) {
     const __m256i offsets = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(stride));
     __m256i words = _mm256_and_si256(_mm256_i32gather_epi32((const int *)first, offsets, 1), _mm256_set1_epi32(0xFFFF));
@@ -208,18 +225,8 @@ QD_INLINE void tile_q4_K(const uint8_t *w, const uint8_t *const *xs, const int T
         const uint8_t *block = w + 144 * b;
         qd_prefetch(block, 3);
         const uint8_t *qs = block + 16;
-        // The 12 scale bytes as three words: 6-bit scales/mins of sub-blocks 0–3 in the low bits of
-        // words 0/1, those of 4–7 split between word 2's nibbles and the top 2 bits of words 0/1.
-        uint32_t packed_scales[3];
-        memcpy(packed_scales, block + 4, 12);
-        const uint32_t a = packed_scales[0], m = packed_scales[1], c = packed_scales[2];
-        const uint64_t scales8 = (uint64_t)(a & 0x3f3f3f3fu)
-            | (uint64_t)((c & 0x0f0f0f0fu) | (((a >> 6) & 0x03030303u) << 4)) << 32;
-        const uint64_t mins8 = (uint64_t)(m & 0x3f3f3f3fu)
-            | (uint64_t)(((c >> 4) & 0x0f0f0f0fu) | (((m >> 6) & 0x03030303u) << 4)) << 32;
-        const __m128i mins_bytes = _mm_cvtsi64_si128((long long)mins8);
-        const __m256i min16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mins_bytes, mins_bytes));
-        const __m256i scale16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)scales8)));
+        __m256i scale16, min16;
+        q4k_scales_mins(block, &scale16, &min16);
         __m256i sum[QD_MAX_TOKENS];
         for (int t = 0; t < T; t++) sum[t] = _mm256_setzero_si256();
         for (int j = 0; j < 4; j++) {

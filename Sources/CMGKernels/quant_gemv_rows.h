@@ -140,16 +140,7 @@ QD_INLINE void qr_q4_K(const uint8_t *w, size_t row_bytes, const int R, const ui
         for (int r = 0; r < R; r++) {
             const uint8_t *block = w + (size_t)r * row_bytes + 144 * b;
             qr_prefetch(block, ahead, 3);
-            uint32_t packed_scales[3];
-            memcpy(packed_scales, block + 4, 12);
-            const uint32_t a = packed_scales[0], m = packed_scales[1], c = packed_scales[2];
-            const uint64_t scales8 = (uint64_t)(a & 0x3f3f3f3fu)
-                | (uint64_t)((c & 0x0f0f0f0fu) | (((a >> 6) & 0x03030303u) << 4)) << 32;
-            const uint64_t mins8 = (uint64_t)(m & 0x3f3f3f3fu)
-                | (uint64_t)(((c >> 4) & 0x0f0f0f0fu) | (((m >> 6) & 0x03030303u) << 4)) << 32;
-            const __m128i mins_bytes = _mm_cvtsi64_si128((long long)mins8);
-            min16[r] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mins_bytes, mins_bytes));
-            scale16[r] = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)scales8)));
+            q4k_scales_mins(block, &scale16[r], &min16[r]);
             sum_lo[r] = sum_hi[r] = _mm256_setzero_si256();
         }
         const int8_t *xb = (const int8_t *)x + 256 * b;
