@@ -10,8 +10,9 @@ import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
+
+from torch_models import convnext_l_forward  # noqa: E402  (this folder, on sys.path when run as a script)
 
 
 def main():
@@ -23,20 +24,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_grad_enabled(False)
-    from timm.models.convnext import ConvNeXt
-    dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float32
-    trunk = ConvNeXt(depths=(3, 3, 27, 3), dims=(192, 384, 768, 1536), num_classes=0).eval().to(dtype)
-    pixels = (torch.rand(1, 3, args.size, args.size) * 4 - 2).to(dtype)
-
-    def run():
-        x = trunk.stem(pixels)
-        stages = []
-        for stage in trunk.stages:
-            x = stage(x)
-            stages.append(x)
-        target = stages[0].shape[-2:]
-        resized = [F.interpolate(s, size=target, mode="bilinear", align_corners=False) for s in stages[1:]]
-        return torch.cat([stages[0]] + resized, 1)
+    run = convnext_l_forward(args.size, torch.bfloat16 if args.dtype == "bf16" else torch.float32)
 
     run()  # warm-up
     start, start_cpu = time.perf_counter(), time.process_time()

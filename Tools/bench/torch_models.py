@@ -61,11 +61,11 @@ def clip_vit_l336(args, repeat):
     return median_timing(lambda: model(pixel_values=pixels, output_hidden_states=True).hidden_states[-2], repeat)
 
 
-def convnext_l(args, repeat):
+def convnext_l_forward(size, dtype):
+    """A random ConvNeXt-L trunk (timm) and one image of `size`², returned as a no-argument forward:
+    the four stages, then Mini-Gemini's fusion (stages 2–4 resized to stage 1's grid, concatenated)."""
     from timm.models.convnext import ConvNeXt
-    dtype = tower_dtype(args)
     trunk = ConvNeXt(depths=(3, 3, 27, 3), dims=(192, 384, 768, 1536), num_classes=0).eval().to(dtype)
-    size = int(args["size"])
     pixels = (torch.rand(1, 3, size, size) * 4 - 2).to(dtype)
 
     def run():
@@ -77,7 +77,11 @@ def convnext_l(args, repeat):
         target = stages[0].shape[-2:]
         resized = [F.interpolate(s, size=target, mode="bilinear", align_corners=False) for s in stages[1:]]
         return torch.cat([stages[0]] + resized, 1)
-    return median_timing(run, repeat)
+    return run
+
+
+def convnext_l(args, repeat):
+    return median_timing(convnext_l_forward(int(args["size"]), tower_dtype(args)), repeat)
 
 
 def gemma_2b(args, repeat):
