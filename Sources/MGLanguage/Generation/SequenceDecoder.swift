@@ -22,13 +22,11 @@ public struct SequenceDecoder: Sendable {
     /// Prompt positions (for the info).
     public let promptLength: Int
     /// Tokens generated so far.
-    public private(set) var generatedCount = 0
+    public var generatedCount: Int { sampler.generatedCount }
     /// Set once the sequence has ended.
     public private(set) var stopReason: StopReason?
 
-    private var sampler: TokenSampler
-    private var history: [Int]
-    private let stopIDs: Set<Int>
+    private var sampler: StoppingSampler
     private var detokenizer: StreamingDetokenizer
     private var matcher: StopStringMatcher
     private var pendingIDs: [Int] = []
@@ -48,14 +46,8 @@ public struct SequenceDecoder: Sendable {
         try parameters.validate()
         self.parameters = parameters
         self.promptLength = promptLength
-        sampler = TokenSampler(parameters: parameters)
-        history = promptTokenIDs
-        var stops = parameters.stopTokenIDs
-        if parameters.stopsAtEndOfSequence {
-            stops.formUnion(model.configuration.eosTokenIDs)
-            if let eos = tokenizer.eosTokenID { stops.insert(eos) }
-        }
-        stopIDs = stops
+        let endOfSequence = model.configuration.eosTokenIDs + (tokenizer.eosTokenID.map { [$0] } ?? [])
+        sampler = StoppingSampler(parameters: parameters, promptTokenIDs: promptTokenIDs, endOfSequenceIDs: endOfSequence)
         detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecialTokens: true)
         matcher = StopStringMatcher(stopStrings: parameters.stopStrings)
     }
@@ -90,13 +82,14 @@ public struct SequenceDecoder: Sendable {
             return nil
         }
         pendingToken = nil
-        let token = try sampler.sample(logits: logits, history: history)
-        if stopIDs.contains(token) {
-            stopReason = .stopToken(token)
+        let token: Int
+        switch try sampler.draw(logits: logits) {
+        case .stop(let stop):
+            stopReason = .stopToken(stop)
             return nil
+        case .token(let drawn):
+            token = drawn
         }
-        history.append(token)
-        generatedCount += 1
         pendingToken = token
         pendingIDs.append(token)
         let (text, stop) = matcher.feed(detokenizer.append(token))

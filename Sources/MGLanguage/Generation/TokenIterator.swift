@@ -57,17 +57,15 @@ public struct TokenIterator: Sequence, IteratorProtocol {
     /// Seconds spent on the prefill.
     public let prefillSeconds: Double
     /// Tokens returned so far.
-    public private(set) var generatedCount = 0
+    public var generatedCount: Int { sampler.generatedCount }
     /// Set once the sequence has ended.
     public private(set) var stopReason: StopReason?
     /// The error that ended the sequence, if any.
     public private(set) var error: LanguageModelError?
 
-    private var sampler: TokenSampler
-    private var history: [Int]
+    private var sampler: StoppingSampler
     private var logits: Tensor?
     private var pendingToken: Int?
-    private let stopIDs: Set<Int>
 
     /// Runs the prefill of `prompt`.
     /// - Parameters:
@@ -91,11 +89,9 @@ public struct TokenIterator: Sequence, IteratorProtocol {
         let capacity = maximumLength
             ?? Swift.max(prompt.length + 1, Swift.min(configuration.maximumPositions, prompt.length + parameters.maximumTokens))
         cache = try model.newCache(maximumLength: capacity)
-        sampler = TokenSampler(parameters: parameters)
-        history = prompt.tokenIDs
-        var stops = parameters.stopTokenIDs.union(extraStopTokenIDs)
-        if parameters.stopsAtEndOfSequence { stops.formUnion(configuration.eosTokenIDs) }
-        stopIDs = stops
+        var stopping = parameters
+        stopping.stopTokenIDs.formUnion(extraStopTokenIDs)
+        sampler = StoppingSampler(parameters: stopping, promptTokenIDs: prompt.tokenIDs, endOfSequenceIDs: configuration.eosTokenIDs)
         let start = DispatchTime.now().uptimeNanoseconds
         if let rows = prompt.embeddings {
             logits = try model.forward(inputEmbeddings: rows, cache: &cache)
@@ -132,15 +128,14 @@ public struct TokenIterator: Sequence, IteratorProtocol {
             logits = try model.forward(ids: [token], cache: &cache)
         }
         guard let logits else { return nil }
-        let token = try sampler.sample(logits: logits, history: history)
-        if stopIDs.contains(token) {
+        switch try sampler.draw(logits: logits) {
+        case .stop(let token):
             stopReason = .stopToken(token)
             return nil
+        case .token(let token):
+            pendingToken = token
+            return token
         }
-        history.append(token)
-        generatedCount += 1
-        pendingToken = token
-        return token
     }
 
     /// Ends the sequence early (e.g. a stop string was found in the text).
