@@ -131,8 +131,13 @@ func runTierBenchmarks(repositoryRoot root: URL, repeat count: Int, withTorch: B
         else { return nil }
         return TierTiming(wallMs: wall, cpuMs: cpu)
     }
-    let hidden = 2048, inner = 16384, vocabulary = 256_000
+    let hidden = 2048, inner = 16384, vocabulary = 256_000, headDimension = 256
+    // MG_TIER_CASES=linear,qkv,mlp,head,decode runs only those groups (all by default).
+    let cases = ProcessInfo.processInfo.environment["MG_TIER_CASES"].map { Set($0.split(separator: ",").map(String.init)) }
+    func wanted(_ name: String) -> Bool { cases?.contains(name) ?? true }
     let square = try randomBF16Tensor([hidden, hidden], radius: 0.05, seed: 11)
+    let key = try randomBF16Tensor([headDimension, hidden], radius: 0.05, seed: 16)
+    let value = try randomBF16Tensor([headDimension, hidden], radius: 0.05, seed: 17)
     let gate = try randomBF16Tensor([inner, hidden], radius: 0.05, seed: 12)
     let up = try randomBF16Tensor([inner, hidden], radius: 0.05, seed: 13)
     let down = try randomBF16Tensor([hidden, inner], radius: 0.05, seed: 14)
@@ -141,12 +146,30 @@ func runTierBenchmarks(repositoryRoot root: URL, repeat count: Int, withTorch: B
         let x = try randomTensor([positions, hidden])
         let runs = positions > 1000 ? max(1, count / 2) : count
         let linearFlop = 2.0 * Double(positions * hidden * hidden)
-        let torchLinear = torchTiming("linear_bf16", ["M": positions, "K": hidden, "N": hidden], repeat: runs)
-        for precision in [LinearPrecision.float32, .bfloat16Activations] {
-            let timing = try measureTiming(repeat: runs, threads: threads) { _ = try linear(x, weight: square, precision: precision) }
-            row("linear \(positions)×\(hidden)×\(hidden)", precision == .float32 ? "exact" : "bf16-act", flop: linearFlop,
-                passes: precision == .float32 ? packedPasses : 1, timing, torchMs: torchLinear)
+        if wanted("linear") {
+            let torchLinear = torchTiming("linear_bf16", ["M": positions, "K": hidden, "N": hidden], repeat: runs)
+            for precision in [LinearPrecision.float32, .bfloat16Activations] {
+                let timing = try measureTiming(repeat: runs, threads: threads) { _ = try linear(x, weight: square, precision: precision) }
+                row("linear \(positions)×\(hidden)×\(hidden)", precision == .float32 ? "exact" : "bf16-act", flop: linearFlop,
+                    passes: precision == .float32 ? packedPasses : 1, timing, torchMs: torchLinear)
+            }
         }
+        if wanted("qkv") {
+            // Gemma-2B attention input: q (2048 wide) and the single k and v heads (256 wide) of one
+            // layer from the same rows; ours packs the rows once for all three, PyTorch runs three linears.
+            let qkvWidths = [hidden, headDimension, headDimension]
+            let qkvFlop = 2.0 * Double(positions * hidden * qkvWidths.reduce(0, +))
+            let torchQKV = torchTiming("linears_bf16", ["M": positions, "K": hidden, "N": qkvWidths], repeat: runs)
+            for precision in [LinearPrecision.float32, .bfloat16Activations] {
+                let timing = try measureTiming(repeat: runs, threads: threads) {
+                    _ = try linear(x, weights: [square, key, value], precision: precision)
+                }
+                row("q/k/v \(positions)×\(hidden)×(\(qkvWidths.map(String.init).joined(separator: "+")))",
+                    precision == .float32 ? "exact" : "bf16-act", flop: qkvFlop,
+                    passes: precision == .float32 ? packedPasses : 1, timing, torchMs: torchQKV)
+            }
+        }
+        guard wanted("mlp") else { continue }
         let mlpFlop = 6.0 * Double(positions * hidden * inner)
         let torchMLP = torchTiming("gated_mlp_bf16", ["M": positions, "hidden": hidden, "inner": inner], repeat: runs)
         for precision in [LinearPrecision.float32, .bfloat16Activations] {
@@ -157,7 +180,7 @@ func runTierBenchmarks(repositoryRoot root: URL, repeat count: Int, withTorch: B
                 passes: precision == .float32 ? packedPasses : 1, timing, torchMs: torchMLP)
         }
     }
-    do {
+    if wanted("head") {
         let positions = 600
         let x = try randomTensor([positions, hidden])
         let head = try randomBF16Tensor([vocabulary, hidden], radius: 0.05, seed: 15)
@@ -170,6 +193,10 @@ func runTierBenchmarks(repositoryRoot root: URL, repeat count: Int, withTorch: B
         }
     }
 
+    guard wanted("decode") else {
+        torch?.close()
+        return
+    }
     // Decode: one row through the MLP's up projection (64 MB of BF16) next to a plain read of it.
     let row1 = try randomTensor([1, hidden])
     let bytes = inner * hidden * 2

@@ -43,6 +43,11 @@ def make_case(op, a):
         x = rand(a["M"], a["K"]).to(torch.bfloat16)
         w = (rand(a["N"], a["K"]) * 0.05).to(torch.bfloat16)
         return lambda: F.linear(x, w)
+    if op == "linears_bf16":
+        # Several BF16 linears of the same rows (a layer's q, k and v projections), one call each.
+        x = rand(a["M"], a["K"]).to(torch.bfloat16)
+        ws = [(rand(n, a["K"]) * 0.05).to(torch.bfloat16) for n in a["N"]]
+        return lambda: [F.linear(x, w) for w in ws]
     if op == "gated_mlp_bf16":
         # A Gemma MLP in BF16 (GeGLU, tanh GELU), as PyTorch runs a BF16 model.
         x = rand(a["M"], a["hidden"]).to(torch.bfloat16)
