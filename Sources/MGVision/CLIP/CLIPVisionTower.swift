@@ -209,11 +209,17 @@ struct CLIPEncoderLayer: Sendable {
 
         let normed = try layerNorm(hidden, weight: norm1Weight, bias: norm1Bias, eps: eps)
         let qkv = try linear(normed, weight: qkvWeight, bias: qkvBias, precision: precision)  // [N, T, 3C]
-        let split = try permute(qkv.reshaped([n, t, 3, heads, d]), [2, 0, 3, 1, 4])  // [3, N, H, T, D]
         // HF scales the queries by head_dim^-0.5 before Q·Kᵀ; the same factor on the product.
-        let attended = try scaledDotProductAttention(
-            split.row(0), key: split.row(1), value: split.row(2), scale: 1 / Float(d).squareRoot())  // [N, H, T, D]
-        let merged = try permute(attended, [0, 2, 1, 3]).reshaped([n, t, c])
+        let merged: Tensor  // [N, T, C]
+        if precision == .bfloat16Activations {
+            // bf16 mode: both attention products in bf16, read from and written to the packed rows.
+            merged = try bf16SelfAttention(packedQKV: qkv, heads: heads, scale: 1 / Float(d).squareRoot())
+        } else {
+            let split = try permute(qkv.reshaped([n, t, 3, heads, d]), [2, 0, 3, 1, 4])  // [3, N, H, T, D]
+            let attended = try scaledDotProductAttention(
+                split.row(0), key: split.row(1), value: split.row(2), scale: 1 / Float(d).squareRoot())  // [N, H, T, D]
+            merged = try permute(attended, [0, 2, 1, 3]).reshaped([n, t, c])
+        }
         try addInPlace(&hidden, linear(merged, weight: outWeight, bias: outBias, precision: precision))
 
         let normed2 = try layerNorm(hidden, weight: norm2Weight, bias: norm2Bias, eps: eps)
