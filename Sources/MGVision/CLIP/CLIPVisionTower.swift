@@ -35,7 +35,7 @@ public final class CLIPVisionTower: LowResolutionTokenEncoder {
     public let selectedHiddenState: Int
     /// Whether the class token is returned.
     public let featureSelection: CLIPFeatureSelection
-    /// The arithmetic of the encoder layers' linear products (``VisionPrecision/float32`` unless chosen).
+    /// The arithmetic of the encoder layers' linear and attention products (``VisionPrecision/float32`` unless chosen).
     public let precision: VisionPrecision
 
     private let activation: CLIPActivation
@@ -55,7 +55,8 @@ public final class CLIPVisionTower: LowResolutionTokenEncoder {
     ///     (−2 = the output of the second-to-last layer; 0 = the embeddings).
     ///   - featureSelection: `mm_vision_select_feature`.
     ///   - precision: the arithmetic of the encoder layers' linear products; ``VisionPrecision/bfloat16``
-    ///     is the opt-in fast mode (the patch embedding stays F32).
+    ///     is the opt-in fast mode, which also runs the attention products in bf16
+    ///     (the patch embedding stays F32).
     /// - Throws: ``VisionError/missingWeight(_:)``, ``VisionError/weightShape(name:expected:actual:)``
     ///   or ``VisionError/unusedWeights(_:)`` when the checkpoint does not match the
     ///   configuration, ``VisionError/invalidConfiguration(reason:)`` for an impossible
