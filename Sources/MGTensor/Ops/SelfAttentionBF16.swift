@@ -18,6 +18,7 @@ import CMGKernels
 ///   - packedQKV: `[N, T, 3C]`, any float dtype.
 ///   - heads: the number of heads `H`; `C` must be a multiple of it.
 ///   - scale: the factor on `Q·Kᵀ` (usually `1/√D`).
+/// - Returns: `[N, T, C]` in F32, head `h` at columns `h·D ..< (h+1)·D`.
 /// - Throws: ``TensorError/invalidArgument(operation:reason:)`` for another rank, a last axis that
 ///   is not `3·H·D`, or no positions.
 public func bf16SelfAttention(packedQKV: Tensor, heads: Int, scale: Float) throws(TensorError) -> Tensor {
