@@ -12,7 +12,7 @@ import Testing
 /// check fails if the operands were not rounded at all (the mode did not run).
 @Suite struct SelfAttentionBF16Tests {
     /// max |Δ| / max |reference| with probabilities rounded to bf16.
-    static let bf16Bound = 4e-3
+    static let bf16Bound = 4e-3  // measured 7.9e-4–1.3e-3 (avx512bf16); lower tiers ≤ 6e-7
     /// The same below the avx512bf16 tier (F32 products of the rounded operands).
     static let f32Bound = 1e-5
     /// The error against the unrounded operands stays above this when q/k/v were rounded.
