@@ -5,7 +5,7 @@ import MGTensor
 // the conversion path vs PyTorch BF16), every non-GEMM op at model size next to PyTorch (fp32, same
 // thread count), and the whole models (CLIP ViT-L/14-336, ConvNeXt-L, a Gemma-2B-shaped decoder)
 // next to PyTorch, each pair measured in the same run.
-// Usage: MGTensorBenchmarks [--repeat N] [--no-torch] [--filter gemm|bf16|models|clip|convnext|gemma|prefill|decode|tokenizer|tiers|vision-tiers|quant|gguf --model DIR|OP NAME]
+// Usage: MGTensorBenchmarks [--repeat N] [--no-torch] [--filter gemm|bf16|models|clip|convnext|gemma|prefill|decode|tokenizer|tiers|vision-tiers [--only clip|convnext]|quant|gguf --model DIR|OP NAME]
 
 let arguments = CommandLine.arguments
 func option(_ name: String) -> String? {

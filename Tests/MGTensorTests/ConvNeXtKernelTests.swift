@@ -82,4 +82,29 @@ import Testing
             }
         }
     }
+
+    /// `mg_layer_norm_channels_to_rows` (the bf16 mode's LayerNorm2d fused with the gather) gives
+    /// exactly `layerNorm2d` then a transpose: same statistics, same arithmetic. 300 pixels span two
+    /// 256-pixel blocks; the range starts inside the plane, in two pieces as the tower splits it.
+    @Test func layerNormIntoRowsEqualsLayerNormThenRows() throws {
+        let (channels, height, width) = (37, 20, 23)
+        let plane = height * width, first = 70, count = 300
+        let x = try DeterministicData.tensor(seed: 1710, shape: [1, channels, height, width], low: -3, high: 3)
+        let weight = try DeterministicData.tensor(seed: 1711, shape: [channels], low: 0.5, high: 1.5)
+        let bias = try DeterministicData.tensor(seed: 1712, shape: [channels], low: -0.5, high: 0.5)
+        let normed = try layerNorm2d(x, weight: weight, bias: bias, eps: 1e-6).floats()
+        let (source, w, b) = (try x.floats(), try weight.floats(), try bias.floats())
+        var rows = [Float](repeating: .nan, count: count * channels)
+        var scratch = [Float](repeating: 0, count: channels * Int(MG_LAYER_NORM_CHANNELS_BLOCK))
+        rows.withUnsafeMutableBufferPointer { out in
+            mg_layer_norm_channels_to_rows(source, w, b, out.baseAddress!, channels, plane, first, first + 256, 1e-6, &scratch)
+            mg_layer_norm_channels_to_rows(
+                source, w, b, out.baseAddress! + 256 * channels, channels, plane, first + 256, first + count, 1e-6, &scratch)
+        }
+        for j in 0..<count {
+            for c in 0..<channels {
+                #expect(rows[j * channels + c] == normed[c * plane + first + j], "pixel \(first + j) channel \(c)")
+            }
+        }
+    }
 }

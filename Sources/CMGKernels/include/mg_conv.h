@@ -1,6 +1,7 @@
 #ifndef MG_CONV_H
 #define MG_CONV_H
 #include "mg_common.h"
+#include "mg_norm.h"
 
 /// Geometry of one 2-D convolution over a single image plane set (NCHW, one batch element).
 typedef struct {
@@ -39,6 +40,14 @@ void mg_bias_gelu_rows_reference(float *x, const float *bias, size_t rows, size_
 /// Pixel rows from a channel-major map: `dst[j][c] = src[c·ld + j]` for `c < channels` and
 /// `j` in `first ..< first + count`.
 void mg_columns_to_rows(const float *src, size_t ld, size_t channels, size_t first, size_t count, float *dst);
+
+/// The channels-first LayerNorm of mg_layer_norm_channels (same arithmetic, same values) written as
+/// pixel rows: `dst[j − p_begin][c]` = the normalised channel `c` of pixel `j`, for `j` in
+/// `p_begin ..< p_end` of one `[channels, plane]` image. Fuses the bf16 mode's LayerNorm2d with its
+/// gathering of pixel rows (one pass over the map instead of two). `scratch` holds
+/// channels × MG_LAYER_NORM_CHANNELS_BLOCK floats.
+void mg_layer_norm_channels_to_rows(const float *x, const float *w, const float *b, float *dst, size_t channels,
+                                    size_t plane, size_t p_begin, size_t p_end, float eps, float *scratch);
 
 /// Adds pixel rows into a channel-major map: `x[c·ld + j] += rows[j·channels + c]` for `j < count` and
 /// `c` in `first_channel ..< first_channel + channel_count`.

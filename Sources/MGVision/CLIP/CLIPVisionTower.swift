@@ -35,7 +35,7 @@ public final class CLIPVisionTower: LowResolutionTokenEncoder {
     public let selectedHiddenState: Int
     /// Whether the class token is returned.
     public let featureSelection: CLIPFeatureSelection
-    /// The arithmetic of the encoder layers' linear products (``VisionPrecision/float32`` unless chosen).
+    /// The arithmetic of the encoder layers' linear and attention products (``VisionPrecision/float32`` unless chosen).
     public let precision: VisionPrecision
 
     private let activation: CLIPActivation
@@ -55,7 +55,8 @@ public final class CLIPVisionTower: LowResolutionTokenEncoder {
     ///     (−2 = the output of the second-to-last layer; 0 = the embeddings).
     ///   - featureSelection: `mm_vision_select_feature`.
     ///   - precision: the arithmetic of the encoder layers' linear products; ``VisionPrecision/bfloat16``
-    ///     is the opt-in fast mode (the patch embedding stays F32).
+    ///     is the opt-in fast mode, which also runs the attention products in bf16
+    ///     (the patch embedding stays F32).
     /// - Throws: ``VisionError/missingWeight(_:)``, ``VisionError/weightShape(name:expected:actual:)``
     ///   or ``VisionError/unusedWeights(_:)`` when the checkpoint does not match the
     ///   configuration, ``VisionError/invalidConfiguration(reason:)`` for an impossible
@@ -209,11 +210,17 @@ struct CLIPEncoderLayer: Sendable {
 
         let normed = try layerNorm(hidden, weight: norm1Weight, bias: norm1Bias, eps: eps)
         let qkv = try linear(normed, weight: qkvWeight, bias: qkvBias, precision: precision)  // [N, T, 3C]
-        let split = try permute(qkv.reshaped([n, t, 3, heads, d]), [2, 0, 3, 1, 4])  // [3, N, H, T, D]
         // HF scales the queries by head_dim^-0.5 before Q·Kᵀ; the same factor on the product.
-        let attended = try scaledDotProductAttention(
-            split.row(0), key: split.row(1), value: split.row(2), scale: 1 / Float(d).squareRoot())  // [N, H, T, D]
-        let merged = try permute(attended, [0, 2, 1, 3]).reshaped([n, t, c])
+        let merged: Tensor  // [N, T, C]
+        if precision == .bfloat16Activations {
+            // bf16 mode: both attention products in bf16, read from and written to the packed rows.
+            merged = try bf16SelfAttention(packedQKV: qkv, heads: heads, scale: 1 / Float(d).squareRoot())
+        } else {
+            let split = try permute(qkv.reshaped([n, t, 3, heads, d]), [2, 0, 3, 1, 4])  // [3, N, H, T, D]
+            let attended = try scaledDotProductAttention(
+                split.row(0), key: split.row(1), value: split.row(2), scale: 1 / Float(d).squareRoot())  // [N, H, T, D]
+            merged = try permute(attended, [0, 2, 1, 3]).reshaped([n, t, c])
+        }
         try addInPlace(&hidden, linear(merged, weight: outWeight, bias: outBias, precision: precision))
 
         let normed2 = try layerNorm(hidden, weight: norm2Weight, bias: norm2Bias, eps: eps)

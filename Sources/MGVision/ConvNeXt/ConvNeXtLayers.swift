@@ -168,6 +168,13 @@ struct ConvNeXtBlock: Sendable {
         let pad = kernelSize / 2
         let spatial = try conv2d(x, weight: depthwiseWeight, bias: depthwiseBias, padding: (pad, pad), groups: c)
         mark?("block depthwise 7×7")
+        if precision == .bfloat16 {
+            try addInPlace(&x, residualBias)
+            mark?("block residual bias")
+            // The LayerNorm runs as the MLP gathers its pixel rows (no normalised map in between).
+            try fusedBF16MLP(spatial, adding: &x, mark: mark)
+            return
+        }
         let normed = try layerNorm2d(spatial, weight: normWeight, bias: normBias, eps: eps).reshaped([n, c, h * w])
         mark?("block LayerNorm2d")
 
@@ -176,14 +183,10 @@ struct ConvNeXtBlock: Sendable {
         // mapping per block (113 MB per product at stage 0 of a 768×768 input). At 768 that is
         // 4 chunks in stage 0, 2 in stage 1 and none after.
         let pixels = h * w, hidden = fc1Bias1D.shape[0]
-        if usesFusedExactMLP || precision == .bfloat16 {
+        if usesFusedExactMLP {
             try addInPlace(&x, residualBias)
             mark?("block residual bias")
-            if precision == .bfloat16 {
-                try fusedBF16MLP(normed, adding: &x, mark: mark)
-            } else {
-                try fusedExactMLP(normed, adding: &x, mark: mark)
-            }
+            try fusedExactMLP(normed, adding: &x, mark: mark)
             return
         }
         let chunks = max(1, (n * pixels * hidden + mlpChunkFloats - 1) / mlpChunkFloats)
@@ -258,30 +261,42 @@ struct ConvNeXtBlock: Sendable {
         }
     }
 
-    /// `x += fc2'(gelu(fc1(normed)))` in the bf16 mode: the packed bf16 kernels multiply pixel rows,
-    /// so per chunk of columns the chunk is gathered into `[p, C]` rows straight from `normed`
-    /// (``mg_columns_to_rows``), fc1 (with its bias) and fc2 run on the rows with GELU in place
-    /// between them, and fc2's rows are added into the channel-major residual stream
-    /// (``mg_add_rows_to_columns``): no column slices, concatenation, transposed copies of the
-    /// output or separate residual pass.
-    private func fusedBF16MLP(_ normed: Tensor, adding x: inout Tensor, mark: PartMark?) throws(TensorError) {
+    /// `x += fc2'(gelu(fc1(LayerNorm2d(spatial))))` in the bf16 mode: the packed bf16 kernels multiply
+    /// pixel rows, so per chunk of columns the chunk is normalised straight into `[p, C]` rows
+    /// (``mg_layer_norm_channels_to_rows``, the LayerNorm2d arithmetic fused with the gather), fc1
+    /// (with its bias) and fc2 run on the rows with GELU in place between them, and fc2's rows are
+    /// added into the channel-major residual stream (``mg_add_rows_to_columns``): no normalised map,
+    /// column slices, concatenation, transposed copies of the output or separate residual pass.
+    private func fusedBF16MLP(_ spatial: Tensor, adding x: inout Tensor, mark: PartMark?) throws(TensorError) {
         let (n, c) = (x.shape[0], x.shape[1]), pixels = x.count / max(1, n * c), hidden = fc1Bias1D.shape[0]
         let chunks = max(1, (pixels * hidden + mlpChunkFloats - 1) / mlpChunkFloats)
         let columns = (pixels + chunks - 1) / chunks
-        let input = try normed.asFloat32()
+        let input = try spatial.asFloat32(), weight = try normWeight.asFloat32(), bias = try normBias.asFloat32()
+        let block = Int(MG_LAYER_NORM_CHANNELS_BLOCK), eps = self.eps
         for image in 0..<n {
             for start in stride(from: 0, to: pixels, by: columns) {
                 let width = min(columns, pixels - start)
                 var rows = Tensor(uninitializedShape: [width, c])
-                input.withUnsafeFloats { normedBuffer in
-                    rows.withUnsafeMutableFloats { rowBuffer in
-                        let (source, target) = (normedBuffer.baseAddress! + image * c * pixels + start, rowBuffer.baseAddress!)
-                        Parallel.forEachChunk(count: width, minimumChunk: max(16, 16_384 / c)) { range in
-                            mg_columns_to_rows(source, pixels, c, range.lowerBound, range.count, target)
+                input.withUnsafeFloats { spatialBuffer in
+                    weight.withUnsafeFloats { w in
+                        bias.withUnsafeFloats { b in
+                            rows.withUnsafeMutableFloats { rowBuffer in
+                                let (source, target) = (spatialBuffer.baseAddress! + image * c * pixels, rowBuffer.baseAddress!)
+                                let (w, b) = (w.baseAddress!, b.baseAddress!)
+                                // Whole LayerNorm blocks per piece (the kernel's scratch is one block).
+                                let blocks = (width + block - 1) / block
+                                Parallel.forEachChunk(count: blocks, minimumChunk: max(1, 16_384 / (block * c))) { range in
+                                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: c * block)
+                                    defer { scratch.deallocate() }
+                                    let first = range.lowerBound * block, end = min(width, range.upperBound * block)
+                                    mg_layer_norm_channels_to_rows(
+                                        source, w, b, target + first * c, c, pixels, start + first, start + end, eps, scratch)
+                                }
+                            }
                         }
                     }
                 }
-                mark?("block pixel rows (bf16 mode)")
+                mark?("block LayerNorm2d into pixel rows (bf16 mode)")
                 var expanded = try linear(rows, weight: fc1Weight, bias: fc1Bias1D, precision: .bfloat16Activations)
                 mark?("block fc1 bf16")
                 expanded.withUnsafeMutableFloats { buffer in
