@@ -80,18 +80,63 @@ DEFINE_GEMV(gemv_f16_avx2, mg_f16_widen, TARGET_AVX2)
 
 // AVX-512 bf16 GEMV without widening shuffles: a 64-byte load holds 32 weights; shifting each
 // 32-bit lane left by 16 gives the even-indexed weights as F32 and masking off the low half gives
-// the odd ones, to be multiplied by x's even and odd elements (split once per call). Eight rows
-// share each x load, so 8 weight streams are in flight. Each row of a block starts a new page for
-// the hardware prefetcher (2048 bf16 columns are exactly 4 KB), which would restart its streams at
-// every block: the next block is prefetched into L2 alongside the current one instead (12-24% more
-// weight bytes per CPU second in Benchmarks/kernels/decode_gemv_read.c, where it reads the 1 GB
-// vocabulary projection at 89-97% of a single-stream read of the same bytes).
-#define SPLIT_ROWS 8
+// the odd ones, to be multiplied by x's even and odd elements (split once per call).
+//
+// The memory order is the one a plain read streams fastest: the rows are cut into S contiguous
+// segments and one row of each is multiplied at a time, so each of the S weight streams walks its
+// segment sequentially (rows are contiguous) and the hardware prefetcher follows it from row to
+// row, helped by a software prefetch PREFETCH_BYTES ahead in each stream. S is 4 while x's even and
+// odd halves fit in L1 next to the weights (≤ 4096 columns) and 8 above, where x comes from L2 and
+// is better shared by more rows. Each row's arithmetic does not depend on the rows it is grouped
+// with, so no output bit depends on S. Benchmarks/kernels/decode_gemv_read.c and
+// `MGTensorBenchmarks --filter decode` compare the kernel with a plain read of the same bytes.
+#define PREFETCH_BYTES 256
 TARGET_AVX512 static inline float row_tail(const uint16_t *w, const float *x, size_t from, size_t cols) {
     float sum = 0;
     for (size_t i = from; i < cols; i++) sum += x[i] * mg_bf16_widen(w[i]);
     return sum;
 }
+
+TARGET_AVX512 static inline float row_sum(__m512 acc_even, __m512 acc_odd, const uint16_t *row, const float *x,
+                                          size_t body, size_t cols) {
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc_even, acc_odd)) + row_tail(row, x, body, cols);
+}
+
+// Rows [0, S·(rows/S)) in S lockstep segments; returns how many rows it did.
+#define DEFINE_SEGMENTED(NAME, S)                                                                  \
+    TARGET_AVX512 static size_t NAME(const uint16_t *restrict w, const float *restrict x, const float *restrict bias, \
+                                     float *restrict y, size_t rows, size_t cols, const float *even, const float *odd) { \
+        size_t body = cols - cols % 32, per = rows / S;                                            \
+        const __m512i high_half = _mm512_set1_epi32((int)0xffff0000u);                             \
+        /* Prefetches stop at the matrix's end (a segment's last ones run into the next). */       \
+        const char *end = (const char *)(w + rows * cols);                                         \
+        for (size_t k = 0; k < per; k++) {                                                         \
+            __m512 acc_even[S], acc_odd[S];                                                        \
+            const uint16_t *row[S];                                                                \
+            for (int i = 0; i < S; i++) {                                                          \
+                acc_even[i] = acc_odd[i] = _mm512_setzero_ps();                                    \
+                row[i] = w + ((size_t)i * per + k) * cols;                                         \
+            }                                                                                      \
+            for (size_t c = 0; c < body; c += 32) {                                                \
+                __m512 xe = _mm512_loadu_ps(even + c / 2), xo = _mm512_loadu_ps(odd + c / 2);      \
+                for (int i = 0; i < S; i++) {                                                      \
+                    const char *ahead = (const char *)(row[i] + c) + PREFETCH_BYTES;               \
+                    if (ahead < end) _mm_prefetch(ahead, _MM_HINT_T0);                             \
+                    __m512i v = _mm512_loadu_si512((const void *)(row[i] + c));                    \
+                    acc_even[i] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), xe, acc_even[i]); \
+                    acc_odd[i] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v, high_half)), xo, acc_odd[i]); \
+                }                                                                                  \
+            }                                                                                      \
+            for (int i = 0; i < S; i++) {                                                          \
+                size_t r = (size_t)i * per + k;                                                    \
+                float sum = row_sum(acc_even[i], acc_odd[i], row[i], x, body, cols);               \
+                y[r] = bias ? sum + bias[r] : sum;                                                 \
+            }                                                                                      \
+        }                                                                                          \
+        return per * S;                                                                            \
+    }
+DEFINE_SEGMENTED(gemv_bf16_segments4, 4)
+DEFINE_SEGMENTED(gemv_bf16_segments8, 8)
 
 TARGET_AVX512 static void gemv_bf16_split(const uint16_t *restrict w, const float *restrict x, const float *restrict bias,
                                           float *restrict y, size_t rows, size_t cols, float *even, float *odd) {
@@ -100,30 +145,10 @@ TARGET_AVX512 static void gemv_bf16_split(const uint16_t *restrict w, const floa
         even[i / 2] = x[i];
         odd[i / 2] = x[i + 1];
     }
+    size_t done = cols > 4096 ? gemv_bf16_segments8(w, x, bias, y, rows, cols, even, odd)
+                              : gemv_bf16_segments4(w, x, bias, y, rows, cols, even, odd);
     const __m512i high_half = _mm512_set1_epi32((int)0xffff0000u);
-    size_t r = 0;
-    for (; r + SPLIT_ROWS <= rows; r += SPLIT_ROWS) {
-        __m512 acc_even[SPLIT_ROWS], acc_odd[SPLIT_ROWS];
-        for (int i = 0; i < SPLIT_ROWS; i++) acc_even[i] = acc_odd[i] = _mm512_setzero_ps();
-        const uint16_t *base = w + r * cols;
-        // The last block re-touches itself (already loaded) rather than read past the matrix.
-        const uint16_t *ahead = r + 2 * SPLIT_ROWS <= rows ? base + SPLIT_ROWS * cols : base;
-        for (size_t c = 0; c < body; c += 32) {
-            __m512 xe = _mm512_loadu_ps(even + c / 2), xo = _mm512_loadu_ps(odd + c / 2);
-            for (int i = 0; i < SPLIT_ROWS; i++) {
-                _mm_prefetch((const char *)(ahead + (size_t)i * cols + c), _MM_HINT_T1);
-                __m512i v = _mm512_loadu_si512((const void *)(base + (size_t)i * cols + c));
-                acc_even[i] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), xe, acc_even[i]);
-                acc_odd[i] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v, high_half)), xo, acc_odd[i]);
-            }
-        }
-        for (int i = 0; i < SPLIT_ROWS; i++) {
-            float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc_even[i], acc_odd[i]));
-            sum += row_tail(base + (size_t)i * cols, x, body, cols);
-            y[r + (size_t)i] = bias ? sum + bias[r + (size_t)i] : sum;
-        }
-    }
-    for (; r < rows; r++) {
+    for (size_t r = done; r < rows; r++) {
         const uint16_t *row = w + r * cols;
         __m512 acc_even = _mm512_setzero_ps(), acc_odd = _mm512_setzero_ps();
         for (size_t c = 0; c < body; c += 32) {
@@ -131,7 +156,7 @@ TARGET_AVX512 static void gemv_bf16_split(const uint16_t *restrict w, const floa
             acc_even = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), _mm512_loadu_ps(even + c / 2), acc_even);
             acc_odd = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v, high_half)), _mm512_loadu_ps(odd + c / 2), acc_odd);
         }
-        float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc_even, acc_odd)) + row_tail(row, x, body, cols);
+        float sum = row_sum(acc_even, acc_odd, row, x, body, cols);
         y[r] = bias ? sum + bias[r] : sum;
     }
 }
