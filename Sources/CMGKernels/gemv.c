@@ -1,7 +1,9 @@
 // Matrix-vector products with 16-bit weights, for single-token decode. The weights dominate the
 // memory traffic, so they are widened in registers and never written out as f32. Four rows share
 // each load of x; sixteen independent lanes per row let the compiler use full vectors and hide the
-// FMA latency (a plain scalar reduction would not vectorise without fast-math).
+// FMA latency (a plain scalar reduction would not vectorise without fast-math). The four rows come
+// from four contiguous segments of the matrix, so each weight stream is sequential (see the AVX-512
+// kernel below); a row's arithmetic does not depend on its neighbours.
 #include "mg_gemv.h"
 #include "mg_cpu_tier.h"
 #include "half_widen.h"
@@ -19,9 +21,10 @@ static inline float lane_sum(const float *lanes) {
     TARGET static void NAME(const uint16_t *restrict w, const float *restrict x, const float *restrict bias,      \
               float *restrict y, size_t rows, size_t cols) {                                       \
         size_t body = cols - cols % LANES;                                                         \
-        size_t r = 0;                                                                              \
-        for (; r + 4 <= rows; r += 4) {                                                            \
-            const uint16_t *w0 = w + r * cols, *w1 = w0 + cols, *w2 = w1 + cols, *w3 = w2 + cols;  \
+        size_t per = rows / 4, r = 4 * per;                                                        \
+        for (size_t k = 0; k < per; k++) {                                                         \
+            size_t r0 = k, r1 = per + k, r2 = 2 * per + k, r3 = 3 * per + k;                       \
+            const uint16_t *w0 = w + r0 * cols, *w1 = w + r1 * cols, *w2 = w + r2 * cols, *w3 = w + r3 * cols; \
             float a0[LANES] = {0}, a1[LANES] = {0}, a2[LANES] = {0}, a3[LANES] = {0};              \
             for (size_t i = 0; i < body; i += LANES) {                                             \
                 for (int l = 0; l < LANES; l++) {                                                  \
@@ -40,15 +43,15 @@ static inline float lane_sum(const float *lanes) {
                 s3 += x[i] * WIDEN(w3[i]);                                                         \
             }                                                                                      \
             if (bias) {                                                                            \
-                s0 += bias[r];                                                                     \
-                s1 += bias[r + 1];                                                                 \
-                s2 += bias[r + 2];                                                                 \
-                s3 += bias[r + 3];                                                                 \
+                s0 += bias[r0];                                                                    \
+                s1 += bias[r1];                                                                    \
+                s2 += bias[r2];                                                                    \
+                s3 += bias[r3];                                                                    \
             }                                                                                      \
-            y[r] = s0;                                                                             \
-            y[r + 1] = s1;                                                                         \
-            y[r + 2] = s2;                                                                         \
-            y[r + 3] = s3;                                                                         \
+            y[r0] = s0;                                                                            \
+            y[r1] = s1;                                                                            \
+            y[r2] = s2;                                                                            \
+            y[r3] = s3;                                                                            \
         }                                                                                          \
         for (; r < rows; r++) {                                                                    \
             const uint16_t *w0 = w + r * cols;                                                     \
@@ -141,9 +144,14 @@ DEFINE_SEGMENTED(gemv_bf16_segments8, 8)
 TARGET_AVX512 static void gemv_bf16_split(const uint16_t *restrict w, const float *restrict x, const float *restrict bias,
                                           float *restrict y, size_t rows, size_t cols, float *even, float *odd) {
     size_t body = cols - cols % 32;
-    for (size_t i = 0; i < body; i += 2) {
-        even[i / 2] = x[i];
-        odd[i / 2] = x[i + 1];
+    // x's even and odd elements, 16 of each per 32 columns (a scalar loop took ~3% of a down
+    // projection's chunk at 16384 columns).
+    const __m512i even_index = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd_index = _mm512_add_epi32(even_index, _mm512_set1_epi32(1));
+    for (size_t i = 0; i < body; i += 32) {
+        __m512 low = _mm512_loadu_ps(x + i), high = _mm512_loadu_ps(x + i + 16);
+        _mm512_storeu_ps(even + i / 2, _mm512_permutex2var_ps(low, even_index, high));
+        _mm512_storeu_ps(odd + i / 2, _mm512_permutex2var_ps(low, odd_index, high));
     }
     size_t done = cols > 4096 ? gemv_bf16_segments8(w, x, bias, y, rows, cols, even, odd)
                               : gemv_bf16_segments4(w, x, bias, y, rows, cols, even, odd);

@@ -97,7 +97,7 @@ import Testing
                 }
             }
         }
-        #expect(whole.allSatisfy(\.isFinite))
+        #expect(whole.allSatisfy { $0.isFinite })
         #expect(whole.map(\.bitPattern) == split.map(\.bitPattern), "\(tier)")
         #expect(whole.map(\.bitPattern) == single.map(\.bitPattern), "\(tier)")
     }
