@@ -88,11 +88,13 @@ DEFINE_GEMV(gemv_f16_avx2, mg_f16_widen, TARGET_AVX2)
 // The memory order is the one a plain read streams fastest: the rows are cut into S contiguous
 // segments and one row of each is multiplied at a time, so each of the S weight streams walks its
 // segment sequentially (rows are contiguous) and the hardware prefetcher follows it from row to
-// row, helped by a software prefetch PREFETCH_BYTES ahead in each stream. S is 4 while x's even and
-// odd halves fit in L1 next to the weights (≤ 4096 columns) and 8 above, where x comes from L2 and
-// is better shared by more rows. Each row's arithmetic does not depend on the rows it is grouped
-// with, so no output bit depends on S. Benchmarks/kernels/decode_gemv_read.c and
-// `MGTensorBenchmarks --filter decode` compare the kernel with a plain read of the same bytes.
+// row, helped by a software prefetch into L1 PREFETCH_BYTES ahead in each stream (and, with four
+// streams, a second one FAR bytes further into L2). S is 4 while x's even and odd halves fit in L1
+// next to the weights (≤ 4096 columns) and 8 above, where x comes from L2 and is better shared by
+// more rows (the far prefetch did not help there). Each row's arithmetic does not depend on the
+// rows it is grouped with, so no output bit depends on S. Benchmarks/kernels/decode_gemv_read.c
+// and `MGTensorBenchmarks --filter decode` compare the kernel with a plain read of the same bytes
+// (Documentation/Benchmarks.md, session 9).
 #define PREFETCH_BYTES 256
 TARGET_AVX512 static inline float row_tail(const uint16_t *w, const float *x, size_t from, size_t cols) {
     float sum = 0;
@@ -105,8 +107,8 @@ TARGET_AVX512 static inline float row_sum(__m512 acc_even, __m512 acc_odd, const
     return _mm512_reduce_add_ps(_mm512_add_ps(acc_even, acc_odd)) + row_tail(row, x, body, cols);
 }
 
-// Rows [0, S·(rows/S)) in S lockstep segments; returns how many rows it did.
-#define DEFINE_SEGMENTED(NAME, S)                                                                  \
+// Rows [0, S·(rows/S)) in S lockstep segments; returns how many rows it did. FAR = 0: no L2 prefetch.
+#define DEFINE_SEGMENTED(NAME, S, FAR)                                                             \
     TARGET_AVX512 static size_t NAME(const uint16_t *restrict w, const float *restrict x, const float *restrict bias, \
                                      float *restrict y, size_t rows, size_t cols, const float *even, const float *odd) { \
         size_t body = cols - cols % 32, per = rows / S;                                            \
@@ -125,6 +127,7 @@ TARGET_AVX512 static inline float row_sum(__m512 acc_even, __m512 acc_odd, const
                 for (int i = 0; i < S; i++) {                                                      \
                     const char *ahead = (const char *)(row[i] + c) + PREFETCH_BYTES;               \
                     if (ahead < end) _mm_prefetch(ahead, _MM_HINT_T0);                             \
+                    if (FAR && ahead + FAR < end) _mm_prefetch(ahead + FAR, _MM_HINT_T1);          \
                     __m512i v = _mm512_loadu_si512((const void *)(row[i] + c));                    \
                     acc_even[i] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), xe, acc_even[i]); \
                     acc_odd[i] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v, high_half)), xo, acc_odd[i]); \
@@ -138,8 +141,8 @@ TARGET_AVX512 static inline float row_sum(__m512 acc_even, __m512 acc_odd, const
         }                                                                                          \
         return per * S;                                                                            \
     }
-DEFINE_SEGMENTED(gemv_bf16_segments4, 4)
-DEFINE_SEGMENTED(gemv_bf16_segments8, 8)
+DEFINE_SEGMENTED(gemv_bf16_segments4, 4, 1024)
+DEFINE_SEGMENTED(gemv_bf16_segments8, 8, 0)
 
 TARGET_AVX512 static void gemv_bf16_split(const uint16_t *restrict w, const float *restrict x, const float *restrict bias,
                                           float *restrict y, size_t rows, size_t cols, float *even, float *odd) {
