@@ -1,7 +1,9 @@
 // Matrix-vector products with 16-bit weights, for single-token decode. The weights dominate the
 // memory traffic, so they are widened in registers and never written out as f32. Four rows share
 // each load of x; sixteen independent lanes per row let the compiler use full vectors and hide the
-// FMA latency (a plain scalar reduction would not vectorise without fast-math).
+// FMA latency (a plain scalar reduction would not vectorise without fast-math). The four rows come
+// from four contiguous segments of the matrix, so each weight stream is sequential (see the AVX-512
+// kernel below); a row's arithmetic does not depend on its neighbours.
 #include "mg_gemv.h"
 #include "mg_cpu_tier.h"
 #include "half_widen.h"
@@ -19,9 +21,10 @@ static inline float lane_sum(const float *lanes) {
     TARGET static void NAME(const uint16_t *restrict w, const float *restrict x, const float *restrict bias,      \
               float *restrict y, size_t rows, size_t cols) {                                       \
         size_t body = cols - cols % LANES;                                                         \
-        size_t r = 0;                                                                              \
-        for (; r + 4 <= rows; r += 4) {                                                            \
-            const uint16_t *w0 = w + r * cols, *w1 = w0 + cols, *w2 = w1 + cols, *w3 = w2 + cols;  \
+        size_t per = rows / 4, r = 4 * per;                                                        \
+        for (size_t k = 0; k < per; k++) {                                                         \
+            size_t r0 = k, r1 = per + k, r2 = 2 * per + k, r3 = 3 * per + k;                       \
+            const uint16_t *w0 = w + r0 * cols, *w1 = w + r1 * cols, *w2 = w + r2 * cols, *w3 = w + r3 * cols; \
             float a0[LANES] = {0}, a1[LANES] = {0}, a2[LANES] = {0}, a3[LANES] = {0};              \
             for (size_t i = 0; i < body; i += LANES) {                                             \
                 for (int l = 0; l < LANES; l++) {                                                  \
@@ -40,15 +43,15 @@ static inline float lane_sum(const float *lanes) {
                 s3 += x[i] * WIDEN(w3[i]);                                                         \
             }                                                                                      \
             if (bias) {                                                                            \
-                s0 += bias[r];                                                                     \
-                s1 += bias[r + 1];                                                                 \
-                s2 += bias[r + 2];                                                                 \
-                s3 += bias[r + 3];                                                                 \
+                s0 += bias[r0];                                                                    \
+                s1 += bias[r1];                                                                    \
+                s2 += bias[r2];                                                                    \
+                s3 += bias[r3];                                                                    \
             }                                                                                      \
-            y[r] = s0;                                                                             \
-            y[r + 1] = s1;                                                                         \
-            y[r + 2] = s2;                                                                         \
-            y[r + 3] = s3;                                                                         \
+            y[r0] = s0;                                                                            \
+            y[r1] = s1;                                                                            \
+            y[r2] = s2;                                                                            \
+            y[r3] = s3;                                                                            \
         }                                                                                          \
         for (; r < rows; r++) {                                                                    \
             const uint16_t *w0 = w + r * cols;                                                     \
@@ -80,50 +83,83 @@ DEFINE_GEMV(gemv_f16_avx2, mg_f16_widen, TARGET_AVX2)
 
 // AVX-512 bf16 GEMV without widening shuffles: a 64-byte load holds 32 weights; shifting each
 // 32-bit lane left by 16 gives the even-indexed weights as F32 and masking off the low half gives
-// the odd ones, to be multiplied by x's even and odd elements (split once per call). Eight rows
-// share each x load, so 8 weight streams are in flight. Each row of a block starts a new page for
-// the hardware prefetcher (2048 bf16 columns are exactly 4 KB), which would restart its streams at
-// every block: the next block is prefetched into L2 alongside the current one instead (12-24% more
-// weight bytes per CPU second in Benchmarks/kernels/decode_gemv_read.c, where it reads the 1 GB
-// vocabulary projection at 89-97% of a single-stream read of the same bytes).
-#define SPLIT_ROWS 8
+// the odd ones, to be multiplied by x's even and odd elements (split once per call).
+//
+// The memory order is the one a plain read streams fastest: the rows are cut into S contiguous
+// segments and one row of each is multiplied at a time, so each of the S weight streams walks its
+// segment sequentially (rows are contiguous) and the hardware prefetcher follows it from row to
+// row, helped by a software prefetch into L1 PREFETCH_BYTES ahead in each stream (and, with four
+// streams, a second one FAR bytes further into L2). S is 4 while x's even and odd halves fit in L1
+// next to the weights (≤ 4096 columns) and 8 above, where x comes from L2 and is better shared by
+// more rows (the far prefetch did not help there). Each row's arithmetic does not depend on the
+// rows it is grouped with, so no output bit depends on S. Benchmarks/kernels/decode_gemv_read.c
+// and `MGTensorBenchmarks --filter decode` compare the kernel with a plain read of the same bytes
+// (Documentation/Benchmarks.md, session 9).
+#define PREFETCH_BYTES 256
 TARGET_AVX512 static inline float row_tail(const uint16_t *w, const float *x, size_t from, size_t cols) {
     float sum = 0;
     for (size_t i = from; i < cols; i++) sum += x[i] * mg_bf16_widen(w[i]);
     return sum;
 }
 
+TARGET_AVX512 static inline float row_sum(__m512 acc_even, __m512 acc_odd, const uint16_t *row, const float *x,
+                                          size_t body, size_t cols) {
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc_even, acc_odd)) + row_tail(row, x, body, cols);
+}
+
+// Rows [0, S·(rows/S)) in S lockstep segments; returns how many rows it did. FAR = 0: no L2 prefetch.
+#define DEFINE_SEGMENTED(NAME, S, FAR)                                                             \
+    TARGET_AVX512 static size_t NAME(const uint16_t *restrict w, const float *restrict x, const float *restrict bias, \
+                                     float *restrict y, size_t rows, size_t cols, const float *even, const float *odd) { \
+        size_t body = cols - cols % 32, per = rows / S;                                            \
+        const __m512i high_half = _mm512_set1_epi32((int)0xffff0000u);                             \
+        /* Prefetches stop at the matrix's end (a segment's last ones run into the next). */       \
+        const char *end = (const char *)(w + rows * cols);                                         \
+        for (size_t k = 0; k < per; k++) {                                                         \
+            __m512 acc_even[S], acc_odd[S];                                                        \
+            const uint16_t *row[S];                                                                \
+            for (int i = 0; i < S; i++) {                                                          \
+                acc_even[i] = acc_odd[i] = _mm512_setzero_ps();                                    \
+                row[i] = w + ((size_t)i * per + k) * cols;                                         \
+            }                                                                                      \
+            for (size_t c = 0; c < body; c += 32) {                                                \
+                __m512 xe = _mm512_loadu_ps(even + c / 2), xo = _mm512_loadu_ps(odd + c / 2);      \
+                for (int i = 0; i < S; i++) {                                                      \
+                    const char *ahead = (const char *)(row[i] + c) + PREFETCH_BYTES;               \
+                    if (ahead < end) _mm_prefetch(ahead, _MM_HINT_T0);                             \
+                    if (FAR && ahead + FAR < end) _mm_prefetch(ahead + FAR, _MM_HINT_T1);          \
+                    __m512i v = _mm512_loadu_si512((const void *)(row[i] + c));                    \
+                    acc_even[i] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), xe, acc_even[i]); \
+                    acc_odd[i] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v, high_half)), xo, acc_odd[i]); \
+                }                                                                                  \
+            }                                                                                      \
+            for (int i = 0; i < S; i++) {                                                          \
+                size_t r = (size_t)i * per + k;                                                    \
+                float sum = row_sum(acc_even[i], acc_odd[i], row[i], x, body, cols);               \
+                y[r] = bias ? sum + bias[r] : sum;                                                 \
+            }                                                                                      \
+        }                                                                                          \
+        return per * S;                                                                            \
+    }
+DEFINE_SEGMENTED(gemv_bf16_segments4, 4, 1024)
+DEFINE_SEGMENTED(gemv_bf16_segments8, 8, 0)
+
 TARGET_AVX512 static void gemv_bf16_split(const uint16_t *restrict w, const float *restrict x, const float *restrict bias,
                                           float *restrict y, size_t rows, size_t cols, float *even, float *odd) {
     size_t body = cols - cols % 32;
-    for (size_t i = 0; i < body; i += 2) {
-        even[i / 2] = x[i];
-        odd[i / 2] = x[i + 1];
+    // x's even and odd elements, 16 of each per 32 columns (every parallel chunk splits x again:
+    // 16384 columns in the down projection).
+    const __m512i even_index = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd_index = _mm512_add_epi32(even_index, _mm512_set1_epi32(1));
+    for (size_t i = 0; i < body; i += 32) {
+        __m512 low = _mm512_loadu_ps(x + i), high = _mm512_loadu_ps(x + i + 16);
+        _mm512_storeu_ps(even + i / 2, _mm512_permutex2var_ps(low, even_index, high));
+        _mm512_storeu_ps(odd + i / 2, _mm512_permutex2var_ps(low, odd_index, high));
     }
+    size_t done = cols > 4096 ? gemv_bf16_segments8(w, x, bias, y, rows, cols, even, odd)
+                              : gemv_bf16_segments4(w, x, bias, y, rows, cols, even, odd);
     const __m512i high_half = _mm512_set1_epi32((int)0xffff0000u);
-    size_t r = 0;
-    for (; r + SPLIT_ROWS <= rows; r += SPLIT_ROWS) {
-        __m512 acc_even[SPLIT_ROWS], acc_odd[SPLIT_ROWS];
-        for (int i = 0; i < SPLIT_ROWS; i++) acc_even[i] = acc_odd[i] = _mm512_setzero_ps();
-        const uint16_t *base = w + r * cols;
-        // The last block re-touches itself (already loaded) rather than read past the matrix.
-        const uint16_t *ahead = r + 2 * SPLIT_ROWS <= rows ? base + SPLIT_ROWS * cols : base;
-        for (size_t c = 0; c < body; c += 32) {
-            __m512 xe = _mm512_loadu_ps(even + c / 2), xo = _mm512_loadu_ps(odd + c / 2);
-            for (int i = 0; i < SPLIT_ROWS; i++) {
-                _mm_prefetch((const char *)(ahead + (size_t)i * cols + c), _MM_HINT_T1);
-                __m512i v = _mm512_loadu_si512((const void *)(base + (size_t)i * cols + c));
-                acc_even[i] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), xe, acc_even[i]);
-                acc_odd[i] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v, high_half)), xo, acc_odd[i]);
-            }
-        }
-        for (int i = 0; i < SPLIT_ROWS; i++) {
-            float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc_even[i], acc_odd[i]));
-            sum += row_tail(base + (size_t)i * cols, x, body, cols);
-            y[r + (size_t)i] = bias ? sum + bias[r + (size_t)i] : sum;
-        }
-    }
-    for (; r < rows; r++) {
+    for (size_t r = done; r < rows; r++) {
         const uint16_t *row = w + r * cols;
         __m512 acc_even = _mm512_setzero_ps(), acc_odd = _mm512_setzero_ps();
         for (size_t c = 0; c < body; c += 32) {
@@ -131,7 +167,7 @@ TARGET_AVX512 static void gemv_bf16_split(const uint16_t *restrict w, const floa
             acc_even = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), _mm512_loadu_ps(even + c / 2), acc_even);
             acc_odd = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v, high_half)), _mm512_loadu_ps(odd + c / 2), acc_odd);
         }
-        float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc_even, acc_odd)) + row_tail(row, x, body, cols);
+        float sum = row_sum(acc_even, acc_odd, row, x, body, cols);
         y[r] = bias ? sum + bias[r] : sum;
     }
 }

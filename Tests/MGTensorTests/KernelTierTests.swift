@@ -37,10 +37,12 @@ import Testing
 
 /// The decode GEMV at every tier this machine runs, in one process, against Float64.
 @Suite struct GEMVTierTests {
-    /// Rows not a multiple of 8, columns not a multiple of 32, a bias; relative error ≤ 1e-5 of
-    /// Σ|x·w| per row at every tier, and the tiers agree with each other to the same bound.
-    @Test(arguments: KernelTier.supported) func gemvMatchesFloat64(tier: KernelTier) throws {
-        let (rows, cols) = (37, 2085)
+    /// Rows not a multiple of 4 or 8, columns not a multiple of 32, a bias; at ≤ 4096 columns and
+    /// above (the AVX-512 kernel interleaves 4 or 8 row segments). Relative error ≤ 1e-5 of Σ|x·w|
+    /// per row at every tier.
+    @Test(arguments: KernelTier.supported, [(37, 2085), (21, 4130)])
+    func gemvMatchesFloat64(tier: KernelTier, shape: (Int, Int)) throws {
+        let (rows, cols) = shape
         let w = try DeterministicData.tensor(seed: 1600, shape: [rows, cols]).converted(to: .bf16)
         let x = try DeterministicData.tensor(seed: 1601, shape: [cols]).floats()
         let bias = try DeterministicData.tensor(seed: 1602, shape: [rows]).floats()
@@ -59,5 +61,44 @@ import Testing
             }
             #expect(abs(Double(y[r]) - sum) <= 1e-5 * magnitude, "\(tier) row \(r): \(y[r]) vs \(sum)")
         }
+    }
+
+    /// A row's output is bit for bit the same whichever rows share its call: the whole matrix in one
+    /// call (rows interleaved in segments), any split of the rows (what the parallel chunks of
+    /// `linear` pass), and each row alone. The decode step's outputs then do not depend on the
+    /// thread count or the chunking.
+    @Test(arguments: KernelTier.supported, [(45, 2085), (27, 4130)])
+    func rowsDoNotDependOnTheirGrouping(tier: KernelTier, shape: (Int, Int)) throws {
+        let (rows, cols) = shape
+        let w = try DeterministicData.tensor(seed: 1603, shape: [rows, cols]).converted(to: .bf16)
+        let x = try DeterministicData.tensor(seed: 1604, shape: [cols]).floats()
+        let bias = try DeterministicData.tensor(seed: 1605, shape: [rows]).floats()
+        var whole = [Float](repeating: .nan, count: rows), split = whole, single = whole
+        w.withUnsafeBytes { raw in
+            let pointer = raw.baseAddress!.assumingMemoryBound(to: UInt16.self)
+            mg_gemv_bf16_at(Int32(tier.rawValue), pointer, x, bias, &whole, rows, cols)
+            var start = 0
+            for count in [13, 1, 8, 20, 3] where start < rows {
+                let end = min(rows, start + count)
+                split.withUnsafeMutableBufferPointer { y in
+                    bias.withUnsafeBufferPointer { b in
+                        mg_gemv_bf16_at(
+                            Int32(tier.rawValue), pointer + start * cols, x, b.baseAddress! + start, y.baseAddress! + start,
+                            end - start, cols)
+                    }
+                }
+                start = end
+            }
+            for r in 0..<rows {
+                single.withUnsafeMutableBufferPointer { y in
+                    bias.withUnsafeBufferPointer { b in
+                        mg_gemv_bf16_at(Int32(tier.rawValue), pointer + r * cols, x, b.baseAddress! + r, y.baseAddress! + r, 1, cols)
+                    }
+                }
+            }
+        }
+        #expect(whole.allSatisfy { $0.isFinite })
+        #expect(whole.map(\.bitPattern) == split.map(\.bitPattern), "\(tier)")
+        #expect(whole.map(\.bitPattern) == single.map(\.bitPattern), "\(tier)")
     }
 }
