@@ -14,11 +14,14 @@ public final class TensorStorage: @unchecked Sendable {
     let isOwned: Bool
     /// Keeps the owner of borrowed bytes (a mapped file, a parent storage) alive.
     private let keepAlive: AnyObject?
+    /// Bytes actually allocated for owned storage (a reused buffer may be larger than `byteCount`).
+    private let allocatedBytes: Int
 
     /// Allocates `byteCount` uninitialised bytes.
     init(allocating byteCount: Int, dtype: DType) {
-        let pointer = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
+        let (pointer, allocated) = StoragePool.shared.allocate(byteCount: byteCount)
         self.base = UnsafeRawPointer(pointer)
+        self.allocatedBytes = allocated
         self.byteCount = byteCount
         self.dtype = dtype
         self.isOwned = true
@@ -32,10 +35,11 @@ public final class TensorStorage: @unchecked Sendable {
         self.dtype = dtype
         self.isOwned = false
         self.keepAlive = owner
+        self.allocatedBytes = 0
     }
 
     deinit {
-        if isOwned { UnsafeMutableRawPointer(mutating: base).deallocate() }
+        if isOwned { StoragePool.shared.recycle(UnsafeMutableRawPointer(mutating: base), byteCount: allocatedBytes) }
     }
 
     /// Writable pointer; only for owned storage that the caller holds uniquely.
