@@ -24,6 +24,20 @@ QD_INLINE void qr_prefetch(const uint8_t *p, size_t ahead, int lines) {
 
 // ---- Q8_0 / Q4_0: eight blocks per step, the activation vectors loaded once for all rows --------
 
+/// The f16 scales of eight consecutive Q4_0 blocks (18 bytes apart) as floats, as block_scales8.
+/// With AVX-512 two 64-byte loads and one word permute pick them (blocks 0–3 at words 0, 9, 18, 27
+/// of the first load, 4–7 of the second), where the gather of block_scales8 cost about a fifth of
+/// the decode loop's samples (perf, Llama-7B Q4_0).
+QD_INLINE __m256 q4_0_scales8(const uint8_t *first) {
+#if QD_DOT == 2
+    const __m512i a = _mm512_loadu_si512((const void *)first), b = _mm512_loadu_si512((const void *)(first + 72));
+    const __m512i pick = _mm512_zextsi128_si512(_mm_setr_epi16(0, 9, 18, 27, 32, 41, 50, 59));
+    return _mm256_cvtph_ps(_mm512_castsi512_si128(_mm512_permutex2var_epi16(a, pick, b)));
+#else
+    return block_scales8(first, 18);
+#endif
+}
+
 QD_INLINE void qr_q8_0(const uint8_t *w, size_t row_bytes, const int R, const uint8_t *x, size_t n, size_t ahead, float *out) {
     const size_t nb = n / 32;
     const float *xd = (const float *)(x + qd_scale_offset(n));
@@ -107,7 +121,7 @@ QD_INLINE void qr_q4_0(const uint8_t *w, size_t row_bytes, const int R, const ui
             __m256i mixed = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
             __m256i sums = _mm256_permutevar8x32_epi32(mixed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
             sums = _mm256_sub_epi32(sums, offset);
-            const __m256 scale = _mm256_mul_ps(block_scales8(wr, 18), dx);
+            const __m256 scale = _mm256_mul_ps(q4_0_scales8(wr), dx);
             acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scale, acc[r]);
         }
     }
