@@ -45,8 +45,9 @@ func runVisionTierBenchmarks(repositoryRoot root: URL, repeat count: Int, withTo
         else { return nil }
         return TierTiming(wallMs: wall, cpuMs: cpu)
     }
-    print("\n| tower (random F32 weights) | mode | ms (CPU/thread) | ms (wall) | PyTorch F32 ms (CPU / wall) | ratio to PyTorch F32 (CPU / wall) | PyTorch BF16 ms (CPU) | rel. error vs F32 |")
-    print("|---|---|---|---|---|---|---|---|")
+    let header = "\n| tower (random F32 weights) | mode | ms (CPU/thread) | ms (wall) | PyTorch F32 ms (CPU / wall) | "
+        + "ratio to PyTorch F32 (CPU / wall) | PyTorch BF16 ms (CPU) | rel. error vs F32 |\n|---|---|---|---|---|---|---|---|"
+    var torchRows: [() -> Void] = []
     func rows(_ name: String, exact: TierTiming, fast: TierTiming, error: Double, torch32: TierTiming?, torch16: TierTiming?) {
         for (mode, t, e) in [("exact F32", exact, "–"), ("bf16", fast, String(format: "%.1e", error))] {
             let reference = torch32.map { "\(fixed($0.cpuMs, 0)) / \(fixed($0.wallMs, 0))" } ?? "–"
@@ -70,10 +71,12 @@ func runVisionTierBenchmarks(repositoryRoot root: URL, repeat count: Int, withTo
         let error = try relativeError(fast.encode(pixels), exact.encode(pixels))
         let exactTiming = try timing(runs) { _ = try exact.encode(pixels) }
         let fastTiming = try timing(runs) { _ = try fast.encode(pixels) }
-        rows(
-            "CLIP ViT-L/14-336, 1 image", exact: exactTiming, fast: fastTiming, error: error,
-            torch32: torchTiming("clip_vit_l336", [:]),
-            torch16: tier >= .avx512BF16 ? torchTiming("clip_vit_l336", ["dtype": "bf16"]) : nil)
+        torchRows.append {
+            rows(
+                "CLIP ViT-L/14-336, 1 image", exact: exactTiming, fast: fastTiming, error: error,
+                torch32: torchTiming("clip_vit_l336", [:]),
+                torch16: tier >= .avx512BF16 ? torchTiming("clip_vit_l336", ["dtype": "bf16"]) : nil)
+        }
     }
     if only == nil || only == "convnext" {
         let configuration = ConvNeXtConfiguration.large
@@ -84,14 +87,20 @@ func runVisionTierBenchmarks(repositoryRoot root: URL, repeat count: Int, withTo
         let error = try relativeError(fast.encode(pixels), exact.encode(pixels))
         let exactTiming = try timing(runs) { _ = try exact.encode(pixels) }
         let fastTiming = try timing(runs) { _ = try fast.encode(pixels) }
-        rows(
-            "ConvNeXt-L @768, fused map", exact: exactTiming, fast: fastTiming, error: error,
-            torch32: torchTiming("convnext_l", ["size": 768]),
-            torch16: tier >= .avx512BF16 ? torchTiming("convnext_l", ["size": 768, "dtype": "bf16"]) : nil)
         try convNeXtTowerParts(exact: exact, fast: fast, pixels: pixels)
+        torchRows.append {
+            rows(
+                "ConvNeXt-L @768, fused map", exact: exactTiming, fast: fastTiming, error: error,
+                torch32: torchTiming("convnext_l", ["size": 768]),
+                torch16: tier >= .avx512BF16 ? torchTiming("convnext_l", ["size": 768, "dtype": "bf16"]) : nil)
+        }
     }
     if only == nil || only == "clip" { try clipLayerBreakdown(repeat: runs) }
     if only == nil || only == "convnext" { try convNeXtBlockBreakdown(repeat: runs) }
+    // PyTorch runs last: after its requests its idle worker threads measurably slowed our products
+    // in the same process tree (CLIP bf16 fc2 530 → 268 ms when timed before any PyTorch request).
+    print(header)
+    for row in torchRows { row() }
     print("\nload average after: \(loadAverage())")
     torch?.close()
 }
