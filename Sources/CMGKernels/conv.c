@@ -1,5 +1,6 @@
 // Convolution helpers: im2col for the GEMM path and a direct depthwise kernel.
 #include "mg_conv.h"
+#include "channel_norm_block.h"
 #include "pointwise_math.h"
 #include <string.h>
 
@@ -249,32 +250,11 @@ MG_MULTIVERSION
 void mg_layer_norm_channels_to_rows(const float *x, const float *w, const float *b, float *dst, size_t channels,
                                     size_t plane, size_t p_begin, size_t p_end, float eps, float *scratch) {
     enum { BLOCK = MG_LAYER_NORM_CHANNELS_BLOCK };
-    const float inverse_count = 1.0f / (float)channels;
     for (size_t p0 = p_begin; p0 < p_end; p0 += BLOCK) {
         const size_t width = p_end - p0 < BLOCK ? p_end - p0 : BLOCK;
         // Statistics as mg_layer_norm_channels computes them (same order, same values).
         float mean[BLOCK], rstd[BLOCK];
-        for (size_t j = 0; j < width; j++) mean[j] = 0.0f;
-        for (size_t c = 0; c < channels; c++) {
-            const float *restrict row = x + c * plane + p0;
-            float *restrict copy = scratch + c * BLOCK;
-            for (size_t j = 0; j < width; j++) {
-                copy[j] = row[j];
-                mean[j] += row[j];
-            }
-        }
-        for (size_t j = 0; j < width; j++) {
-            mean[j] *= inverse_count;
-            rstd[j] = 0.0f;
-        }
-        for (size_t c = 0; c < channels; c++) {
-            const float *restrict copy = scratch + c * BLOCK;
-            for (size_t j = 0; j < width; j++) {
-                const float d = copy[j] - mean[j];
-                rstd[j] += d * d;
-            }
-        }
-        for (size_t j = 0; j < width; j++) rstd[j] = 1.0f / __builtin_sqrtf(rstd[j] * inverse_count + eps);
+        mg_channel_block_statistics(x, channels, plane, p0, width, BLOCK, eps, scratch, mean, rstd);
         // Normalised in place in the dense copy, then written out transposed tile by tile.
         for (size_t c = 0; c < channels; c++) {
             float *restrict copy = scratch + c * BLOCK;

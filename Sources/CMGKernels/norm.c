@@ -1,6 +1,7 @@
 // Softmax and normalisation kernels. Float reductions use MG_LANES explicit partial sums so they
 // vectorise without -ffast-math; the exp is the polynomial of pointwise_math.h.
 #include "mg_norm.h"
+#include "channel_norm_block.h"
 #include "pointwise_math.h"
 
 static inline float row_sum(const float *x, size_t n) {
@@ -123,34 +124,10 @@ MG_MULTIVERSION
 void mg_layer_norm_channels(const float *x, const float *w, const float *b, float *y, size_t channels,
                             size_t plane, size_t p_begin, size_t p_end, float eps, float *scratch) {
     enum { BLOCK = MG_LAYER_NORM_CHANNELS_BLOCK };
-    const float inverse_count = 1.0f / (float)channels;
     for (size_t p0 = p_begin; p0 < p_end; p0 += BLOCK) {
         const size_t width = p_end - p0 < BLOCK ? p_end - p0 : BLOCK;
-        // The block's channel rows sit a whole plane apart, usually a multiple of 4 KiB, so they
-        // collide in the same cache sets. Each row is therefore read once into a dense scratch
-        // block; the statistics passes run there, vectorised across pixels, with no permute.
         float mean[BLOCK], rstd[BLOCK];
-        for (size_t j = 0; j < width; j++) mean[j] = 0.0f;
-        for (size_t c = 0; c < channels; c++) {
-            const float *restrict row = x + c * plane + p0;
-            float *restrict copy = scratch + c * BLOCK;
-            for (size_t j = 0; j < width; j++) {
-                copy[j] = row[j];
-                mean[j] += row[j];
-            }
-        }
-        for (size_t j = 0; j < width; j++) {
-            mean[j] *= inverse_count;
-            rstd[j] = 0.0f;
-        }
-        for (size_t c = 0; c < channels; c++) {
-            const float *restrict copy = scratch + c * BLOCK;
-            for (size_t j = 0; j < width; j++) {
-                const float d = copy[j] - mean[j];
-                rstd[j] += d * d;
-            }
-        }
-        for (size_t j = 0; j < width; j++) rstd[j] = 1.0f / __builtin_sqrtf(rstd[j] * inverse_count + eps);
+        mg_channel_block_statistics(x, channels, plane, p0, width, BLOCK, eps, scratch, mean, rstd);
         for (size_t c = 0; c < channels; c++) {
             const float *restrict copy = scratch + c * BLOCK;
             float *restrict out = y + c * plane + p0;
