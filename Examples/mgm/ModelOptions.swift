@@ -27,6 +27,13 @@ struct ModelOptions: ParsableArguments {
     @Flag(help: "Load weights larger than the available memory (mapped pages are re-read from disk as needed) instead of refusing.")
     var allowPaging = false
 
+    @Option(help: "Most prompt positions (text plus visual tokens) per request; the model's max_position_embeddings by default. The memory check sizes the KV cache for this many positions, so a large model whose full-context cache would not fit can run shorter prompts without --allow-paging.")
+    var maxContext: Int?
+
+    func validate() throws {
+        if let maxContext, maxContext < 1 { throw ValidationError("--max-context must be at least 1, got \(maxContext)") }
+    }
+
     /// A loaded checkpoint and how long loading took.
     struct Loaded {
         var model: MiniGemini
@@ -47,6 +54,7 @@ struct ModelOptions: ParsableArguments {
         options.visionPrecision = visionPrecision
         options.decoderPrecision = decoderPrecision.linearPrecision
         options.allowsPaging = allowPaging
+        options.limits.maximumPromptPositions = maxContext
         let mgm = try MiniGemini(directory: resolved.folder, options: options)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return Loaded(model: mgm, loadSeconds: seconds, name: resolved.repository?.id ?? resolved.folder.standardizedFileURL.lastPathComponent)
