@@ -38,4 +38,18 @@ static inline __attribute__((always_inline)) void mg_channel_block_statistics(
     for (size_t j = 0; j < width; j++) rstd[j] = 1.0f / __builtin_sqrtf(rstd[j] * inverse_count + eps);
 }
 
+/// Writes the normalised block, `(x − mean) · rstd · w + b` per channel row of `scratch`, to `out`
+/// (row c at `out + c * out_stride`; `out` may be `scratch` itself with `out_stride == block`).
+/// `w`/`b` may be NULL (1 and 0).
+static inline __attribute__((always_inline)) void mg_channel_block_normalize(
+    const float *scratch, size_t channels, size_t width, size_t block, const float *mean, const float *rstd,
+    const float *w, const float *b, float *out, size_t out_stride) {
+    for (size_t c = 0; c < channels; c++) {
+        const float *copy = scratch + c * block;
+        float *row = out + c * out_stride;
+        const float wc = w ? w[c] : 1.0f, bc = b ? b[c] : 0.0f;
+        for (size_t j = 0; j < width; j++) row[j] = (copy[j] - mean[j]) * rstd[j] * wc + bc;
+    }
+}
+
 #endif

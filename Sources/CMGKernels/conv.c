@@ -256,11 +256,7 @@ void mg_layer_norm_channels_to_rows(const float *x, const float *w, const float 
         float mean[BLOCK], rstd[BLOCK];
         mg_channel_block_statistics(x, channels, plane, p0, width, BLOCK, eps, scratch, mean, rstd);
         // Normalised in place in the dense copy, then written out transposed tile by tile.
-        for (size_t c = 0; c < channels; c++) {
-            float *restrict copy = scratch + c * BLOCK;
-            const float wc = w ? w[c] : 1.0f, bc = b ? b[c] : 0.0f;
-            for (size_t j = 0; j < width; j++) copy[j] = (copy[j] - mean[j]) * rstd[j] * wc + bc;
-        }
+        mg_channel_block_normalize(scratch, channels, width, BLOCK, mean, rstd, w, b, scratch, BLOCK);
         float *out = dst + (p0 - p_begin) * channels;
         for (size_t j0 = 0; j0 < width; j0 += TILE) {
             const size_t j1 = j0 + TILE < width ? j0 + TILE : width;

@@ -128,12 +128,7 @@ void mg_layer_norm_channels(const float *x, const float *w, const float *b, floa
         const size_t width = p_end - p0 < BLOCK ? p_end - p0 : BLOCK;
         float mean[BLOCK], rstd[BLOCK];
         mg_channel_block_statistics(x, channels, plane, p0, width, BLOCK, eps, scratch, mean, rstd);
-        for (size_t c = 0; c < channels; c++) {
-            const float *restrict copy = scratch + c * BLOCK;
-            float *restrict out = y + c * plane + p0;
-            const float wc = w ? w[c] : 1.0f, bc = b ? b[c] : 0.0f;
-            for (size_t j = 0; j < width; j++) out[j] = (copy[j] - mean[j]) * rstd[j] * wc + bc;
-        }
+        mg_channel_block_normalize(scratch, channels, width, BLOCK, mean, rstd, w, b, y + p0, plane);
     }
 }
 
