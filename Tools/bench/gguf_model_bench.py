@@ -7,7 +7,8 @@ The GGUF files are random: random bytes for every quantized block with small f16
 ggml_quant_bench.py), F32 norms of 1, a placeholder vocabulary. Type mixes follow llama.cpp's
 quantizer: q8_0 everywhere Q8_0; q4_0 with a Q6_K output; q4_k_m with Q4_K, and Q6_K for the
 output and for attn_v/ffn_down in llama.cpp's `use_more_bits` layers (a tied Gemma embedding is
-the output, so Q6_K). Files go to --work (default /tmp) and are deleted afterwards unless --keep.
+the output, so Q6_K); Tools/gguf/random_gguf.py writes them. Files go to --work (default /tmp) and
+are deleted afterwards unless --keep.
 
 Each engine runs in its own process, alternating (llama.cpp, ours, llama.cpp, ours, ...), so both
 see the same machine state; a step is the median of --decode steps after a 512-position prefill.
@@ -29,101 +30,47 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
 
+# The random GGUF writer shared with Tools/gguf/make_scale_model.py.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "gguf"))
+import random_gguf  # noqa: E402
+
 SHAPES = {
     "gemma2b": dict(arch="gemma", hidden=2048, ffn=16384, layers=18, heads=8, kv=1, head_dim=256, vocab=256000, tied=True),
     "llama7b": dict(arch="llama", hidden=4096, ffn=11008, layers=32, heads=32, kv=32, head_dim=128, vocab=32000, tied=False),
     # A smoke test of the script itself.
     "tiny": dict(arch="llama", hidden=512, ffn=1024, layers=2, heads=4, kv=2, head_dim=128, vocab=1000, tied=False),
 }
-# ggml type id, bytes per block, values per block, offsets of the f16 scales inside a block.
-BLOCKS = {"Q8_0": (8, 34, 32, [0]), "Q4_0": (2, 18, 32, [0]), "Q4_K": (12, 144, 256, [0, 2]), "Q6_K": (14, 210, 256, [208])}
-
-
-def use_more_bits(layer, layers):
-    return layer < layers // 8 or layer >= 7 * layers // 8 or (layer - layers // 8) % 3 == 2
-
-
-def tensor_types(shape, kind):
-    """[(gguf name, rows, cols, block type or 'F32')] in file order."""
-    h, f, n = shape["hidden"], shape["ffn"], shape["layers"]
-    kvw = shape["kv"] * shape["head_dim"]
-    qw = shape["heads"] * shape["head_dim"]
-    base = {"q8_0": "Q8_0", "q4_0": "Q4_0", "q4_k_m": "Q4_K"}[kind]
-    output = "Q8_0" if kind == "q8_0" else "Q6_K"
-    tensors = [("token_embd.weight", shape["vocab"], h, output if shape["tied"] else base)]
-    for i in range(n):
-        more = kind == "q4_k_m" and use_more_bits(i, n)
-        tensors += [
-            (f"blk.{i}.attn_norm.weight", 1, h, "F32"),
-            (f"blk.{i}.attn_q.weight", qw, h, base),
-            (f"blk.{i}.attn_k.weight", kvw, h, base),
-            (f"blk.{i}.attn_v.weight", kvw, h, "Q6_K" if more else base),
-            (f"blk.{i}.attn_output.weight", h, qw, base),
-            (f"blk.{i}.ffn_norm.weight", 1, h, "F32"),
-            (f"blk.{i}.ffn_gate.weight", f, h, base),
-            (f"blk.{i}.ffn_up.weight", f, h, base),
-            (f"blk.{i}.ffn_down.weight", h, f, "Q6_K" if more else base),
-        ]
-    tensors.append(("output_norm.weight", 1, h, "F32"))
-    if not shape["tied"]:
-        tensors.append(("output.weight", shape["vocab"], h, output))
-    return tensors
-
-
-def random_blocks(rng, type_name, rows, cols):
-    _, block_bytes, block, offsets = BLOCKS[type_name]
-    data = np.frombuffer(rng.bytes(rows * cols // block * block_bytes), dtype=np.uint8).copy()
-    blocks = data.reshape(-1, block_bytes)
-    half = np.frombuffer(np.float16(0.002).tobytes(), dtype=np.uint8)
-    for offset in offsets:
-        blocks[:, offset:offset + 2] = half
-    return data.reshape(rows, cols // block * block_bytes)
 
 
 def write_model(directory, model, kind, seed=1):
-    import gguf
     shape = SHAPES[model]
-    arch = shape["arch"]
+    arch, vocab = shape["arch"], shape["vocab"]
     path = os.path.join(directory, f"{model}-{kind}.gguf")
-    writer = gguf.GGUFWriter(path, arch)
-    writer.add_context_length(4096)
-    writer.add_embedding_length(shape["hidden"])
-    writer.add_block_count(shape["layers"])
-    writer.add_feed_forward_length(shape["ffn"])
-    writer.add_head_count(shape["heads"])
-    writer.add_head_count_kv(shape["kv"])
-    writer.add_key_length(shape["head_dim"])
-    writer.add_value_length(shape["head_dim"])
-    writer.add_rope_dimension_count(shape["head_dim"])
-    writer.add_layer_norm_rms_eps(1e-6)
-    writer.add_rope_freq_base(10000.0)
-    writer.add_tokenizer_model("llama")
-    vocab = shape["vocab"]
-    writer.add_token_list(["<unk>", "<s>", "</s>"] + [f"t{i}" for i in range(3, vocab)])
-    writer.add_token_scores([0.0] * vocab)
-    writer.add_token_types([2, 3, 3] + [1] * (vocab - 3))
-    writer.add_unk_token_id(0)
-    writer.add_bos_token_id(1)
-    writer.add_eos_token_id(2)
-    tensors = tensor_types(shape, kind)
-    for name, rows, cols, type_name in tensors:
-        if type_name == "F32":
-            writer.add_tensor_info(name, (cols,), np.dtype(np.float32), cols * 4)
-        else:
-            type_id, block_bytes, block, _ = BLOCKS[type_name]
-            nbytes = rows * cols // block * block_bytes
-            writer.add_tensor_info(name, (rows, cols // block * block_bytes), np.dtype(np.uint8), nbytes,
-                                   raw_dtype=gguf.GGMLQuantizationType(type_id))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_ti_data_to_file()
+
+    def metadata(writer):
+        random_gguf.add_decoder_metadata(
+            writer, context=4096, hidden=shape["hidden"], layers=shape["layers"], ffn=shape["ffn"], heads=shape["heads"],
+            kv_heads=shape["kv"], head_dim=shape["head_dim"], eps=1e-6, rope_theta=10000.0)
+        writer.add_tokenizer_model("llama")
+        writer.add_token_list(["<unk>", "<s>", "</s>"] + [f"t{i}" for i in range(3, vocab)])
+        writer.add_token_scores([0.0] * vocab)
+        writer.add_token_types([2, 3, 3] + [1] * (vocab - 3))
+        writer.add_unk_token_id(0)
+        writer.add_bos_token_id(1)
+        writer.add_eos_token_id(2)
+
     rng = np.random.default_rng(seed)
-    for name, rows, cols, type_name in tensors:
-        if type_name == "F32":
-            writer.write_tensor_data(np.ones(cols, dtype=np.float32))
+
+    def tensor(fout, name, values_shape, qtype):
+        if qtype == random_gguf.Q.F32:
+            np.ones(values_shape, dtype=np.float32).tofile(fout)
         else:
-            writer.write_tensor_data(random_blocks(rng, type_name, rows, cols))
-    writer.close()
+            random_gguf.random_blocks(rng, values_shape, qtype, fixed_scale=0.002).tofile(fout)
+
+    plan = random_gguf.decoder_tensors(
+        kind, hidden=shape["hidden"], ffn=shape["ffn"], layers=shape["layers"], heads=shape["heads"], kv_heads=shape["kv"],
+        head_dim=shape["head_dim"], vocab=vocab, tied=shape["tied"])
+    random_gguf.write_gguf(path, arch, plan, metadata, tensor)
     config = {
         "model_type": arch, "hidden_size": shape["hidden"], "intermediate_size": shape["ffn"],
         "num_hidden_layers": shape["layers"], "num_attention_heads": shape["heads"],

@@ -17,7 +17,8 @@ script needs a few hundred MB of memory whatever the file size.
 The matrix types follow `mgm quantize` (Sources/MGPipeline/Quantization/DecoderQuantization.swift):
 q4_k_m is Q4_K with Q6_K for `output` and for `attn_v`/`ffn_down` in llama.cpp's "more bits" layers;
 q4_0 is Q4_0 with a Q6_K output; q8_0 is Q8_0; q2_k (llama.cpp's smallest K-quant, which the
-library reads but `mgm quantize` does not write) is Q2_K with a Q6_K output.
+library reads but `mgm quantize` does not write) is Q2_K with a Q6_K output. The tensor list, type
+mix, random blocks and GGUF writing are shared with Tools/bench/gguf_model_bench.py (random_gguf.py).
 """
 
 import argparse
@@ -34,7 +35,7 @@ import numpy as np  # noqa: E402
 
 import gguf  # noqa: E402
 
-Q = gguf.GGMLQuantizationType
+from random_gguf import Q, byte_count, decoder_tensors, random_blocks, add_decoder_metadata, write_gguf  # noqa: E402  (this folder)
 
 SHAPES = {
     # Yi-34B, the decoder of MGM-34B (MGM-34B-HD): model_type "mgm" (Llama).
@@ -48,88 +49,13 @@ SHAPES = {
 # llama.cpp's llama_ftype numbers (general.file_type).
 FILE_TYPES = {"q8_0": 7, "q4_0": 2, "q4_k_m": 15, "q2_k": 10}
 
-# Standard deviation of one quantized value in units of the block's f16 scale `d`, and the ratio
-# dmin/d that centres the values, from the block layouts of ggml-common.h with uniform random bits.
-SPREAD = {Q.Q8_0: 73.9, Q.Q4_0: 4.6, Q.Q4_K: 258.0, Q.Q6_K: 1367.0, Q.Q2_K: 13.9}
-DMIN_RATIO = {Q.Q4_K: 7.5, Q.Q2_K: 1.5}
-# Byte offsets of the f16 `d` (and `dmin`) inside each block.
-D_OFFSET = {Q.Q8_0: 0, Q.Q4_0: 0, Q.Q4_K: 0, Q.Q6_K: 208, Q.Q2_K: 80}
-DMIN_OFFSET = {Q.Q4_K: 2, Q.Q2_K: 82}
-
-
-def uses_more_bits(layer, layers):
-    return layer < layers // 8 or layer >= 7 * layers // 8 or (layer - layers // 8) % 3 == 2
-
-
-def matrix_type(kind, name, layer, layers):
-    """The block type of a matrix, as `mgm quantize` (and llama.cpp's mixes) choose it."""
-    if kind == "q8_0":
-        return Q.Q8_0
-    if name == "output.weight":
-        return Q.Q6_K
-    if kind == "q4_0":
-        return Q.Q4_0
-    if kind == "q2_k":
-        return Q.Q2_K
-    more = name.endswith((".attn_v.weight", ".ffn_down.weight", ".ffn_down_exps.weight"))
-    return Q.Q6_K if more and layer is not None and uses_more_bits(layer, layers) else Q.Q4_K
-
 
 def tensors(shape, kind):
     """(name, numpy shape of the values, type) for every tensor, in file order."""
     s = SHAPES[shape]
-    h, d = s["hidden"], s["hidden"] // s["heads"]
-    out = [("token_embd.weight", (s["vocab"], h), matrix_type(kind, "token_embd.weight", None, s["layers"]))]
-    for i in range(s["layers"]):
-        b = f"blk.{i}."
-
-        def m(name, rows, cols, experts=0):
-            shape_ = (experts, rows, cols) if experts else (rows, cols)
-            out.append((b + name, shape_, matrix_type(kind, b + name, i, s["layers"])))
-
-        out.append((b + "attn_norm.weight", (h,), Q.F32))
-        m("attn_q.weight", s["heads"] * d, h)
-        m("attn_k.weight", s["kv_heads"] * d, h)
-        m("attn_v.weight", s["kv_heads"] * d, h)
-        m("attn_output.weight", h, s["heads"] * d)
-        out.append((b + "ffn_norm.weight", (h,), Q.F32))
-        if s["experts"]:
-            out.append((b + "ffn_gate_inp.weight", (s["experts"], h), Q.F32))  # llama.cpp keeps the router F32
-            m("ffn_gate_exps.weight", s["ffn"], h, s["experts"])
-            m("ffn_down_exps.weight", h, s["ffn"], s["experts"])
-            m("ffn_up_exps.weight", s["ffn"], h, s["experts"])
-        else:
-            m("ffn_gate.weight", s["ffn"], h)
-            m("ffn_up.weight", s["ffn"], h)
-            m("ffn_down.weight", h, s["ffn"])
-    out.append(("output_norm.weight", (h,), Q.F32))
-    out.append(("output.weight", (s["vocab"], h), matrix_type(kind, "output.weight", None, s["layers"])))
-    return out
-
-
-def byte_count(values_shape, qtype):
-    block, size = gguf.GGML_QUANT_SIZES[qtype]
-    *outer, cols = values_shape
-    assert cols % block == 0, (values_shape, qtype)
-    return int(np.prod(outer, dtype=np.int64)) * (cols // block) * size
-
-
-def random_blocks(rng, values_shape, qtype, sigma=0.02):
-    """Random valid blocks (uint8, byte shape) whose values have about `sigma` spread."""
-    if qtype == Q.F32:  # norms around 1, a router like any matrix
-        centre, spread = (1.0, 0.1) if len(values_shape) == 1 else (0.0, sigma)
-        return (centre + spread * rng.standard_normal(values_shape)).astype(np.float32)
-    block, size = gguf.GGML_QUANT_SIZES[qtype]
-    *outer, cols = values_shape
-    count = int(np.prod(outer, dtype=np.int64)) * (cols // block)
-    data = np.frombuffer(bytearray(rng.bytes(count * size)), dtype=np.uint8).reshape(count, size)
-    scale = sigma / SPREAD[qtype]
-    d = (scale * rng.uniform(0.5, 1.5, count)).astype(np.float16)
-    data[:, D_OFFSET[qtype]:D_OFFSET[qtype] + 2] = d.view(np.uint8).reshape(count, 2)
-    if qtype in DMIN_OFFSET:
-        dmin = (d.astype(np.float32) * DMIN_RATIO[qtype]).astype(np.float16)
-        data[:, DMIN_OFFSET[qtype]:DMIN_OFFSET[qtype] + 2] = dmin.view(np.uint8).reshape(count, 2)
-    return data.reshape(*outer, cols // block * size)
+    return decoder_tensors(
+        kind, hidden=s["hidden"], ffn=s["ffn"], layers=s["layers"], heads=s["heads"], kv_heads=s["kv_heads"],
+        head_dim=s["hidden"] // s["heads"], vocab=s["vocab"], experts=s["experts"])
 
 
 class BlockPool:
@@ -155,55 +81,36 @@ class BlockPool:
             offset = 0
 
 
-def write_gguf(path, shape, kind, seed):
+def write_decoder(path, shape, kind, seed):
     s = SHAPES[shape]
-    plan = tensors(shape, kind)
-    writer = gguf.GGUFWriter(str(path), "llama")
-    writer.add_name(f"random MGM-{shape.upper()}-shape decoder")
-    writer.add_context_length(s["context"])
-    writer.add_embedding_length(s["hidden"])
-    writer.add_block_count(s["layers"])
-    writer.add_feed_forward_length(s["ffn"])
-    writer.add_head_count(s["heads"])
-    writer.add_head_count_kv(s["kv_heads"])
-    writer.add_rope_dimension_count(s["hidden"] // s["heads"])
-    writer.add_rope_freq_base(s["rope_theta"])
-    writer.add_layer_norm_rms_eps(s["eps"])
-    writer.add_vocab_size(s["vocab"])
-    writer.add_file_type(FILE_TYPES[kind])
-    if s["experts"]:
-        writer.add_expert_count(s["experts"])
-        writer.add_expert_used_count(s["experts_used"])
-    for name, values_shape, qtype in plan:
-        if qtype == Q.F32:
-            writer.add_tensor_info(name, values_shape, np.dtype(np.float32), int(np.prod(values_shape)) * 4)
-        else:
-            nbytes = byte_count(values_shape, qtype)
-            block, size = gguf.GGML_QUANT_SIZES[qtype]
-            byte_shape = (*values_shape[:-1], values_shape[-1] // block * size)
-            writer.add_tensor_info(name, byte_shape, np.dtype(np.uint8), nbytes, raw_dtype=qtype)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_ti_data_to_file()
+
+    def metadata(writer):
+        writer.add_name(f"random MGM-{shape.upper()}-shape decoder")
+        add_decoder_metadata(
+            writer, context=s["context"], hidden=s["hidden"], layers=s["layers"], ffn=s["ffn"], heads=s["heads"],
+            kv_heads=s["kv_heads"], head_dim=s["hidden"] // s["heads"], eps=s["eps"], rope_theta=s["rope_theta"])
+        writer.add_vocab_size(s["vocab"])
+        writer.add_file_type(FILE_TYPES[kind])
+        if s["experts"]:
+            writer.add_expert_count(s["experts"])
+            writer.add_expert_used_count(s["experts_used"])
+
     rng = np.random.default_rng(seed)
     pool = BlockPool(rng)
-    fout = writer.fout[0]
-    start, written = time.time(), 0
-    for index, (name, values_shape, qtype) in enumerate(plan):
-        writer.write_padding(fout, fout.tell())
+    start, written, index = time.time(), 0, 0
+
+    def tensor(fout, name, values_shape, qtype):
+        nonlocal written, index
         if qtype == Q.F32:
-            data = random_blocks(rng, values_shape, qtype)
-            data.tofile(fout)
-            nbytes = data.nbytes
+            random_blocks(rng, values_shape, qtype).tofile(fout)
         else:
-            nbytes = byte_count(values_shape, qtype)
-            pool.write(fout, nbytes, qtype)
-        writer.write_padding(fout, nbytes)
-        written += nbytes
+            pool.write(fout, byte_count(values_shape, qtype), qtype)
+        written += byte_count(values_shape, qtype)
         if index % 50 == 0:
             print(f"  {name}: {written / 1e9:.1f} GB in {time.time() - start:.0f} s", flush=True)
-    writer.close()
-    return written
+        index += 1
+
+    return write_gguf(path, "llama", tensors(shape, kind), metadata, tensor)
 
 
 def config_json(shape, source_config):
@@ -266,7 +173,7 @@ def write_other_weights(output, towers_from, hidden, seed):
 def print_sizes():
     for shape in SHAPES:
         for kind in FILE_TYPES:
-            total = sum(byte_count(v, t) if t != Q.F32 else int(np.prod(v)) * 4 for _, v, t in tensors(shape, kind))
+            total = sum(byte_count(v, t) for _, v, t in tensors(shape, kind))
             print(f"{shape:5} {kind:7} {total / 1e9:6.2f} GB ({total / 2**30:6.2f} GiB)")
 
 
@@ -300,7 +207,7 @@ def main():
         print(f"model.safetensors: {other / 1e9:.2f} GB")
     path = args.output / f"language_model.{args.type}.gguf"
     start = time.time()
-    written = write_gguf(path, args.shape, args.type, args.seed)
+    written = write_decoder(path, args.shape, args.type, args.seed)
     print(f"{path}: {path.stat().st_size / 1e9:.2f} GB ({written / 1e9:.2f} GB of tensors) in {time.time() - start:.0f} s")
 
 
