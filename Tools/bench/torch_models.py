@@ -27,23 +27,7 @@ import torch.nn.functional as F  # noqa: E402
 torch.set_num_threads(int(os.environ.get("MG_NUM_THREADS", "2")))
 torch.set_grad_enabled(False)
 
-
-def median_ms(fn, repeat):
-    return median_timing(fn, repeat)["ms"]
-
-
-def median_timing(fn, repeat):
-    """Median wall ms and median process CPU ms per thread (for a machine shared with other jobs)."""
-    fn()  # warm-up
-    times, cpu_times = [], []
-    for _ in range(repeat):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        fn()
-        times.append((time.perf_counter() - start) * 1000.0)
-        cpu_times.append((time.process_time() - start_cpu) * 1000.0 / torch.get_num_threads())
-    times.sort()
-    cpu_times.sort()
-    return {"ms": times[len(times) // 2], "cpu_ms": cpu_times[len(cpu_times) // 2]}
+from torch_ops import median_timing  # noqa: E402  (this folder, on sys.path when run as a script)
 
 
 def tower_dtype(args):

@@ -137,9 +137,9 @@ def make_case(op, a):
     raise ValueError(f"unknown op {op}")
 
 
-def median_ms(fn, repeat, cpu=None):
-    """Median wall milliseconds; with a list `cpu`, also appends the median process CPU
-    milliseconds divided by the thread count (robust to other processes on a shared machine)."""
+def median_timing(fn, repeat):
+    """Median wall ms and median process CPU ms per thread (robust to other processes on a shared
+    machine), after one warm-up call."""
     fn()  # warm-up
     times, cpu_times = [], []
     for _ in range(repeat):
@@ -149,9 +149,7 @@ def median_ms(fn, repeat, cpu=None):
         cpu_times.append((time.process_time() - start_cpu) * 1000.0 / torch.get_num_threads())
     times.sort()
     cpu_times.sort()
-    if cpu is not None:
-        cpu.append(cpu_times[len(cpu_times) // 2])
-    return times[len(times) // 2]
+    return {"ms": times[len(times) // 2], "cpu_ms": cpu_times[len(cpu_times) // 2]}
 
 
 def main():
@@ -166,9 +164,7 @@ def main():
         try:
             request = json.loads(line)
             fn = make_case(request["op"], request.get("args", {}))
-            cpu = []
-            reply = {"ms": median_ms(fn, int(request.get("repeat", 5)), cpu)}
-            reply["cpu_ms"] = cpu[0]
+            reply = median_timing(fn, int(request.get("repeat", 5)))
         except Exception as error:  # report, keep serving
             reply = {"error": f"{type(error).__name__}: {error}"}
         print(json.dumps(reply), flush=True)
