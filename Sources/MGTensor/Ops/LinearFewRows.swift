@@ -25,50 +25,50 @@ func fewRowLinear(
     else { return nil }
     let input = try x.asFloat32()
     let biasValues = try bias?.asFloat32()
-    let outFeatures = weight.shape[0], inFeatures = weight.shape[1]
-    var result = Tensor(uninitializedShape: [rows, outFeatures])
+    var result = Tensor(uninitializedShape: [rows, weight.shape[0]])
     let isBF16 = weight.dtype == .bf16
     if isBF16, precision == .bfloat16Activations, MatrixKernels.packedBF16Tier != nil {
         bfloat16ActivationRows(input, weight: weight, bias: biasValues, into: &result)
         return result
     }
-    let weights = weight.storage.base.assumingMemoryBound(to: UInt16.self)
-    let biasPointer = biasValues.map { UnsafePointer($0.storage.base.assumingMemoryBound(to: Float.self)) }
     input.withUnsafeFloats { xBuffer in
-        result.withUnsafeMutableFloats { yBuffer in
-            let pointers = UncheckedSendable((weights, xBuffer.baseAddress!, biasPointer, yBuffer.baseAddress!))
-            Parallel.forEachChunk(count: outFeatures, minimumChunk: max(4, (1 << 16) / max(1, inFeatures))) { range in
-                let (w, x, bias, y) = pointers.value
-                let rowWeights = w + range.lowerBound * inFeatures, rowBias = bias.map { $0 + range.lowerBound }
-                if isBF16 {
-                    mg_gemv_bf16_batch(rowWeights, x, rowBias, y + range.lowerBound, outFeatures, range.count, inFeatures, rows)
-                } else {
-                    mg_gemv_f16_batch(rowWeights, x, rowBias, y + range.lowerBound, outFeatures, range.count, inFeatures, rows)
-                }
-            }
+        forEachOutputChunk(weight: weight, x: xBuffer.baseAddress!, bias: biasValues, into: &result, minimumChunk: 4) {
+            (isBF16 ? mg_gemv_bf16_batch : mg_gemv_f16_batch)($0, $1, $2, $3, $4, $5, $6, $7)
         }
     }
-    withExtendedLifetime((weight, biasValues)) {}
     return result
 }
 
 /// The `.bfloat16Activations` form of ``fewRowLinear(_:weight:bias:precision:)``: `x` (F32,
 /// `[rows, in]`) rounded to bf16 once, then every weight row multiplied by all of them.
 private func bfloat16ActivationRows(_ x: Tensor, weight: Tensor, bias: Tensor?, into result: inout Tensor) {
-    let rows = x.shape[0], outFeatures = weight.shape[0], inFeatures = weight.shape[1]
+    let rows = x.shape[0], inFeatures = weight.shape[1]
     var rounded = [UInt16](repeating: 0, count: rows * inFeatures)
     x.withUnsafeFloats { source in mg_f32_to_bf16(source.baseAddress!, &rounded, rows * inFeatures) }
-    let weights = weight.storage.base.assumingMemoryBound(to: UInt16.self)
-    let biasPointer = bias.map { UnsafePointer($0.storage.base.assumingMemoryBound(to: Float.self)) }
     rounded.withUnsafeBufferPointer { xBuffer in
-        result.withUnsafeMutableFloats { yBuffer in
-            let pointers = UncheckedSendable((weights, xBuffer.baseAddress!, biasPointer, yBuffer.baseAddress!))
-            Parallel.forEachChunk(count: outFeatures, minimumChunk: max(3, (1 << 16) / max(1, inFeatures))) { range in
-                let (w, x, bias, y) = pointers.value
-                mg_gemv_bf16_batch_bf16act(
-                    w + range.lowerBound * inFeatures, x, bias.map { $0 + range.lowerBound }, y + range.lowerBound, outFeatures,
-                    range.count, inFeatures, rows)
-            }
+        forEachOutputChunk(weight: weight, x: xBuffer.baseAddress!, bias: bias, into: &result, minimumChunk: 3) {
+            mg_gemv_bf16_batch_bf16act($0, $1, $2, $3, $4, $5, $6, $7)
+        }
+    }
+}
+
+/// Runs a few-row kernel on chunks of the weight's output features in parallel. `kernel(w, x, bias,
+/// y, ldy, n, k, rows)`, as the gemv_batched.c kernels take them, gets the chunk's first weight
+/// row, all rows of `x`, the chunk's bias and first output column, and the output row stride.
+/// Chunks hold at least `minimumChunk` outputs and about 64 K weights, so small matrices stay on one thread.
+private func forEachOutputChunk<Element>(
+    weight: Tensor, x: UnsafePointer<Element>, bias: Tensor?, into result: inout Tensor, minimumChunk: Int,
+    _ kernel: (UnsafePointer<UInt16>, UnsafePointer<Element>, UnsafePointer<Float>?, UnsafeMutablePointer<Float>, Int, Int, Int, Int) -> Void
+) {
+    let rows = result.shape[0], outFeatures = weight.shape[0], inFeatures = weight.shape[1]
+    let weights = UnsafePointer(weight.storage.base.assumingMemoryBound(to: UInt16.self))
+    let biasPointer = bias.map { UnsafePointer($0.storage.base.assumingMemoryBound(to: Float.self)) }
+    result.withUnsafeMutableFloats { yBuffer in
+        let pointers = UncheckedSendable((weights, x, biasPointer, yBuffer.baseAddress!))
+        Parallel.forEachChunk(count: outFeatures, minimumChunk: max(minimumChunk, (1 << 16) / max(1, inFeatures))) { range in
+            let (w, x, bias, y) = pointers.value
+            kernel(w + range.lowerBound * inFeatures, x, bias.map { $0 + range.lowerBound }, y + range.lowerBound, outFeatures,
+                   range.count, inFeatures, rows)
         }
     }
     withExtendedLifetime((weight, bias)) {}
