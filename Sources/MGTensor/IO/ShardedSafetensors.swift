@@ -48,18 +48,11 @@ public final class ShardedSafetensors: WeightStore {
         let weightMap: [String: String]
         if resolved.hasSuffix(".json") {
             weightMap = try Self.readWeightMap(index: resolved)
-            let directory = (resolved as NSString).deletingLastPathComponent
-            files = Set(weightMap.values).sorted()
-            var shards: [SafetensorsFile] = []
-            for file in files {
-                let shardPath = (directory as NSString).appendingPathComponent(file)
-                do throws(CheckpointError) {
-                    shards.append(try SafetensorsFile(contentsOf: URL(fileURLWithPath: shardPath), maximumHeaderBytes: maximumHeaderBytes))
-                } catch .fileNotFound {
-                    throw .shardNotFound(index: resolved, shard: file)
-                }
+            let opened = try openIndexedShards(index: resolved, weightMap: weightMap) { (url) throws(CheckpointError) in
+                try SafetensorsFile(contentsOf: url, maximumHeaderBytes: maximumHeaderBytes)
             }
-            self.shards = shards
+            files = opened.files
+            shards = opened.shards
         } else {
             weightMap = [:]
             files = [resolved]
@@ -141,6 +134,25 @@ public final class ShardedSafetensors: WeightStore {
         }
         return weightMap
     }
+}
+
+/// Opens the shards an index's `weight_map` names, in file-name order, with `open`; a shard file
+/// that does not exist is ``CheckpointError/shardNotFound(index:shard:)``. Shared by the
+/// safetensors and PyTorch `.bin` indexes, which name their shards alike.
+func openIndexedShards<Shard>(
+    index: String, weightMap: [String: String], open: (URL) throws(CheckpointError) -> Shard
+) throws(CheckpointError) -> (files: [String], shards: [Shard]) {
+    let directory = (index as NSString).deletingLastPathComponent
+    let files = Set(weightMap.values).sorted()
+    var shards: [Shard] = []
+    for file in files {
+        do throws(CheckpointError) {
+            shards.append(try open(URL(fileURLWithPath: (directory as NSString).appendingPathComponent(file))))
+        } catch .fileNotFound {
+            throw .shardNotFound(index: index, shard: file)
+        }
+    }
+    return (files, shards)
 }
 
 /// Maps every tensor name to the position of the shard storing it, checking that no tensor is

@@ -42,15 +42,8 @@ public final class ShardedTorchCheckpoint: WeightStore {
         var shards: [TorchCheckpoint] = []
         if resolved.hasSuffix(".json") {
             weightMap = try ShardedSafetensors.readWeightMap(index: resolved)
-            let directory = (resolved as NSString).deletingLastPathComponent
-            files = Set(weightMap.values).sorted()
-            for file in files {
-                let shardPath = (directory as NSString).appendingPathComponent(file)
-                do throws(CheckpointError) {
-                    shards.append(try TorchCheckpoint(contentsOf: URL(fileURLWithPath: shardPath), limits: limits))
-                } catch .fileNotFound {
-                    throw .shardNotFound(index: resolved, shard: file)
-                }
+            (files, shards) = try openIndexedShards(index: resolved, weightMap: weightMap) { (url) throws(CheckpointError) in
+                try TorchCheckpoint(contentsOf: url, limits: limits)
             }
         } else {
             let shard = try TorchCheckpoint(contentsOf: URL(fileURLWithPath: resolved), limits: limits)
