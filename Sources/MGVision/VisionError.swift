@@ -1,3 +1,4 @@
+import Foundation
 import MGTensor
 
 /// Errors thrown by MGVision for input-derived problems: image files, pixel buffers,
@@ -86,6 +87,16 @@ extension VisionError {
         case .unsupportedDType(let name, let dtype): .tensor(.unsupportedDType(operation: "load \(name)", dtype))
         case .unreadable(_, let error): .checkpoint(error)
         case .unused(let names): .unusedWeights(names)
+        }
+    }
+
+    /// The bytes of a tower's configuration file; one that cannot be read is
+    /// ``invalidConfiguration(reason:)`` naming it.
+    static func configurationData(contentsOf url: URL) throws(VisionError) -> Data {
+        do {
+            return try Data(contentsOf: url)
+        } catch {
+            throw .invalidConfiguration(reason: "cannot read \(url.path): \(error.localizedDescription)")
         }
     }
 }

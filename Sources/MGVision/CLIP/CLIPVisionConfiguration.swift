@@ -104,13 +104,7 @@ public struct CLIPVisionConfiguration: Codable, Sendable, Equatable {
 
     /// Reads and decodes a `config.json` file (see ``init(jsonData:)``).
     public init(contentsOf url: URL) throws(VisionError) {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw .invalidConfiguration(reason: "cannot read \(url.path): \(error.localizedDescription)")
-        }
-        try self.init(jsonData: data)
+        try self.init(jsonData: VisionError.configurationData(contentsOf: url))
     }
 
     /// Patches per side (24 for 336/14).

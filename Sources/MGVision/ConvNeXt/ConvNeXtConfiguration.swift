@@ -106,13 +106,7 @@ public struct ConvNeXtConfiguration: Codable, Sendable, Equatable {
 
     /// Reads an `open_clip_config.json` file (see ``init(openCLIPConfigData:)``).
     public init(contentsOf url: URL) throws(VisionError) {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw .invalidConfiguration(reason: "cannot read \(url.path): \(error.localizedDescription)")
-        }
-        try self.init(openCLIPConfigData: data)
+        try self.init(openCLIPConfigData: VisionError.configurationData(contentsOf: url))
     }
 
     /// Channels of Mini-Gemini's fused map: the sum of the stage widths (2880 for ConvNeXt-L).
