@@ -43,8 +43,9 @@ struct ModelOptions: ParsableArguments {
     }
 
     /// Resolves `--model` (the bundled model when absent; ORG/NAME from the Hub cache, ModelResolution.swift)
-    /// and its towers, then loads the checkpoint with these options.
-    func load(progress: (@Sendable (LoadProgress) -> Void)?) async throws -> Loaded {
+    /// and its towers, then loads the checkpoint with these options. `concurrentSequences`: requests
+    /// that will generate at once (`mgm serve --max-batch`), which the memory check counts.
+    func load(progress: (@Sendable (LoadProgress) -> Void)?, concurrentSequences: Int = 1) async throws -> Loaded {
         let resolved = try await ResolvedModel.resolve(
             model: try model ?? BundledModel.locate().path, visionTower: visionTower, visionTowerAux: visionTowerAux,
             showProgress: progress != nil)
@@ -55,6 +56,7 @@ struct ModelOptions: ParsableArguments {
         options.decoderPrecision = decoderPrecision.linearPrecision
         options.allowsPaging = allowPaging
         options.limits.maximumPromptPositions = maxContext
+        options.concurrentSequences = concurrentSequences
         let mgm = try MiniGemini(directory: resolved.folder, options: options)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return Loaded(model: mgm, loadSeconds: seconds, name: resolved.repository?.id ?? resolved.folder.standardizedFileURL.lastPathComponent)

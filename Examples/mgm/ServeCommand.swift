@@ -22,7 +22,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Require 'Authorization: Bearer KEY' on /v1/ requests (also read from MGM_API_KEY).")
     var apiKey: String?
 
-    @Option(help: "Requests generating at the same time.")
+    @Option(help: "Requests generating at the same time. The load-time memory check counts this many requests, each with its own KV cache for --max-context positions.")
     var maxBatch = 8
 
     @Option(help: "Requests that may wait for a slot before the server answers 429.")
@@ -57,9 +57,12 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let loaded: ModelOptions.Loaded
         do {
-            loaded = try await modelOptions.load(progress: nil)
+            loaded = try await modelOptions.load(progress: nil, concurrentSequences: maxBatch)
         } catch {
             FileHandle.standardError.write(Data("mgm: error: \(error)\n".utf8))
+            if case MiniGeminiError.limitExceeded(let what, _, _)? = error as? MiniGeminiError, what.hasPrefix("estimated memory") {
+                FileHandle.standardError.write(Data("mgm: the estimate counts --max-batch \(maxBatch) requests at once; lower --max-batch or --max-context\n".utf8))
+            }
             throw ExitCode((error as? MiniGeminiError)?.exitCode ?? (error as? HubError)?.exitCode ?? 1)
         }
         let options = ServerOptions(

@@ -92,6 +92,44 @@ struct MemoryEstimateTests {
         #expect(three.mappedWeightBytes == one.mappedWeightBytes)
     }
 
+    @Test("a batch of concurrent requests is refused where one request fits; paging does not excuse activations")
+    func concurrentRefusal() throws {
+        let one = try MemoryEstimate(checkpoint: checkpoint, configuration: configuration, towers: towers)
+        let eight = try MemoryEstimate(checkpoint: checkpoint, configuration: configuration, towers: towers, concurrentRequests: 8)
+        #expect(eight.activationBytes == 8 * one.activationBytes && eight.mappedWeightBytes == one.mappedWeightBytes)
+        // Room for everything of one request plus half of the other seven's working memory.
+        let available = one.totalBytes + 7 * one.activationBytes / 2
+        try one.check(availableBytes: available)
+        #expect(throws: MiniGeminiError.self) { try eight.check(availableBytes: available) }
+        // --allow-paging accepts mapped weights beyond memory, not caches: only anonymous bytes must fit.
+        try eight.check(availableBytes: eight.anonymousBytes, allowPaging: true)
+        #expect(throws: MiniGeminiError.self) { try eight.check(availableBytes: eight.anonymousBytes - 1, allowPaging: true) }
+    }
+
+    @Test("loading with more concurrent sequences than memory holds is refused before any weight is read")
+    func loaderCountsConcurrentSequences() throws {
+        guard let available = MemoryEstimate.availableMemoryBytes() else {
+            print("skipped: no /proc/meminfo, so the loader does not check memory")
+            return
+        }
+        let perRequest = try MemoryEstimate(checkpoint: checkpoint, configuration: configuration, towers: towers).activationBytes
+        var options = MiniGeminiLoadOptions(visionTower: towers[0], visionTowerAux: towers[1])
+        // Four times what is free, so memory freed by other processes meanwhile cannot let it pass.
+        options.concurrentSequences = 4 * (available / perRequest + 1)
+        options.allowsPaging = true
+        do {
+            _ = try MiniGemini(directory: checkpoint, options: options)
+            Issue.record("\(options.concurrentSequences) concurrent sequences of \(perRequest) bytes were accepted with \(available) bytes available")
+        } catch {
+            guard case .limitExceeded(let what, let value, _) = error else {
+                Issue.record("unexpected error \(error)")
+                return
+            }
+            #expect(what.hasPrefix("estimated memory without mapped weights"))
+            #expect(value >= options.concurrentSequences * perRequest)
+        }
+    }
+
     @Test("check refuses what cannot fit, with the sizes in the error")
     func refusal() throws {
         let estimate = MemoryEstimate(mappedWeightBytes: 8_000_000_000, copiedWeightBytes: 1_000_000_000, activationBytes: 2_000_000_000)

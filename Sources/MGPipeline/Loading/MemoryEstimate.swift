@@ -24,7 +24,8 @@ public struct MemoryEstimate: Sendable, Equatable, CustomStringConvertible {
     public var mappedWeightBytes: Int
     /// Weight bytes the loaders copy into process memory.
     public var copiedWeightBytes: Int
-    /// Working memory of the given number of concurrent requests at the full context length.
+    /// Working memory of the given number of concurrent requests at the context length: one
+    /// request's KV cache, prefill and vision memory, times the requests.
     public var activationBytes: Int
 
     /// Memory that cannot be given back to the page cache: copies plus activations.
@@ -46,7 +47,8 @@ public struct MemoryEstimate: Sendable, Equatable, CustomStringConvertible {
     ///   - towers: the CLIP and ConvNeXt folders, whose weights are loaded too (a folder without
     ///     weights adds nothing).
     ///   - contextLength: positions per request; the model's `max_position_embeddings` by default.
-    ///   - concurrentRequests: requests running at once, each with its own KV cache.
+    ///   - concurrentRequests: requests running at once (a server's batch), each counted whole:
+    ///     its own KV cache, and its prefill and images, which may run beside the others'.
     /// - Throws: ``MiniGeminiError/checkpoint(_:)`` when a weight file's header is malformed.
     public init(
         checkpoint: URL, configuration: MiniGeminiConfiguration, towers: [URL] = [],
@@ -65,6 +67,8 @@ public struct MemoryEstimate: Sendable, Equatable, CustomStringConvertible {
         let positions = max(1, contextLength ?? configuration.decoder.maximumPositions)
         let perRequest = Self.languageActivationBytes(configuration.decoder, positions: positions)
             .saturatingAdd(Self.visionActivationBytes(configuration))
+        // Each request in flight holds its own cache, prefill rows and image maps (a server without
+        // batching prefills them all at once), so the factor multiplies whole requests.
         self.init(
             mappedWeightBytes: mapped, copiedWeightBytes: copied,
             activationBytes: perRequest.saturatingMultiply(max(1, concurrentRequests)))

@@ -43,6 +43,10 @@ public struct MiniGeminiLoadOptions: Sendable {
     /// Accept memory-mapped weights larger than the available memory (only copies and activations
     /// must fit; mapped pages are then re-read from disk as needed, see ``MemoryEstimate/check(availableBytes:allowPaging:)``).
     public var allowsPaging: Bool = false
+    /// Sequences that will be generating at once, each with its own KV cache (a server's batch
+    /// size; 1 for one request at a time). The memory check counts the activations of this many
+    /// requests, so a server that would run out of memory under full load is refused at load.
+    public var concurrentSequences: Int = 1
 
     public init(
         visionTower: URL? = nil, visionTowerAux: URL? = nil, templateName: String? = nil, useFastTokenizer: Bool? = nil,

@@ -68,7 +68,7 @@ extension MiniGemini {
         if options.checksMemory {
             try MemoryEstimate(
                 checkpoint: directory, configuration: configuration, towers: [clipFolder] + [auxFolder].compactMap { $0 },
-                contextLength: options.limits.maximumPromptPositions
+                contextLength: options.limits.maximumPromptPositions, concurrentRequests: options.concurrentSequences
             ).check(allowPaging: options.allowsPaging)
         }
 
