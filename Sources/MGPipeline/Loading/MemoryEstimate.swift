@@ -48,7 +48,8 @@ public struct MemoryEstimate: Sendable, Equatable, CustomStringConvertible {
     ///     weights adds nothing).
     ///   - contextLength: positions per request; the model's `max_position_embeddings` by default.
     ///   - concurrentRequests: requests running at once (a server's batch), each counted whole:
-    ///     its own KV cache, and its prefill and images, which may run beside the others'.
+    ///     its own KV cache, and its prefill and images, which may run beside the others' (a
+    ///     server without batching prefills them all at once).
     /// - Throws: ``MiniGeminiError/checkpoint(_:)`` when a weight file's header is malformed.
     public init(
         checkpoint: URL, configuration: MiniGeminiConfiguration, towers: [URL] = [],
@@ -67,8 +68,6 @@ public struct MemoryEstimate: Sendable, Equatable, CustomStringConvertible {
         let positions = max(1, contextLength ?? configuration.decoder.maximumPositions)
         let perRequest = Self.languageActivationBytes(configuration.decoder, positions: positions)
             .saturatingAdd(Self.visionActivationBytes(configuration))
-        // Each request in flight holds its own cache, prefill rows and image maps (a server without
-        // batching prefills them all at once), so the factor multiplies whole requests.
         self.init(
             mappedWeightBytes: mapped, copiedWeightBytes: copied,
             activationBytes: perRequest.saturatingMultiply(max(1, concurrentRequests)))
