@@ -15,9 +15,7 @@ reply is one JSON object of timings in milliseconds (or {"error": text}). Models
   single-token decode steps on the KV cache of the second.
 """
 import gc
-import json
 import os
-import sys
 import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -27,7 +25,7 @@ import torch.nn.functional as F  # noqa: E402
 torch.set_num_threads(int(os.environ.get("MG_NUM_THREADS", "2")))
 torch.set_grad_enabled(False)
 
-from torch_ops import median_timing  # noqa: E402  (this folder, on sys.path when run as a script)
+from torch_ops import median_timing, serve  # noqa: E402  (this folder, on sys.path when run as a script)
 
 
 def tower_dtype(args):
@@ -112,18 +110,10 @@ CASES = {"clip_vit_l336": clip_vit_l336, "convnext_l": convnext_l, "gemma_2b": g
 
 
 def main():
-    print(json.dumps({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
-    for line in sys.stdin:
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            request = json.loads(line)
-            reply = CASES[request["op"]](request.get("args", {}), int(request.get("repeat", 3)))
-        except Exception as error:  # report, keep serving
-            reply = {"error": f"{type(error).__name__}: {error}"}
-        gc.collect()
-        print(json.dumps(reply), flush=True)
+    banner = {"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads()}
+    # Models are dropped after each request, to bound memory.
+    serve(banner, lambda request: CASES[request["op"]](request.get("args", {}), int(request.get("repeat", 3))),
+          after_each=gc.collect)
 
 
 if __name__ == "__main__":

@@ -152,22 +152,29 @@ def median_timing(fn, repeat):
     return {"ms": times[len(times) // 2], "cpu_ms": cpu_times[len(cpu_times) // 2]}
 
 
-def main():
-    banner = {"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads()}
-    banner["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
-    banner["ONEDNN_MAX_CPU_ISA"] = os.environ.get("ONEDNN_MAX_CPU_ISA", "unset")
+def serve(banner, answer, after_each=None):
+    """The line protocol of both benchmark servers: prints `banner`, then for each JSON request on
+    stdin prints `answer(request)` (or {"error": text}), calling `after_each` before the reply."""
     print(json.dumps(banner), flush=True)
     for line in sys.stdin:
         line = line.strip()
         if not line:
             continue
         try:
-            request = json.loads(line)
-            fn = make_case(request["op"], request.get("args", {}))
-            reply = median_timing(fn, int(request.get("repeat", 5)))
+            reply = answer(json.loads(line))
         except Exception as error:  # report, keep serving
             reply = {"error": f"{type(error).__name__}: {error}"}
+        if after_each is not None:
+            after_each()
         print(json.dumps(reply), flush=True)
+
+
+def main():
+    banner = {"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads()}
+    banner["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+    banner["ONEDNN_MAX_CPU_ISA"] = os.environ.get("ONEDNN_MAX_CPU_ISA", "unset")
+    serve(banner, lambda request: median_timing(
+        make_case(request["op"], request.get("args", {})), int(request.get("repeat", 5))))
 
 
 if __name__ == "__main__":
