@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import MGTensor
@@ -72,7 +73,10 @@ import Testing
 
     /// The VmFlags line of the /proc/self/smaps entry that contains `address`, or nil.
     func mappingFlags(of address: UnsafeMutableRawPointer) -> String? {
-        guard let text = try? String(contentsOfFile: "/proc/self/smaps", encoding: .utf8) else { return nil }
+        // Read to the end: /proc files report a size of 0, so a sized read would get nothing.
+        guard let handle = FileHandle(forReadingAtPath: "/proc/self/smaps") else { return nil }
+        defer { try? handle.close() }
+        let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
         let target = UInt(bitPattern: address)
         var inside = false
         for line in text.split(separator: "\n") {
