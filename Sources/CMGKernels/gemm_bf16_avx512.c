@@ -8,7 +8,8 @@
 // Micro-kernel: 8 rows × 32 columns in 16 zmm accumulators. Per k pair it loads the two weight
 // vectors and broadcasts each row's pair (a 32-bit {1to16} memory operand of both its products), so
 // 16 vdpbf16ps need 2 vector loads besides their own operands; with two passes the lo pair of each
-// row goes into the same accumulator (no extra registers). 16 independent chains cover the 6-cycle latency at 2 products per cycle.
+// row goes into the same accumulator (no extra registers). 16 independent chains cover the 6-cycle
+// latency at 2 products per cycle.
 //
 // Blocking (BLIS-style, see avx512bf16_gemm): k in slices of 256 so one weight micro-panel (32
 // columns, 16 KB) stays in L1 while the row groups of an activation part (its slice ≤ 512 KB, L2)
