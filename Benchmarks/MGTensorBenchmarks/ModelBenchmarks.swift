@@ -104,11 +104,13 @@ func profileGemmaPrefill(positions: Int, rounds: Int) throws {
         _ = try model.forward(ids: Array(ids.prefix(16)), cache: &warmCache)
         for _ in 0..<rounds {
             var cache = try model.newCache(maximumLength: positions)
-            let start = DispatchTime.now().uptimeNanoseconds
+            let start = DispatchTime.now().uptimeNanoseconds, cpuStart = processCPUMilliseconds()
             _ = try model.forward(ids: ids, cache: &cache)
             let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+            let cpuMs = (processCPUMilliseconds() - cpuStart) / Double(Parallel.threadCount)
             print("prefill \(positions) \(precision): \(String(format: "%.0f", ms)) ms = "
-                  + "\(String(format: "%.1f", Double(positions) * 1000 / ms)) tokens/s")
+                  + "\(String(format: "%.1f", Double(positions) * 1000 / ms)) tokens/s; "
+                  + "CPU \(String(format: "%.0f", cpuMs)) ms per thread")
         }
     }
 }
@@ -201,4 +203,11 @@ func readSeconds(_ weights: MemoryWeights) -> Double {
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     if checksum.load(ordering: .relaxed) == 42 { print("", terminator: "") }  // keeps the reads
     return seconds
+}
+
+/// CPU time of the whole process so far (all threads, user and system) in milliseconds.
+private func processCPUMilliseconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now)
+    return Double(now.tv_sec) * 1000 + Double(now.tv_nsec) * 1e-6
 }

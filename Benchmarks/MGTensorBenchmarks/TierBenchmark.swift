@@ -135,12 +135,21 @@ func runTierBenchmarks(repositoryRoot root: URL, repeat count: Int, withTorch: B
     // MG_TIER_CASES=linear,qkv,mlp,head,decode runs only those groups (all by default).
     let cases = ProcessInfo.processInfo.environment["MG_TIER_CASES"].map { Set($0.split(separator: ",").map(String.init)) }
     func wanted(_ name: String) -> Bool { cases?.contains(name) ?? true }
-    let square = try randomBF16Tensor([hidden, hidden], radius: 0.05, seed: 11)
-    let key = try randomBF16Tensor([headDimension, hidden], radius: 0.05, seed: 16)
-    let value = try randomBF16Tensor([headDimension, hidden], radius: 0.05, seed: 17)
-    let gate = try randomBF16Tensor([inner, hidden], radius: 0.05, seed: 12)
-    let up = try randomBF16Tensor([inner, hidden], radius: 0.05, seed: 13)
-    let down = try randomBF16Tensor([hidden, inner], radius: 0.05, seed: 14)
+    // MG_TIER_WEIGHTS=mapped reads the weights from a safetensors file mapping (page cache, 4 KB
+    // pages) as a loaded model does; by default they are heap tensors (huge pages when large).
+    let mappedWeights = ProcessInfo.processInfo.environment["MG_TIER_WEIGHTS"] == "mapped"
+    func weight(_ shape: [Int], seed: UInt64) throws -> Tensor {
+        let tensor = try randomBF16Tensor(shape, radius: 0.05, seed: seed)
+        guard mappedWeights else { return tensor }
+        return try mapped(tensor, name: "seed\(seed)")
+    }
+    let square = try weight([hidden, hidden], seed: 11)
+    let key = try weight([headDimension, hidden], seed: 16)
+    let value = try weight([headDimension, hidden], seed: 17)
+    let gate = try weight([inner, hidden], seed: 12)
+    let up = try weight([inner, hidden], seed: 13)
+    let down = try weight([hidden, inner], seed: 14)
+    print("Weights: \(mappedWeights ? "mapped from a safetensors file" : "heap tensors")")
     let packedPasses: Double = tier >= .avx512BF16 ? 2 : 1
     for positions in [600, 3000] {
         let x = try randomTensor([positions, hidden])
@@ -183,7 +192,7 @@ func runTierBenchmarks(repositoryRoot root: URL, repeat count: Int, withTorch: B
     if wanted("head") {
         let positions = 600
         let x = try randomTensor([positions, hidden])
-        let head = try randomBF16Tensor([vocabulary, hidden], radius: 0.05, seed: 15)
+        let head = try weight([vocabulary, hidden], seed: 15)
         let flop = 2.0 * Double(positions * hidden * vocabulary)
         let torchHead = torchTiming("linear_bf16", ["M": positions, "K": hidden, "N": vocabulary], repeat: 1)
         for precision in [LinearPrecision.float32, .bfloat16Activations] {
@@ -219,4 +228,13 @@ func runTierBenchmarks(repositoryRoot root: URL, repeat count: Int, withTorch: B
     print("| MGTensor linear (1 row) | \(fixed(gemvBytesPerSecond / 1e9, 1)) | \(fixed(100 * gemvBytesPerSecond / readBytesPerSecond, 1))% | "
         + "\(torchRate.map { fixed($0 / 1e9, 1) } ?? "–") | \(torchRate.map { fixed($0 / gemvBytesPerSecond) } ?? "–") |")
     torch?.close()
+}
+
+/// `tensor` written to a temporary safetensors file and read back as a mapping of it (the file is
+/// unlinked at once; the mapping keeps its pages).
+private func mapped(_ tensor: Tensor, name: String) throws -> Tensor {
+    let path = NSTemporaryDirectory() + "mg-tier-\(getpid())-\(name).safetensors"
+    try SafetensorsWriter.write([name: tensor], to: path)
+    defer { unlink(path) }
+    return try SafetensorsFile(contentsOf: URL(fileURLWithPath: path)).tensor(named: name)
 }

@@ -10,10 +10,12 @@ import Foundation
 ///
 /// The pool never raises peak memory: when a request finds no kept buffer that fits, every kept
 /// buffer is freed before the new allocation, so the resident total is at most what the tensors in
-/// use needed at some earlier moment. `MG_STORAGE_POOL=0` turns the pool off (for comparisons).
+/// use needed at some earlier moment (plus the rounding of each buffer to whole huge pages, see
+/// ``HugePageBuffers``). `MG_STORAGE_POOL=0` turns the pool off (for comparisons).
 final class StoragePool: @unchecked Sendable {
     /// The pool of every ``TensorStorage``.
-    static let shared = StoragePool(enabled: ProcessInfo.processInfo.environment["MG_STORAGE_POOL"] != "0")
+    static let shared = StoragePool(
+        enabled: ProcessInfo.processInfo.environment["MG_STORAGE_POOL"] != "0", buffers: .system)
 
     /// Smaller allocations stay with malloc, which reuses them itself.
     let minimumBytes: Int
@@ -25,16 +27,22 @@ final class StoragePool: @unchecked Sendable {
     /// does not hold a large buffer.
     let smallestFill = 0.5
     let enabled: Bool
+    /// Where new buffers come from and go back to (huge pages for the large ones, or malloc).
+    let buffers: HugePageBuffers
 
-    init(enabled: Bool, minimumBytes: Int = 1 << 20, byteLimit: Int = 512 << 20, capacity: Int = 16) {
+    init(
+        enabled: Bool, minimumBytes: Int = 1 << 20, byteLimit: Int = 512 << 20, capacity: Int = 16,
+        buffers: HugePageBuffers = .plain
+    ) {
         self.enabled = enabled
+        self.buffers = buffers
         self.minimumBytes = minimumBytes
         self.byteLimit = byteLimit
         self.capacity = capacity
     }
 
     deinit {
-        for buffer in kept { buffer.pointer.deallocate() }
+        for buffer in kept { buffers.deallocate(buffer.pointer, byteCount: buffer.byteCount) }
     }
 
     private struct Buffer: @unchecked Sendable {
@@ -48,13 +56,11 @@ final class StoragePool: @unchecked Sendable {
     /// Bytes kept for reuse right now.
     var keptBytes: Int { lock.withLock { kept.reduce(0) { $0 + $1.byteCount } } }
 
-    /// 64-byte aligned, uninitialised memory of at least `byteCount` bytes and its actual size
+    /// 64-byte aligned (huge-page aligned when large), uninitialised memory of at least `byteCount` bytes and its actual size
     /// (to pass back to ``recycle(_:byteCount:)``).
     func allocate(byteCount: Int) -> (pointer: UnsafeMutableRawPointer, byteCount: Int) {
         let size = max(byteCount, 1)
-        guard enabled, size >= minimumBytes else {
-            return (.allocate(byteCount: size, alignment: 64), size)
-        }
+        guard enabled, size >= minimumBytes else { return buffers.allocate(byteCount: size) }
         let (hit, flushed) = lock.withLock { () -> (Buffer?, [Buffer]) in
             let fitting = kept.indices.filter { kept[$0].byteCount >= size && Double(size) >= smallestFill * Double(kept[$0].byteCount) }
             if let index = fitting.min(by: { kept[$0].byteCount < kept[$1].byteCount }) {
@@ -63,15 +69,15 @@ final class StoragePool: @unchecked Sendable {
             defer { kept.removeAll() }
             return (nil, kept)
         }
-        for buffer in flushed { buffer.pointer.deallocate() }
+        for buffer in flushed { buffers.deallocate(buffer.pointer, byteCount: buffer.byteCount) }
         if let hit { return (hit.pointer, hit.byteCount) }
-        return (.allocate(byteCount: size, alignment: 64), size)
+        return buffers.allocate(byteCount: size)
     }
 
     /// Takes back memory from ``allocate(byteCount:)``: kept while within the limits, freed otherwise.
     func recycle(_ pointer: UnsafeMutableRawPointer, byteCount: Int) {
         guard enabled, byteCount >= minimumBytes, byteCount <= byteLimit else {
-            pointer.deallocate()
+            buffers.deallocate(pointer, byteCount: byteCount)
             return
         }
         let evicted = lock.withLock { () -> [Buffer] in
@@ -83,6 +89,6 @@ final class StoragePool: @unchecked Sendable {
             }
             return evicted
         }
-        for buffer in evicted { buffer.pointer.deallocate() }
+        for buffer in evicted { buffers.deallocate(buffer.pointer, byteCount: buffer.byteCount) }
     }
 }

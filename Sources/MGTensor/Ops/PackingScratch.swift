@@ -6,7 +6,7 @@ import Foundation
 /// Fresh allocations of that size are fresh `mmap`s, and the first write to each page faults
 /// (about a tenth of a prefill went to page faults); buffers returned here are handed to the next
 /// request that fits, already mapped. At most ``capacity`` buffers and ``byteLimit`` bytes are
-/// kept; the rest are freed as usual.
+/// kept; the rest are freed as usual. Large ones are backed by huge pages (``HugePageBuffers``).
 enum PackingScratch {
     static let capacity = 4
     static let byteLimit = 192 << 20
@@ -30,7 +30,10 @@ enum PackingScratch {
             else { return nil }
             return kept.remove(at: index)
         }
-        let buffer = reused ?? Buffer(pointer: .allocate(byteCount: size, alignment: 64), byteCount: size)
+        let buffer = reused ?? {
+            let (pointer, allocated) = HugePageBuffers.system.allocate(byteCount: size)
+            return Buffer(pointer: pointer, byteCount: allocated)
+        }()
         defer { giveBack(buffer) }
         return body(buffer.pointer)
     }
@@ -46,6 +49,6 @@ enum PackingScratch {
             }
             return evicted
         }
-        for buffer in evicted { buffer.pointer.deallocate() }
+        for buffer in evicted { HugePageBuffers.system.deallocate(buffer.pointer, byteCount: buffer.byteCount) }
     }
 }
