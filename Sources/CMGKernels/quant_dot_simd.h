@@ -73,10 +73,16 @@ QD_INLINE int32_t reduce_i32(__m256i v) {
 // activation scales (one load) at once, instead of a float conversion and multiply-add per block.
 
 /// [Σ v0, Σ v1, …, Σ v7] of eight int32 vectors.
+/// Per 128-bit lane [Σ v0, Σ v1, Σ v2, Σ v3] of that lane: a 4×4 transpose-and-add, seven one-uop
+/// operations (three hadd, several uops each, did the same).
+QD_INLINE __m256i sum4_lanes(const __m256i *v) {
+    const __m256i s01 = _mm256_add_epi32(_mm256_unpacklo_epi32(v[0], v[1]), _mm256_unpackhi_epi32(v[0], v[1]));
+    const __m256i s23 = _mm256_add_epi32(_mm256_unpacklo_epi32(v[2], v[3]), _mm256_unpackhi_epi32(v[2], v[3]));
+    return _mm256_add_epi32(_mm256_unpacklo_epi64(s01, s23), _mm256_unpackhi_epi64(s01, s23));
+}
+
 QD_INLINE __m256i sum8(const __m256i *v) {
-    __m256i a = _mm256_hadd_epi32(v[0], v[1]), b = _mm256_hadd_epi32(v[2], v[3]);
-    __m256i c = _mm256_hadd_epi32(v[4], v[5]), d = _mm256_hadd_epi32(v[6], v[7]);
-    __m256i low = _mm256_hadd_epi32(a, b), high = _mm256_hadd_epi32(c, d);
+    const __m256i low = sum4_lanes(v), high = sum4_lanes(v + 4);
     return _mm256_add_epi32(_mm256_permute2x128_si256(low, high, 0x20), _mm256_permute2x128_si256(low, high, 0x31));
 }
 
@@ -85,6 +91,20 @@ QD_INLINE __m256i sum8(const __m256i *v) {
 // 0–7 in both 128-bit halves, `min16` each min twice (lanes 2k, 2k+1). The 12 scale bytes are read
 // as three words: sub-blocks 0–3 in the low bits of words 0/1, those of 4–7 split between word 2's
 // nibbles and the top 2 bits of words 0/1.
+/// The scales as 8 bytes (low half of `scale_bytes`) and the mins as in q4k_scales_mins.
+QD_INLINE void q4k_scale_min_bytes(const uint8_t *block, __m128i *scale_bytes, __m256i *min16) {
+    uint32_t packed_scales[3];
+    memcpy(packed_scales, block + 4, 12);
+    const uint32_t a = packed_scales[0], m = packed_scales[1], c = packed_scales[2];
+    const uint64_t scales8 = (uint64_t)(a & 0x3f3f3f3fu)
+        | (uint64_t)((c & 0x0f0f0f0fu) | (((a >> 6) & 0x03030303u) << 4)) << 32;
+    const uint64_t mins8 = (uint64_t)(m & 0x3f3f3f3fu)
+        | (uint64_t)(((c >> 4) & 0x0f0f0f0fu) | (((m >> 6) & 0x03030303u) << 4)) << 32;
+    const __m128i mins_bytes = _mm_cvtsi64_si128((long long)mins8);
+    *min16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mins_bytes, mins_bytes));
+    *scale_bytes = _mm_cvtsi64_si128((long long)scales8);
+}
+
 QD_INLINE void q4k_scales_mins(const uint8_t *block, __m256i *scale16, __m256i *min16) {
     uint32_t packed_scales[3];
     memcpy(packed_scales, block + 4, 12);
