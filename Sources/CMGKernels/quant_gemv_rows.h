@@ -171,12 +171,12 @@ QD_INLINE void qr_q4_K(const uint8_t *w, size_t row_bytes, const int R, const ui
             const uint8_t *block = w + (size_t)r * row_bytes + 144 * b;
             qr_prefetch(block, ahead, 3);
 #if QD_DOT == 2
-            // (s, s) int16 pairs straight from the scale bytes: one widening and one byte shuffle.
-            __m128i scale_bytes;
-            q4k_scale_min_bytes(block, &scale_bytes, &min16[r]);
+            // (s, s) int16 pairs from the scale bytes: one widening and one byte shuffle.
+            const __m128i scales_mins = q4k_scale_min_vector(block);
+            min16[r] = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scales_mins, scales_mins));
             const __m256i pair_pick = _mm256_setr_epi8(0, -1, 0, -1, 4, -1, 4, -1, 8, -1, 8, -1, 12, -1, 12, -1,
                                                        0, -1, 0, -1, 4, -1, 4, -1, 8, -1, 8, -1, 12, -1, 12, -1);
-            _mm256_store_si256((__m256i *)pairs[r], _mm256_shuffle_epi8(_mm256_cvtepu8_epi32(scale_bytes), pair_pick));
+            _mm256_store_si256((__m256i *)pairs[r], _mm256_shuffle_epi8(_mm256_cvtepu8_epi32(scales_mins), pair_pick));
 #else
             q4k_scales_mins(block, &scale16[r], &min16[r]);
 #endif
