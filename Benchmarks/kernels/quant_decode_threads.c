@@ -1,14 +1,17 @@
 // Quantized decode GEMV on T threads (default 2) against a plain read of the same weights, C only:
 // for each format and Llama-7B shape (q/o 4096×4096, gate/up 11008×4096 and the fused gate/up pass,
-// down 4096×11008, lm_head 32000×4096), rows split over the threads as the Swift side does (eight
-// chunks taken in turn), weights rotating through ≥ 512 MiB of copies so every pass reads memory,
-// alternating with a T-thread read of the same bytes (four lockstep streams per thread). Wall time,
-// median of R rounds; "products in cache" repeats one 2 MB-per-thread slice (thread CPU time, one
-// thread) for the compute ceiling. A benchmark, not a test. From the package root:
+// down 4096×11008, lm_head 32000×4096), rows split over the threads as Parallel.forEachChunk does
+// (four chunks per thread, taken in turn), weights rotating through ≥ 512 MiB of copies so every
+// pass reads memory, each pass alternating with a T-thread read of the same bytes (mg_qd_read_bytes
+// per chunk, as the whole-model bench's read; READ4=1: four lockstep scalar streams per chunk).
+// GB/s of weight bytes as the best wall time of R rounds and as the median of the threads' mean CPU
+// time (on a shared machine a pass where another process held a core is slow on the wall clock);
+// "in cache" is one thread over a ~1 MB slice (thread CPU, best of 5 × 50), the compute ceiling.
+// The checksum compares builds. A benchmark, not a test. From the package root:
 //   clang -O2 -ISources/CMGKernels/include -ISources/CMGKernels Benchmarks/kernels/quant_decode_threads.c \
 //     Sources/CMGKernels/quant_dot*.c Sources/CMGKernels/cpu_tier.c Sources/CMGKernels/gemm_bf16_amx.c \
 //     Sources/CMGKernels/pointwise*.c -lm -lpthread -o /tmp/quant_decode_threads
-//   /tmp/quant_decode_threads [rounds [threads [format-filter]]]     MG_MAX_ISA=avx2 for a tier cap
+//   /tmp/quant_decode_threads [rounds [threads [formats, e.g. Q4_0,Q4_K]]]     MG_MAX_ISA=avx2 for a tier cap
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
