@@ -24,17 +24,20 @@ QD_INLINE void qr_prefetch(const uint8_t *p, size_t ahead, int lines) {
 
 // ---- Q8_0 / Q4_0: eight blocks per step, the activation vectors loaded once for all rows --------
 
-/// The f16 scales of eight consecutive Q4_0 blocks (18 bytes apart) as floats, as block_scales8.
-/// With AVX-512 two 64-byte loads and one word permute pick them (blocks 0–3 at words 0, 9, 18, 27
-/// of the first load, 4–7 of the second), where the gather of block_scales8 cost about a fifth of
-/// the decode loop's samples (perf, Llama-7B Q4_0).
+/// The f16 scales of eight consecutive Q4_0 blocks (18 bytes apart) as floats, in the block order
+/// 0 2 4 6 1 3 5 7 in which sum4_lanes leaves the sums of four block pairs (so the sums need no
+/// permute back). With AVX-512 two 64-byte loads and one word permute pick them (blocks 0–3 start
+/// at words 0, 9, 18, 27 of the first load, 4–7 at 32, 41, 50, 59 of the second), where a gather
+/// cost about a fifth of the decode loop's samples (perf, Llama-7B Q4_0).
 QD_INLINE __m256 q4_0_scales8(const uint8_t *first) {
 #if QD_DOT == 2
     const __m512i a = _mm512_loadu_si512((const void *)first), b = _mm512_loadu_si512((const void *)(first + 72));
-    const __m512i pick = _mm512_zextsi128_si512(_mm_setr_epi16(0, 9, 18, 27, 32, 41, 50, 59));
+    const __m512i pick = _mm512_zextsi128_si512(_mm_setr_epi16(0, 18, 32, 50, 9, 27, 41, 59));
     return _mm256_cvtph_ps(_mm512_castsi512_si128(_mm512_permutex2var_epi16(a, pick, b)));
 #else
-    return block_scales8(first, 18);
+    const __m256i offsets = _mm256_setr_epi32(0, 36, 72, 108, 18, 54, 90, 126);
+    const __m256i words = _mm256_and_si256(_mm256_i32gather_epi32((const int *)first, offsets, 1), _mm256_set1_epi32(0xFFFF));
+    return _mm256_cvtph_ps(_mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_packus_epi32(words, words), 0x08)));
 #endif
 }
 
@@ -105,8 +108,11 @@ QD_INLINE void qr_q4_0(const uint8_t *w, size_t row_bytes, const int R, const ui
         // Activations of block pair p: low-nibble values at xv[2p], high-nibble values at xv[2p + 1].
         __m256i xv[8];
         for (int j = 0; j < 8; j++) xv[j] = load256(x + 32 * (b + j));
-        const __m256 dx = _mm256_loadu_ps(xd + b);
-        const __m256i offset = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(xsum + b)), 3);
+        // Block-indexed vectors in the order of sum4_lanes (0 2 4 6 1 3 5 7); acc[r] is put back in block order at the end,
+        // so every lane accumulates the same blocks in the same order as the one-row tile.
+        const __m256i order = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+        const __m256 dx = _mm256_permutevar8x32_ps(_mm256_loadu_ps(xd + b), order);
+        const __m256i offset = _mm256_slli_epi32(_mm256_permutevar8x32_epi32(_mm256_loadu_si256((const __m256i *)(xsum + b)), order), 3);
         for (int r = 0; r < R; r++) {
             const uint8_t *wr = w + (size_t)r * row_bytes + 18 * b;
             qr_prefetch(wr, ahead, 3);
@@ -118,9 +124,7 @@ QD_INLINE void qr_q4_0(const uint8_t *w, size_t row_bytes, const int R, const ui
                 const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
                 v[p] = dot_u8s8(dot_u8s8(_mm256_setzero_si256(), lo, xv[2 * p]), hi, xv[2 * p + 1]);
             }
-            __m256i mixed = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
-            __m256i sums = _mm256_permutevar8x32_epi32(mixed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-            sums = _mm256_sub_epi32(sums, offset);
+            const __m256i sums = _mm256_sub_epi32(sum4_lanes(v), offset);
             const __m256 scale = _mm256_mul_ps(q4_0_scales8(wr), dx);
             acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scale, acc[r]);
         }
@@ -137,7 +141,9 @@ QD_INLINE void qr_q4_0(const uint8_t *w, size_t row_bytes, const int R, const ui
             tail[r] += (float)(reduce_i32(sum) - 8 * xsum[b]) * qd_half(block) * xd[b];
         }
     }
-    for (int r = 0; r < R; r++) out[r] = hsum(acc[r]) + tail[r];
+    // Lane k holds interleaved block k (0 2 4 6 1 3 5 7): back to block order for hsum.
+    const __m256i block_order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int r = 0; r < R; r++) out[r] = hsum(_mm256_permutevar8x32_ps(acc[r], block_order)) + tail[r];
 }
 
 // ---- Q4_K: per row the 6-bit scales as int16 for vpdpwssd, two integer chains per row ----------
@@ -155,17 +161,24 @@ QD_INLINE void qr_q4_K(const uint8_t *w, size_t row_bytes, const int R, const ui
         // shuffles per 32 values competed for the vector ports that bound this loop: 23.7 → 27.7
         // GB/s with the weights in cache). The 2-row AVX2 tiers keep the shuffles (measured 5 %
         // slower with the pairs: there is no embedded broadcast and less reuse per super-block).
-        __m256i scale16[QR_ROWS], min16[QR_ROWS], sum_lo[QR_ROWS], sum_hi[QR_ROWS];
+        __m256i min16[QR_ROWS], sum_lo[QR_ROWS], sum_hi[QR_ROWS];
 #if QD_DOT == 2
         _Alignas(32) int32_t pairs[QR_ROWS][8];
+#else
+        __m256i scale16[QR_ROWS];
 #endif
         for (int r = 0; r < R; r++) {
             const uint8_t *block = w + (size_t)r * row_bytes + 144 * b;
             qr_prefetch(block, ahead, 3);
-            q4k_scales_mins(block, &scale16[r], &min16[r]);
 #if QD_DOT == 2
-            const __m256i scale32 = _mm256_cvtepu16_epi32(_mm256_castsi256_si128(scale16[r]));
-            _mm256_store_si256((__m256i *)pairs[r], _mm256_or_si256(scale32, _mm256_slli_epi32(scale32, 16)));
+            // (s, s) int16 pairs from the scale bytes: one widening and one byte shuffle.
+            const __m128i scales_mins = q4k_scale_min_vector(block);
+            min16[r] = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scales_mins, scales_mins));
+            const __m256i pair_pick = _mm256_setr_epi8(0, -1, 0, -1, 4, -1, 4, -1, 8, -1, 8, -1, 12, -1, 12, -1,
+                                                       0, -1, 0, -1, 4, -1, 4, -1, 8, -1, 8, -1, 12, -1, 12, -1);
+            _mm256_store_si256((__m256i *)pairs[r], _mm256_shuffle_epi8(_mm256_cvtepu8_epi32(scales_mins), pair_pick));
+#else
+            q4k_scales_mins(block, &scale16[r], &min16[r]);
 #endif
             sum_lo[r] = sum_hi[r] = _mm256_setzero_si256();
         }
@@ -190,13 +203,18 @@ QD_INLINE void qr_q4_K(const uint8_t *w, size_t row_bytes, const int R, const ui
             }
         }
         const __m256i sums16 = load256(bsums + 16 * b);
-        const float dx = xd[b];
+        const __m256 dx = _mm256_set1_ps(xd[b]);
         for (int r = 0; r < R; r++) {
             const uint8_t *block = w + (size_t)r * row_bytes + 144 * b;
             const __m256i minsum = _mm256_madd_epi16(sums16, min16[r]);
             const __m256i sum = _mm256_add_epi32(sum_lo[r], sum_hi[r]);
-            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(qd_half(block) * dx), acc[r]);
-            acc[r] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(minsum), _mm256_set1_ps(qd_half(block + 2) * dx), acc[r]);
+            // d and dmin broadcast as one f16 pair and converted together: lanes d·dx, dmin·dx, …
+            // (the same float products as the row tile's scalar ones).
+            int32_t both;
+            memcpy(&both, block, 4);
+            const __m256 scaled = _mm256_mul_ps(_mm256_cvtph_ps(_mm_set1_epi32(both)), dx);
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_moveldup_ps(scaled), acc[r]);
+            acc[r] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(minsum), _mm256_movehdup_ps(scaled), acc[r]);
         }
     }
     for (int r = 0; r < R; r++) out[r] = hsum(acc[r]);
