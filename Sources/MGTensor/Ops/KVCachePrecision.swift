@@ -1,8 +1,8 @@
 /// How a decoder's key/value cache stores its elements.
 ///
-/// - ``float32``: F32, exactly the values the projections produced (the parity path with
+/// - ``KVCachePrecision/float32``: F32, exactly the values the projections produced (the parity path with
 ///   transformers' float32 eager attention).
-/// - ``float16``: IEEE half, as llama.cpp keeps its cache by default: each key and value is rounded
+/// - ``KVCachePrecision/float16``: IEEE half, as llama.cpp keeps its cache by default: each key and value is rounded
 ///   once (to nearest even) when it is written, and the attention widens it back to F32 as it reads
 ///   it, accumulating scores, softmax and the weighted values in F32. Half the bytes per position,
 ///   so a decode step at long context reads half the cache traffic; the rounding costs a relative
