@@ -128,7 +128,7 @@ def compare(label, folder, gguf, name, args, work, reference=None):
         if "output.weight" not in model.tensors:
             variants.append((False, True, ", tied output in F32"))
         for ggml, float_output, what in variants:
-            emulated = model.prefill_logits(input_ids, ggml, float_output)
+            emulated = model.prefill_logits(input_ids, ggml, float_output, f16_cache=not args.f32_cache)
             print(f"    NumPy forward{what}: max|Δ| to mgm "
                   f"{np.abs(emulated - our_logits).max():.2e}, to llama.cpp {np.abs(emulated - steps[0]).max():.2e}", flush=True)
     return same, n, ours
