@@ -150,6 +150,40 @@ import Testing
         #expect(gap > 1e-5, "F16 and F32 caches gave the same output (\(gap)): the half path was not taken")
     }
 
+    /// A decode step with fewer key/value heads than threads runs each head's query heads in
+    /// slices, one per thread (`cachedAttention`); that is only sound if a slice computed as a group
+    /// of its own gives the very bits of the whole group, for the F32 and the F16 kernels alike.
+    @Test func querySlicesAreBitIdentical() throws {
+        let d = 256, group = 8, past = 70, capacity = past + 1
+        let q = try DeterministicData.tensor(seed: 1710, shape: [group * d], low: -2, high: 2).floats()
+        let keys = try DeterministicData.tensor(seed: 1711, shape: [capacity * d], low: -1.5, high: 1.5).floats()
+        let values = try DeterministicData.tensor(seed: 1712, shape: [capacity * d], low: -1.5, high: 1.5).floats()
+        var halfKeys = [UInt16](repeating: 0, count: keys.count), halfValues = halfKeys
+        mg_f32_to_f16(keys, &halfKeys, keys.count)
+        mg_f32_to_f16(values, &halfValues, values.count)
+        let scale = 1 / Float(d).squareRoot()
+        var scratch = [Float](repeating: 0, count: group * capacity)
+        for half in [false, true] {
+            func run(first: Int, members: Int, into out: inout [Float]) {
+                q.withUnsafeBufferPointer { qs in
+                    out.withUnsafeMutableBufferPointer { os in
+                        let qp = qs.baseAddress! + first * d, op = os.baseAddress! + first * d
+                        if half {
+                            mg_decoder_attention_f16(qp, group * d, halfKeys, halfValues, d, members, 0, 0, 1, past, 0, scale, op, &scratch)
+                        } else {
+                            mg_decoder_attention(qp, group * d, keys, values, d, members, 0, 0, 1, past, 0, scale, op, &scratch)
+                        }
+                    }
+                }
+            }
+            var whole = [Float](repeating: .nan, count: group * d), sliced = whole
+            run(first: 0, members: group, into: &whole)
+            run(first: 0, members: 3, into: &sliced)
+            run(first: 3, members: 5, into: &sliced)
+            #expect(whole.map(\.bitPattern) == sliced.map(\.bitPattern), "half cache: \(half)")
+        }
+    }
+
     /// Float64 attention of `q` `[rows, heads·d]` against `[kvHeads, capacity, d]` keys and values.
     /// With `onlyKVHead`, `keys`/`values` hold that head's block alone (`kvHeadStride` 0).
     static func reference(

@@ -106,9 +106,15 @@ public func cachedAttention(
     let group = heads / keyValueHeads, window = slidingWindow ?? 0
     let scale = 1 / Float(d).squareRoot()
     let longest = sequences.map { $0.past + $0.rows.count }.max() ?? 0
-    // Tasks are (sequence, key/value head, row) in that order, so a chunk walks consecutive rows.
-    let taskStarts = sequences.reduce(into: [0]) { $0.append($0.last! + keyValueHeads * $1.rows.count) }
-    let work = group * longest * d
+    // Tasks are (sequence, key/value head, slice of its query heads, row) in that order, so a chunk
+    // walks consecutive rows. A head's query heads are one slice unless there are fewer tasks than
+    // threads (a decode step of one sequence with fewer key/value heads than threads, e.g. Gemma's
+    // single one): then they are cut into up to one slice per thread, which read the same keys and
+    // values. Each query head's arithmetic is independent of the others, so slicing changes no bit.
+    let rowsInAll = sequences.reduce(0) { $0 + $1.rows.count }
+    let slices = keyValueHeads * rowsInAll < Parallel.threadCount ? min(group, Parallel.threadCount) : 1
+    let taskStarts = sequences.reduce(into: [0]) { $0.append($0.last! + keyValueHeads * slices * $1.rows.count) }
+    let work = (group / slices) * longest * d
     query.withUnsafeFloats { qBuffer in
         output.withUnsafeMutableFloats { oBuffer in
             let pointers = UncheckedSendable((qBuffer.baseAddress!, oBuffer.baseAddress!))
@@ -122,22 +128,25 @@ public func cachedAttention(
                     while taskStarts[index + 1] <= task { index += 1 }
                     let sequence = sequences[index], length = sequence.rows.count
                     let local = task - taskStarts[index]
-                    let head = local / length, t = local % length
+                    let head = local / (slices * length), slice = (local / length) % slices, t = local % length
                     let end = min(length, t + (range.upperBound - task))
                     let row = sequence.rows.lowerBound, offset = head * sequence.headStride
+                    // The slice's query heads as a group of their own (kv_head 0 after moving q and out).
+                    let first = slice * group / slices, members = (slice + 1) * group / slices - first
+                    let column = row * heads * d + (head * group + first) * d
                     switch sequence.precision {
                     case .float32:
                         let keys = sequence.keyStorage.assumingMemoryBound(to: Float.self)
                         let values = sequence.valueStorage.assumingMemoryBound(to: Float.self)
                         mg_decoder_attention(
-                            q + row * heads * d, heads * d, keys + offset, values + offset, d, group, head,
-                            t, end, sequence.past, window, scale, o + row * heads * d, scratch)
+                            q + column, heads * d, keys + offset, values + offset, d, members, 0,
+                            t, end, sequence.past, window, scale, o + column, scratch)
                     case .float16:
                         let keys = sequence.keyStorage.assumingMemoryBound(to: UInt16.self)
                         let values = sequence.valueStorage.assumingMemoryBound(to: UInt16.self)
                         mg_decoder_attention_f16(
-                            q + row * heads * d, heads * d, keys + offset, values + offset, d, group, head,
-                            t, end, sequence.past, window, scale, o + row * heads * d, scratch)
+                            q + column, heads * d, keys + offset, values + offset, d, members, 0,
+                            t, end, sequence.past, window, scale, o + column, scratch)
                     }
                     task += end - t
                 }
