@@ -15,6 +15,8 @@
 #include "half_widen.h"
 
 #define PORTABLE_LANES 16
+#define TILE_KEYS 16
+#define TILE_MAX_DIM 512
 
 static inline float dot_f16(const float *restrict a, const uint16_t *restrict b, size_t n) {
     float lanes[PORTABLE_LANES] = {0};

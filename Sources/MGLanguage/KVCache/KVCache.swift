@@ -35,7 +35,12 @@ public struct KVCache: Sendable {
     private var storage: KVCacheStorage
 
     /// An empty cache.
-    /// - Parameter precision: the element type of the stored keys and values (F32 by default).
+    /// - Parameters:
+    ///   - layerCount: decoder layers.
+    ///   - keyValueHeads: key/value heads per layer.
+    ///   - headDimension: width of one head.
+    ///   - capacity: the most positions the cache holds.
+    ///   - precision: the element type of the stored keys and values (F32 by default).
     /// - Throws: ``LanguageModelError/invalidInput(_:)`` for a non-positive size or one whose
     ///   element count overflows.
     public init(
