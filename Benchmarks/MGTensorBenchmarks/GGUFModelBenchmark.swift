@@ -54,14 +54,16 @@ private struct MappedTensorBytes: @unchecked Sendable {
     }
 }
 
-func runGGUFModel(directory: URL, positions: Int, decodeSteps: Int) throws {
+/// `kvCache`: the KV cache precision; the GGUF decoder's default (F16) when nil.
+func runGGUFModel(directory: URL, positions: Int, decodeSteps: Int, kvCache: KVCachePrecision? = nil) throws {
     let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".gguf") }
     guard let name = files.first else { throw CocoaError(.fileNoSuchFile) }
     let ggufURL = directory.appendingPathComponent(name)
     let loadStart = wallSeconds()
     let file = try GGUFFile(contentsOf: ggufURL)
     let configuration = try DecoderConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
-    let model = try DecoderModel(configuration: configuration, weights: GGUFDecoderWeights(file: file))
+    let model = try DecoderModel(
+        configuration: configuration, weights: GGUFDecoderWeights(file: file), options: DecoderLoadOptions(kvCachePrecision: kvCache))
     let loadSeconds = wallSeconds() - loadStart
     let bytes = try MappedTensorBytes(path: ggufURL.path, from: file.dataStart)
     var state: UInt64 = 7
@@ -98,7 +100,7 @@ func runGGUFModel(directory: URL, positions: Int, decodeSteps: Int) throws {
         "positions": positions, "prefill_wall_s": prefillWall, "prefill_cpu_s": prefillCPU,
         "decode_steps": decodeSteps, "step_wall_median_s": median(stepWall), "step_wall_min_s": stepWall.min() ?? .nan,
         "step_cpu_median_s": median(stepCPU), "read_wall_median_s": median(readWall), "read_wall_min_s": readWall.min() ?? .nan,
-        "checksum": Double(checksum % 1000),
+        "checksum": Double(checksum % 1000), "kv_cache": model.kvCachePrecision.rawValue,
     ]
     let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
     print(String(decoding: data, as: UTF8.self))

@@ -5,7 +5,7 @@ import MGTensor
 // the conversion path vs PyTorch BF16), every non-GEMM op at model size next to PyTorch (fp32, same
 // thread count), and the whole models (CLIP ViT-L/14-336, ConvNeXt-L, a Gemma-2B-shaped decoder)
 // next to PyTorch, each pair measured in the same run.
-// Usage: MGTensorBenchmarks [--repeat N] [--no-torch] [--filter gemm|bf16|models|clip|convnext|gemma|prefill|decode|tokenizer|tiers|vision-tiers [--only clip|convnext]|quant|gguf --model DIR|OP NAME]
+// Usage: MGTensorBenchmarks [--repeat N] [--no-torch] [--filter gemm|bf16|models|clip|convnext|gemma|prefill|decode|kvcache|tokenizer|tiers|vision-tiers [--only clip|convnext]|quant|gguf --model DIR [--kv-cache f32|f16]|OP NAME]
 
 let arguments = CommandLine.arguments
 func option(_ name: String) -> String? {
@@ -23,6 +23,11 @@ if filter == "decode" {
     try runDecodeBenchmark(steps: option("--steps").flatMap(Int.init) ?? 12)
     exit(0)
 }
+if filter == "kvcache" {
+    // Not part of the full run: decode attention over F32 and F16 KV caches (KVCacheBenchmark.swift).
+    try runKVCacheBenchmark(steps: option("--steps").flatMap(Int.init) ?? 15)
+    exit(0)
+}
 if filter == "tokenizer" {
     // Not part of the full run: tokenizer.json load times (JSON parse, vocabulary, merges).
     try runTokenizerLoads(repeat: max(repeatCount, 11))
@@ -38,7 +43,7 @@ if filter == "gguf", let model = option("--model") {
     // Tools/bench/gguf_model_bench.py next to llama.cpp on the same file.
     try runGGUFModel(
         directory: URL(fileURLWithPath: model), positions: option("--positions").flatMap(Int.init) ?? 512,
-        decodeSteps: option("--decode").flatMap(Int.init) ?? 16)
+        decodeSteps: option("--decode").flatMap(Int.init) ?? 16, kvCache: option("--kv-cache").flatMap(KVCachePrecision.init(rawValue:)))
     exit(0)
 }
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

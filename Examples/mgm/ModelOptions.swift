@@ -24,6 +24,9 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Arithmetic of the decoder's multi-row products (prefill, batched decoding) with BF16 weights: 'f32' (the default, F32-accurate) or 'bf16' (opt-in: activations rounded to bf16 as PyTorch runs a BF16 model; about twice the prefill speed on CPUs with BF16 dot products).")
     var decoderPrecision: DecoderPrecisionArgument = .f32
 
+    @Option(help: "How the decoder's KV cache stores keys and values: 'f16' (IEEE half, rounded once when written, as llama.cpp; half the cache memory and traffic) or 'f32'. By default f16 for a quantized (GGUF) decoder and f32 otherwise (parity with transformers).")
+    var kvCache: KVCachePrecision?
+
     @Flag(help: "Load weights larger than the available memory (mapped pages are re-read from disk as needed) instead of refusing.")
     var allowPaging = false
 
@@ -55,6 +58,7 @@ struct ModelOptions: ParsableArguments {
         options.visionPrecision = visionPrecision
         options.decoderPrecision = decoderPrecision.linearPrecision
         options.allowsPaging = allowPaging
+        options.kvCachePrecision = kvCache
         options.limits.maximumPromptPositions = maxContext
         options.concurrentSequences = concurrentSequences
         let mgm = try MiniGemini(directory: resolved.folder, options: options)
@@ -64,6 +68,7 @@ struct ModelOptions: ParsableArguments {
 }
 
 extension VisionPrecision: ExpressibleByArgument {}
+extension KVCachePrecision: ExpressibleByArgument {}
 
 /// `--decoder-precision`, spelled as `--vision-precision` is.
 enum DecoderPrecisionArgument: String, ExpressibleByArgument {

@@ -52,6 +52,12 @@ struct MemoryEstimateTests {
         #expect(estimate.copiedWeightBytes == 0)
         let others = try dataBytes(output.appendingPathComponent("model.safetensors"))
         #expect(estimate.mappedWeightBytes == ggufBytes + others)
+        // The GGUF decoder's default F16 KV cache: half the F32 cache's bytes (2 layers, 2 KV heads
+        // of 16, 512 positions), unless the F32 cache is asked for.
+        let f32Cache = try MemoryEstimate(checkpoint: output, configuration: configuration, kvCachePrecision: .float32)
+        let safetensors = try MemoryEstimate(checkpoint: checkpoint, configuration: configuration)
+        #expect(f32Cache.activationBytes == safetensors.activationBytes)
+        #expect(f32Cache.activationBytes - estimate.activationBytes == 2 * 2 * (2 * 16) * 512 * 2)
     }
 
     @Test("zip .bin towers count as mapped; their sum matches the tensors' element bytes")

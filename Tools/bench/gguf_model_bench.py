@@ -14,8 +14,11 @@ Each engine runs in its own process, alternating (llama.cpp, ours, llama.cpp, ou
 see the same machine state; a step is the median of --decode steps after a 512-position prefill.
 Times are wall clock and process CPU time; the machine may be shared, so both are reported.
 
+Both engines keep their default KV cache for GGUF, IEEE half; `--f32-cache-too` adds a third
+engine, this project's decoder with an F32 cache (`--kv-cache f32`), run in the same rotation.
+
 Usage: python3 Tools/bench/gguf_model_bench.py [--models gemma2b,llama7b] [--types q8_0,q4_0,q4_k_m]
-           [--rounds 2] [--decode 16] [--positions 512] [--bench .build-release/release/MGTensorBenchmarks]
+           [--rounds 2] [--decode 16] [--positions 512] [--f32-cache-too] [--bench .build-release/release/MGTensorBenchmarks]
 """
 import argparse
 import json
@@ -126,6 +129,7 @@ def main():
     parser.add_argument("--positions", type=int, default=512)
     parser.add_argument("--work", default="/tmp")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--f32-cache-too", action="store_true", help="also run this project's decoder with an F32 KV cache")
     parser.add_argument("--bench", default=os.path.join(os.path.dirname(__file__), "../../.build-release/release/MGTensorBenchmarks"))
     parser.add_argument("--llama-child", nargs=2, metavar=("GGUF", "VOCAB"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -148,6 +152,8 @@ def main():
                 path = write_model(directory, model, kind)
                 size = os.path.getsize(path)
                 results = {"llama.cpp": [], "mgm": []}
+                if args.f32_cache_too:
+                    results["mgm f32 cache"] = []
                 for _ in range(args.rounds):
                     out = subprocess.run([sys.executable, __file__, "--llama-child", path, str(SHAPES[model]["vocab"]),
                                           "--positions", str(args.positions), "--decode", str(args.decode)],
@@ -158,12 +164,17 @@ def main():
                                           str(args.positions), "--decode", str(args.decode)],
                                          capture_output=True, text=True, check=True, env=env).stdout
                     results["mgm"].append(last_json(out))
+                    if args.f32_cache_too:
+                        out = subprocess.run([args.bench, "--filter", "gguf", "--model", directory, "--positions",
+                                              str(args.positions), "--decode", str(args.decode), "--kv-cache", "f32"],
+                                             capture_output=True, text=True, check=True, env=env).stdout
+                        results["mgm f32 cache"].append(last_json(out))
                 for engine, runs in results.items():
                     best = min(runs, key=lambda r: r["step_wall_median_s"])
                     prefill = min(runs, key=lambda r: r["prefill_wall_s"])
                     read = ""
                     fraction = ""
-                    if engine == "mgm":
+                    if engine.startswith("mgm"):
                         read_s = min(r["read_wall_median_s"] for r in runs)
                         read = f"{best['file_bytes'] / read_s / 1e9:.1f}"
                         fraction = f"{100 * read_s / best['step_wall_median_s']:.0f}%"

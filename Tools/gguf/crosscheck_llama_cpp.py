@@ -10,13 +10,14 @@ greedily, keeping every step's logits. Printed per model and type:
 - how many of the generated tokens agree, and at the first divergence llama.cpp's margin between
   its own choice and mgm's (a near-tie when it is of the order of the prefill |Δ|).
 
-llama.cpp's KV cache is F32 here (`type_k`/`type_v` = GGML_TYPE_F32; its default F16 cache rounds
-every key and value) and flash attention is off, so the remaining differences are the ones of its
-compute graph: activations rounded to F16 before F16 matrix products (mgm keeps F32), to Q8_0/Q8_K
+Both runtimes keep their default KV cache for a GGUF decoder, IEEE half (every key and value
+rounded once when written, read back widened); `--f32-cache` makes both F32 (`mgm run --kv-cache
+f32`, llama.cpp's `type_k`/`type_v` = GGML_TYPE_F32). Flash attention is off, so the remaining
+differences are the ones of llama.cpp's compute graph: activations rounded to F16 before F16 matrix products (mgm keeps F32), to Q8_0/Q8_K
 blocks before products with any quantized matrix (mgm only where its integer kernels run: Q8_0,
 Q4_0, Q4_K, Q6_K; Q5_0 and the other fallbacks multiply F32 activations), and GELU read from a
 table indexed by the F16-rounded input (`GGML_GELU_FP16`, always on in ggml-cpu; mgm evaluates the
-tanh formula in F32). `--f16-cache` restores llama.cpp's default cache. `--explain` runs
+tanh formula in F32). `--explain` runs
 `ggml_forward.py`'s NumPy decoder on the same GGUF with either arithmetic and prints its distance
 to both runtimes, which attributes the difference.
 
@@ -54,10 +55,11 @@ def towers(name):
     return args
 
 
-def mgm_run(folder, name, tokens, dump):
+def mgm_run(folder, name, tokens, dump, cache=None):
+    cache_args = ["--kv-cache", cache] if cache else []
     out = subprocess.run(
         [MGM, "run", "--model", folder, "--json", "--temperature", "0", "--max-tokens", str(tokens),
-         "--dump", dump, *towers(name), PROMPT],
+         "--dump", dump, *cache_args, *towers(name), PROMPT],
         check=True, capture_output=True, text=True).stdout
     result = json.loads(out.strip().splitlines()[-1])
     from safetensors.numpy import load_file
@@ -101,8 +103,8 @@ def agreement(a, b):
 
 def compare(label, folder, gguf, name, args, work, reference=None):
     dump = os.path.join(work, "dump-" + os.path.basename(folder))
-    input_ids, ours, our_logits = mgm_run(folder, name, args.tokens, dump)
-    theirs, steps = llama_cpp_run(gguf, input_ids, len(ours), args.f16_cache)
+    input_ids, ours, our_logits = mgm_run(folder, name, args.tokens, dump, "f32" if args.f32_cache else None)
+    theirs, steps = llama_cpp_run(gguf, input_ids, len(ours), not args.f32_cache)
     same, n = agreement(ours, theirs)
     delta = np.abs(our_logits - steps[0]).max()
     line = (f"{label}: prefill max|Δlogit| {delta:.2e} (logit std {steps[0].std():.3f}); "
@@ -126,7 +128,7 @@ def compare(label, folder, gguf, name, args, work, reference=None):
         if "output.weight" not in model.tensors:
             variants.append((False, True, ", tied output in F32"))
         for ggml, float_output, what in variants:
-            emulated = model.prefill_logits(input_ids, ggml, float_output)
+            emulated = model.prefill_logits(input_ids, ggml, float_output, f16_cache=not args.f32_cache)
             print(f"    NumPy forward{what}: max|Δ| to mgm "
                   f"{np.abs(emulated - our_logits).max():.2e}, to llama.cpp {np.abs(emulated - steps[0]).max():.2e}", flush=True)
     return same, n, ours
@@ -137,7 +139,8 @@ def main():
     parser.add_argument("--tokens", type=int, default=32)
     parser.add_argument("--types", default="f16,q8_0,q4_0,q4_k_m")
     parser.add_argument("--models", default="MGM-7B-tiny,MGM-2B-tiny")
-    parser.add_argument("--f16-cache", action="store_true", help="llama.cpp's default F16 KV cache")
+    parser.add_argument("--f32-cache", action="store_true",
+                        help="F32 KV caches in both runtimes (by default both keep F16, their GGUF default)")
     parser.add_argument("--llama-quantize", action="store_true")
     parser.add_argument("--explain", action="store_true",
                         help="also compare with ggml_forward.py's NumPy decoder, without and with ggml's roundings")

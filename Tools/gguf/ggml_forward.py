@@ -42,6 +42,10 @@ def _gelu_ggml(x):
     return np.where(x <= -10, 0.0, np.where(x >= 10, x, y))
 
 
+def _half(x):
+    return x.astype(np.float16).astype(np.float64)
+
+
 def _quantize_q8_blocks(x, block):
     """Activations as ggml's x86 `quantize_row_q8_0` (block 32) or `quantize_row_q8_K` (256) leave them."""
     rows, n = x.shape
@@ -112,7 +116,10 @@ class Model:
         out[..., 0::2], out[..., 1::2] = a * cos - b * sin, a * sin + b * cos
         return out
 
-    def prefill_logits(self, ids, ggml, float_tied_output=False):
+    def prefill_logits(self, ids, ggml, float_tied_output=False, f16_cache=False):
+        """`f16_cache`: keys and values rounded to IEEE half as they enter the cache; with `ggml`,
+        also what ggml-cpu's attention over an F16 cache (flash attention off) does: its K·Q and
+        P·V products convert their F32 operand (the queries, the softmax probabilities) to F16."""
         n, d = len(ids), self.head_dim
         x = self.tensors["token_embd.weight"][0][ids]
         if self.arch == "gemma":
@@ -126,12 +133,17 @@ class Model:
             q = self._rope(self._linear(h, b + "attn_q.weight", ggml), positions)
             k = self._rope(self._linear(h, b + "attn_k.weight", ggml), positions)
             v = self._linear(h, b + "attn_v.weight", ggml).reshape(n, self.kv_heads, d)
+            if f16_cache:
+                k, v = _half(k), _half(v)
+                if ggml:
+                    q = _half(q)
             heads = []
             for head in range(self.heads):
                 kv = head // group
                 s = q[:, head] @ k[:, kv].T / np.sqrt(d) + mask
                 p = np.exp(s - s.max(axis=1, keepdims=True))
-                heads.append((p / p.sum(axis=1, keepdims=True)) @ v[:, kv])
+                p = p / p.sum(axis=1, keepdims=True)
+                heads.append((_half(p) if f16_cache and ggml else p) @ v[:, kv])
             x = x + self._linear(np.concatenate(heads, axis=1), b + "attn_output.weight", ggml)
             h = self._norm(x, b + "ffn_norm.weight")
             gate = self._linear(h, b + "ffn_gate.weight", ggml)

@@ -15,6 +15,27 @@ void mg_decoder_attention(const float *q, size_t q_stride, const float *keys, co
                           size_t head_dim, size_t group, size_t kv_head, size_t t_begin, size_t t_end,
                           size_t past, size_t window, float scale, float *out, float *scratch);
 
+/// mg_decoder_attention over a half-precision cache: `keys` and `values` are IEEE half (raw
+/// uint16), widened in registers as they are read (F16C on the avx2 tier and above, a portable
+/// conversion at the baseline), with scores, softmax and the weighted sum of values in F32. Same
+/// parameters, layout and scratch as mg_decoder_attention. Runs at mg_kernel_tier().
+void mg_decoder_attention_f16(const float *q, size_t q_stride, const uint16_t *keys, const uint16_t *values,
+                              size_t head_dim, size_t group, size_t kv_head, size_t t_begin, size_t t_end,
+                              size_t past, size_t window, float scale, float *out, float *scratch);
+/// mg_decoder_attention_f16 at a given kernel tier (mg_cpu_tier.h; lowered to what the CPU has), for
+/// tests that compare every tier in one process.
+void mg_decoder_attention_f16_at(int tier, const float *q, size_t q_stride, const uint16_t *keys,
+                                 const uint16_t *values, size_t head_dim, size_t group, size_t kv_head,
+                                 size_t t_begin, size_t t_end, size_t past, size_t window, float scale,
+                                 float *out, float *scratch);
+
+/// Rounds `n` floats to IEEE half (nearest even, overflow to inf) into `dst`: how keys and values
+/// enter a half-precision cache. Bit-identical at every tier for finite inputs and infinities
+/// (NaN stays NaN). Runs at mg_kernel_tier().
+void mg_kv_store_f16(const float *src, uint16_t *dst, size_t n);
+/// mg_kv_store_f16 at a given kernel tier, for tests.
+void mg_kv_store_f16_at(int tier, const float *src, uint16_t *dst, size_t n);
+
 /// Scatter-add of expert outputs: out[rows[i]] += weights[i] · y[i] for i < count ([count, dim] y).
 void mg_decoder_scatter_add(float *out, const float *y, const int64_t *rows, const float *weights,
                             size_t count, size_t dim);

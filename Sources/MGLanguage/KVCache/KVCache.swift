@@ -1,13 +1,16 @@
+import MGTensor
+
 /// The keys and values of every layer for one sequence, preallocated to a fixed capacity.
 ///
 /// A cache belongs to one request: create it with ``CausalLanguageModel/newCache(maximumLength:)``,
 /// pass it `inout` to every forward pass of that sequence, and drop it afterwards. The model itself
 /// stays immutable and can serve many caches at once.
 ///
-/// Storage is F32, laid out per layer and key/value head as `[capacity, headDim]` rows, so the
-/// attention kernel reads positions `0..<length` of a head in place. Memory is reserved up front
-/// (`2 · layers · kvHeads · capacity · headDim` floats) but pages are only touched as positions are
-/// written. `KVCache` is a value type with copy-on-write storage: copying a cache (e.g. to branch a
+/// Storage is F32 or IEEE half (``precision``, see ``/MGTensor/KVCachePrecision``), laid out per
+/// layer and key/value head as `[capacity, headDim]` rows, so the attention kernel reads positions
+/// `0..<length` of a head in place. Memory is reserved up front
+/// (`2 · layers · kvHeads · capacity · headDim` elements of 4 or 2 bytes) but pages are only touched
+/// as positions are written. `KVCache` is a value type with copy-on-write storage: copying a cache (e.g. to branch a
 /// conversation after a shared prompt) costs nothing until one copy is extended.
 ///
 /// ```swift
@@ -26,26 +29,37 @@ public struct KVCache: Sendable {
     public let capacity: Int
     /// Positions stored so far; the next token sits at position `length`.
     public private(set) var length = 0
+    /// How keys and values are stored: F32, or IEEE half rounded once when written.
+    public let precision: KVCachePrecision
 
     private var storage: KVCacheStorage
 
     /// An empty cache.
+    /// - Parameters:
+    ///   - layerCount: decoder layers.
+    ///   - keyValueHeads: key/value heads per layer.
+    ///   - headDimension: width of one head.
+    ///   - capacity: the most positions the cache holds.
+    ///   - precision: the element type of the stored keys and values (F32 by default).
     /// - Throws: ``LanguageModelError/invalidInput(_:)`` for a non-positive size or one whose
     ///   element count overflows.
-    public init(layerCount: Int, keyValueHeads: Int, headDimension: Int, capacity: Int) throws(LanguageModelError) {
+    public init(
+        layerCount: Int, keyValueHeads: Int, headDimension: Int, capacity: Int, precision: KVCachePrecision = .float32
+    ) throws(LanguageModelError) {
         guard layerCount > 0, keyValueHeads > 0, headDimension > 0, capacity > 0 else {
             throw .invalidInput("KV cache sizes must be positive (layers \(layerCount), kv heads \(keyValueHeads), head dim \(headDimension), capacity \(capacity))")
         }
         let (perLayer, overflow1) = keyValueHeads.multipliedReportingOverflow(by: capacity * headDimension)
         let (total, overflow2) = perLayer.multipliedReportingOverflow(by: layerCount)
-        guard !overflow1, !overflow2, capacity <= Int.max / headDimension else {
+        guard !overflow1, !overflow2, capacity <= Int.max / headDimension, total <= Int.max / precision.elementBytes else {
             throw .invalidInput("KV cache of \(capacity) positions is too large")
         }
         self.layerCount = layerCount
         self.keyValueHeads = keyValueHeads
         self.headDimension = headDimension
         self.capacity = capacity
-        storage = KVCacheStorage(count: total)
+        self.precision = precision
+        storage = KVCacheStorage(count: total, elementBytes: precision.elementBytes)
     }
 
     /// Forgets every position (keeps the allocation).
@@ -79,9 +93,13 @@ public struct KVCache: Sendable {
     /// Element offset of position 0 of (`layer`, `head`) in the key (or value) buffer.
     func headOffset(layer: Int, head: Int) -> Int { layout.headOffset(layer: layer, head: head) }
 
-    /// Writable key and value buffers, copying shared storage first. The pointers stay valid while
-    /// the caller holds the cache `inout` and does not copy it.
-    mutating func mutableBuffers() -> (keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>) {
+    /// Bytes of keys and values the cache reserves (`2 · layers · kvHeads · capacity · headDim`
+    /// elements of ``precision``).
+    public var reservedBytes: Int { 2 * storage.count * precision.elementBytes }
+
+    /// Writable key and value buffers (elements of ``precision``), copying shared storage first. The
+    /// pointers stay valid while the caller holds the cache `inout` and does not copy it.
+    mutating func mutableBuffers() -> (keys: UnsafeMutableRawPointer, values: UnsafeMutableRawPointer) {
         if !isKnownUniquelyReferenced(&storage) {
             storage = storage.copy(usedPositions: length, layout: self)
         }
@@ -103,14 +121,17 @@ public struct KVCache: Sendable {
 /// The two allocations behind a ``KVCache``. Uninitialised on purpose: only positions below the
 /// cache's length are ever read, so untouched pages are never committed.
 final class KVCacheStorage: @unchecked Sendable {
+    /// Elements per buffer.
     let count: Int
-    let keys: UnsafeMutablePointer<Float>
-    let values: UnsafeMutablePointer<Float>
+    let elementBytes: Int
+    let keys: UnsafeMutableRawPointer
+    let values: UnsafeMutableRawPointer
 
-    init(count: Int) {
+    init(count: Int, elementBytes: Int) {
         self.count = count
-        keys = .allocate(capacity: count)
-        values = .allocate(capacity: count)
+        self.elementBytes = elementBytes
+        keys = .allocate(byteCount: count * elementBytes, alignment: 64)
+        values = .allocate(byteCount: count * elementBytes, alignment: 64)
     }
 
     deinit {
@@ -120,13 +141,13 @@ final class KVCacheStorage: @unchecked Sendable {
 
     /// A new storage holding the first `usedPositions` rows of every head.
     func copy(usedPositions: Int, layout cache: KVCache) -> KVCacheStorage {
-        let result = KVCacheStorage(count: count)
-        let rows = usedPositions * cache.headDimension
+        let result = KVCacheStorage(count: count, elementBytes: elementBytes)
+        let bytes = usedPositions * cache.headDimension * elementBytes
         for layer in 0..<cache.layerCount {
             for head in 0..<cache.keyValueHeads {
-                let offset = cache.headOffset(layer: layer, head: head)
-                (result.keys + offset).update(from: keys + offset, count: rows)
-                (result.values + offset).update(from: values + offset, count: rows)
+                let offset = cache.headOffset(layer: layer, head: head) * elementBytes
+                (result.keys + offset).copyMemory(from: keys + offset, byteCount: bytes)
+                (result.values + offset).copyMemory(from: values + offset, byteCount: bytes)
             }
         }
         return result

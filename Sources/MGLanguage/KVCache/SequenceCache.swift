@@ -9,8 +9,9 @@ struct SequenceCache: @unchecked Sendable {
     let rows: Range<Int>
     /// Positions already cached; the rows take `past ..< past + rows.count`.
     let past: Int
-    let keys: UnsafeMutablePointer<Float>
-    let values: UnsafeMutablePointer<Float>
+    let keys: UnsafeMutableRawPointer
+    let values: UnsafeMutableRawPointer
+    let precision: KVCachePrecision
     let layout: KVCache.Layout
 
     /// Takes `cache`'s buffers for writing `rows`.
@@ -18,6 +19,7 @@ struct SequenceCache: @unchecked Sendable {
         self.rows = rows
         self.past = cache.length
         (keys, values) = cache.mutableBuffers()
+        self.precision = cache.precision
         self.layout = cache.layout
     }
 
@@ -26,9 +28,9 @@ struct SequenceCache: @unchecked Sendable {
 
     /// Layer `layer`'s part of the cache, as ``cachedAttention(query:key:value:sequences:heads:keyValueHeads:slidingWindow:)`` takes it.
     func attention(layer: Int) -> AttentionCacheSequence {
-        let offset = layout.headOffset(layer: layer, head: 0)
+        let offset = layout.headOffset(layer: layer, head: 0) * precision.elementBytes
         return AttentionCacheSequence(
-            rows: rows, past: past, keys: keys + offset, values: values + offset,
+            rows: rows, past: past, keyStorage: keys + offset, valueStorage: values + offset, precision: precision,
             headStride: layout.capacity * layout.headDimension, capacity: layout.capacity)
     }
 }

@@ -65,8 +65,15 @@ extension CausalLanguageModel {
     }
 
     public func newCache(maximumLength: Int) throws(LanguageModelError) -> KVCache {
+        try newCache(maximumLength: maximumLength, precision: .float32)
+    }
+
+    /// An empty cache for this model with room for `maximumLength` positions, storing keys and
+    /// values as `precision` whatever the model's default.
+    /// - Throws: ``LanguageModelError/invalidInput(_:)`` for a non-positive length.
+    public func newCache(maximumLength: Int, precision: KVCachePrecision) throws(LanguageModelError) -> KVCache {
         try KVCache(
             layerCount: configuration.layerCount, keyValueHeads: configuration.keyValueHeads,
-            headDimension: configuration.headDimension, capacity: maximumLength)
+            headDimension: configuration.headDimension, capacity: maximumLength, precision: precision)
     }
 }

@@ -20,16 +20,35 @@ public struct DecoderLoadOptions: Sendable {
     /// for about twice the prefill matrix speed on AMX CPUs and ~1e-3 relative error in the
     /// logits. Decoding single tokens is exact either way (see ``/MGTensor/LinearPrecision``).
     public var matrixPrecision: LinearPrecision
+    /// How ``DecoderModel/newCache(maximumLength:)`` stores keys and values; `nil` (the default)
+    /// chooses by the weights' origin: ``/MGTensor/KVCachePrecision/float16`` for a decoder read
+    /// from GGUF (what llama.cpp does, and what its users expect), ``/MGTensor/KVCachePrecision/float32``
+    /// otherwise (parity with transformers' float32 attention).
+    public var kvCachePrecision: KVCachePrecision?
 
     public init(
         keyPrefix: String = "model.", lmHeadKey: String = "lm_head.weight",
         ignoredKeyFragments: [String] = ["vision_tower", "mm_projector", "vlm_uni", "rotary_emb.inv_freq"],
-        rejectsUnusedWeights: Bool = true, matrixPrecision: LinearPrecision = .float32
+        rejectsUnusedWeights: Bool = true, matrixPrecision: LinearPrecision = .float32,
+        kvCachePrecision: KVCachePrecision? = nil
     ) {
         self.keyPrefix = keyPrefix
         self.lmHeadKey = lmHeadKey
         self.ignoredKeyFragments = ignoredKeyFragments
         self.rejectsUnusedWeights = rejectsUnusedWeights
         self.matrixPrecision = matrixPrecision
+        self.kvCachePrecision = kvCachePrecision
+    }
+
+    /// The cache precision for a decoder read from `weights`: ``kvCachePrecision`` when set, else
+    /// F16 for a GGUF decoder (alone or first in a quantized folder's combined store) and F32 otherwise.
+    public func resolvedKVCachePrecision(for weights: some WeightStore) -> KVCachePrecision {
+        kvCachePrecision ?? (Self.holdsGGUFDecoder(weights) ? .float16 : .float32)
+    }
+
+    private static func holdsGGUFDecoder(_ store: any WeightStore) -> Bool {
+        if store is GGUFDecoderWeights { return true }
+        if let combined = store as? CombinedWeightStore { return combined.stores.contains { holdsGGUFDecoder($0) } }
+        return false
     }
 }

@@ -9,7 +9,8 @@ import MGTensor
 ///
 /// Weights stay in their stored dtype (F32, F16 or BF16, memory-mapped from safetensors, or GGML
 /// blocks mapped from GGUF — the embedding table and a tied output projection included) and are
-/// widened block by block inside each matrix product; activations and the KV cache are F32. The
+/// widened block by block inside each matrix product; activations are F32, and so is the KV cache
+/// unless the decoder comes from GGUF (F16 by default then, as llama.cpp; ``kvCachePrecision``). The
 /// model is immutable and `Sendable`: share one instance between concurrent requests, each with
 /// its own ``KVCache``.
 ///
@@ -35,6 +36,9 @@ public final class DecoderModel: CausalLanguageModel {
     let rotaryPairsAdjacent: Bool
     /// Arithmetic of the multi-token products (``DecoderLoadOptions/matrixPrecision``).
     public let matrixPrecision: LinearPrecision
+    /// How ``newCache(maximumLength:)`` stores keys and values (``DecoderLoadOptions/kvCachePrecision``:
+    /// F16 by default for a GGUF decoder, F32 otherwise).
+    public let kvCachePrecision: KVCachePrecision
 
     /// Loads the decoder from any weight store, verifying every shape against `configuration`.
     /// - Throws: ``LanguageModelError/missingWeight(_:)``,
@@ -105,6 +109,13 @@ public final class DecoderModel: CausalLanguageModel {
         self.configuration = c
         rotaryPairsAdjacent = weights.rotaryPairsAdjacent
         matrixPrecision = options.matrixPrecision
+        kvCachePrecision = options.resolvedKVCachePrecision(for: weights)
+    }
+
+    /// An empty cache of ``kvCachePrecision`` with room for `maximumLength` positions.
+    /// - Throws: ``LanguageModelError/invalidInput(_:)`` for a non-positive length.
+    public func newCache(maximumLength: Int) throws(LanguageModelError) -> KVCache {
+        try newCache(maximumLength: maximumLength, precision: kvCachePrecision)
     }
 
     /// Loads `config.json` and the safetensors weights (one file or an index of shards) of a

@@ -11,7 +11,8 @@ import MGTensor
 /// stored dtype, so most weight bytes are *file-backed*: the kernel pages them in from the file
 /// and can drop them again. Only tensors that must be copied (legacy `.bin` files, whose tensors
 /// are unaligned, and non-contiguous `.bin` tensors) count as *anonymous* memory. Activations are
-/// estimated from `config.json`: the F32 KV cache at the full context, the prefill's widest
+/// estimated from `config.json`: the KV cache at the full context (F16 for a GGUF decoder, F32
+/// otherwise, unless a precision is given), the prefill's widest
 /// intermediate rows and attention scores, the logits, and the vision towers' feature maps.
 ///
 /// ```swift
@@ -50,10 +51,12 @@ public struct MemoryEstimate: Sendable, Equatable, CustomStringConvertible {
     ///   - concurrentRequests: requests running at once (a server's batch), each counted whole:
     ///     its own KV cache, and its prefill and images, which may run beside the others' (a
     ///     server without batching prefills them all at once).
+    ///   - kvCachePrecision: the KV cache's element type; `nil` chooses as the loader does (F16 when
+    ///     the checkpoint folder holds a GGUF decoder, else F32).
     /// - Throws: ``MiniGeminiError/checkpoint(_:)`` when a weight file's header is malformed.
     public init(
         checkpoint: URL, configuration: MiniGeminiConfiguration, towers: [URL] = [],
-        contextLength: Int? = nil, concurrentRequests: Int = 1
+        contextLength: Int? = nil, concurrentRequests: Int = 1, kvCachePrecision: KVCachePrecision? = nil
     ) throws(MiniGeminiError) {
         var mapped = 0, copied = 0
         for folder in [checkpoint] + towers {
@@ -66,7 +69,10 @@ public struct MemoryEstimate: Sendable, Equatable, CustomStringConvertible {
             }
         }
         let positions = max(1, contextLength ?? configuration.decoder.maximumPositions)
-        let perRequest = Self.languageActivationBytes(configuration.decoder, positions: positions)
+        let holdsGGUF = ((try? FileManager.default.contentsOfDirectory(atPath: checkpoint.path)) ?? []).contains { $0.hasSuffix(".gguf") }
+        let cachePrecision = kvCachePrecision ?? (holdsGGUF ? .float16 : .float32)
+        let perRequest = Self.languageActivationBytes(
+            configuration.decoder, positions: positions, cacheElementBytes: cachePrecision.elementBytes)
             .saturatingAdd(Self.visionActivationBytes(configuration))
         self.init(
             mappedWeightBytes: mapped, copiedWeightBytes: copied,
@@ -181,13 +187,14 @@ public struct MemoryEstimate: Sendable, Equatable, CustomStringConvertible {
 
     // MARK: Activations
 
-    /// One request's language-model memory: the F32 KV cache for `positions`, and the prefill of
+    /// One request's language-model memory: the KV cache for `positions` (`cacheElementBytes` per
+    /// element: 4 for F32, 2 for F16), and the prefill of
     /// that many positions (residual and normed rows, Q/K/V/O, the MLP's gate and up rows, the
     /// attention blocks' scores) plus last-position logits.
-    static func languageActivationBytes(_ decoder: DecoderConfiguration, positions: Int) -> Int {
+    static func languageActivationBytes(_ decoder: DecoderConfiguration, positions: Int, cacheElementBytes: Int = 4) -> Int {
         let float = MemoryLayout<Float>.size
         let kvWidth = decoder.keyValueHeads.saturatingMultiply(decoder.headDimension)
-        let cache = [2, decoder.layerCount, kvWidth, positions, float].reduce(1) { $0.saturatingMultiply($1) }
+        let cache = [2, decoder.layerCount, kvWidth, positions, cacheElementBytes].reduce(1) { $0.saturatingMultiply($1) }
         let qWidth = decoder.attentionHeads.saturatingMultiply(decoder.headDimension)
         let rowWidth = [2 * decoder.hiddenSize, 2 * qWidth, 2 * kvWidth, 3 * decoder.intermediateSize]
             .reduce(0) { $0.saturatingAdd($1) }

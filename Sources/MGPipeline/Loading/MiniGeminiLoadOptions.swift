@@ -40,6 +40,12 @@ public struct MiniGeminiLoadOptions: Sendable {
     /// PyTorch's BF16 model does — about twice the prefill speed on CPUs with BF16 dot products
     /// (AMX, AVX-512 BF16), ~1e-3 relative error in the logits (``/MGTensor/LinearPrecision``).
     public var decoderPrecision: LinearPrecision = .float32
+    /// How the decoder's KV cache stores keys and values: `nil` (the default) picks IEEE half
+    /// (``/MGTensor/KVCachePrecision/float16``, as llama.cpp) for a quantized folder, whose decoder
+    /// is GGUF, and F32 (the parity path with transformers) for safetensors and `.bin` decoders;
+    /// set it to force either (``/MGLanguage/DecoderLoadOptions/kvCachePrecision``). The memory check
+    /// sizes the cache with the chosen element size.
+    public var kvCachePrecision: KVCachePrecision?
     /// Accept memory-mapped weights larger than the available memory (only copies and activations
     /// must fit; mapped pages are then re-read from disk as needed, see ``MemoryEstimate/check(availableBytes:allowPaging:)``).
     public var allowsPaging: Bool = false

@@ -68,7 +68,8 @@ extension MiniGemini {
         if options.checksMemory {
             try MemoryEstimate(
                 checkpoint: directory, configuration: configuration, towers: [clipFolder] + [auxFolder].compactMap { $0 },
-                contextLength: options.limits.maximumPromptPositions, concurrentRequests: options.concurrentSequences
+                contextLength: options.limits.maximumPromptPositions, concurrentRequests: options.concurrentSequences,
+                kvCachePrecision: options.kvCachePrecision
             ).check(allowPaging: options.allowsPaging)
         }
 
@@ -77,7 +78,7 @@ extension MiniGemini {
         let languageModel: DecoderModel
         do {
             languageModel = try DecoderModel(
-                configuration: configuration.decoder, weights: weights, options: DecoderLoadOptions(matrixPrecision: options.decoderPrecision))
+                configuration: configuration.decoder, weights: weights, options: DecoderLoadOptions(matrixPrecision: options.decoderPrecision, kvCachePrecision: options.kvCachePrecision))
         } catch { throw .language(error) }
         report(.languageModel, "\(configuration.decoder.layerCount) layers, \(configuration.decoder.hiddenSize) wide")
 

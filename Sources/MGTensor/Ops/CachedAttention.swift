@@ -2,37 +2,53 @@ import CMGKernels
 
 // Causal attention of a decoder's new rows against a key/value cache, as transformers' eager
 // LlamaAttention computes it (scores scaled by 1/√d, softmax in float32, probabilities times
-// values), with grouped-query heads and an optional sliding window. The cache is read in place.
+// values), with grouped-query heads and an optional sliding window. The cache is read in place, in
+// F32 or IEEE half (widened in registers as it is read; see KVCachePrecision).
 
 /// One sequence's part of a ``cachedAttention(query:key:value:sequences:heads:keyValueHeads:slidingWindow:)``
 /// call: which rows of the projections are its new positions, and where its cache of the current
 /// layer lives.
 ///
 /// The cache holds, for each key/value head `h`, a `[capacity, d]` block of keys at
-/// `keys + h · headStride` and one of values at `values + h · headStride`. The caller owns that
-/// memory and keeps it alive and unshared for the duration of the call.
+/// `keys + h · headStride` elements and one of values at `values + h · headStride`, in F32 or
+/// IEEE half (``precision``). The caller owns that memory and keeps it alive and unshared for the
+/// duration of the call.
 public struct AttentionCacheSequence: @unchecked Sendable {
     /// Rows of the query/key/value projections that belong to this sequence, in position order.
     public let rows: Range<Int>
     /// Positions already in the cache; the rows take positions `past ..< past + rows.count`.
     public let past: Int
-    /// This layer's key blocks.
-    public let keys: UnsafeMutablePointer<Float>
-    /// This layer's value blocks.
-    public let values: UnsafeMutablePointer<Float>
-    /// Floats from one key/value head's block to the next.
+    /// This layer's key blocks (elements of ``precision``).
+    public let keyStorage: UnsafeMutableRawPointer
+    /// This layer's value blocks (elements of ``precision``).
+    public let valueStorage: UnsafeMutableRawPointer
+    /// The element type of the blocks.
+    public let precision: KVCachePrecision
+    /// Elements from one key/value head's block to the next.
     public let headStride: Int
     /// Positions each block can hold.
     public let capacity: Int
 
+    /// An F32 cache.
     public init(
         rows: Range<Int>, past: Int, keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>,
         headStride: Int, capacity: Int
     ) {
+        self.init(
+            rows: rows, past: past, keyStorage: UnsafeMutableRawPointer(keys), valueStorage: UnsafeMutableRawPointer(values),
+            precision: .float32, headStride: headStride, capacity: capacity)
+    }
+
+    /// A cache of `precision` elements at `keyStorage` and `valueStorage`.
+    public init(
+        rows: Range<Int>, past: Int, keyStorage: UnsafeMutableRawPointer, valueStorage: UnsafeMutableRawPointer,
+        precision: KVCachePrecision, headStride: Int, capacity: Int
+    ) {
         self.rows = rows
         self.past = past
-        self.keys = keys
-        self.values = values
+        self.keyStorage = keyStorage
+        self.valueStorage = valueStorage
+        self.precision = precision
         self.headStride = headStride
         self.capacity = capacity
     }
@@ -42,7 +58,9 @@ public struct AttentionCacheSequence: @unchecked Sendable {
 /// attend causally over its sequence's cached positions (its own included).
 ///
 /// One call serves a prefill (one sequence, `T` rows) and a batched decode step (`B` sequences of
-/// one row each, at different positions).
+/// one row each, at different positions). An F16 cache (``KVCachePrecision/float16``) receives the
+/// new keys and values rounded to half, and the attention reads every cached position, the new ones
+/// included, as those halves.
 /// - Parameters:
 ///   - query: `[R, heads · d]` F32, rotary embedding already applied.
 ///   - key: `[R, keyValueHeads · d]` F32, rotary embedding already applied.
@@ -88,9 +106,15 @@ public func cachedAttention(
     let group = heads / keyValueHeads, window = slidingWindow ?? 0
     let scale = 1 / Float(d).squareRoot()
     let longest = sequences.map { $0.past + $0.rows.count }.max() ?? 0
-    // Tasks are (sequence, key/value head, row) in that order, so a chunk walks consecutive rows.
-    let taskStarts = sequences.reduce(into: [0]) { $0.append($0.last! + keyValueHeads * $1.rows.count) }
-    let work = group * longest * d
+    // Tasks are (sequence, key/value head, slice of its query heads, row) in that order, so a chunk
+    // walks consecutive rows. A head's query heads are one slice unless there are fewer tasks than
+    // threads (a decode step of one sequence with fewer key/value heads than threads, e.g. Gemma's
+    // single one): then they are cut into up to one slice per thread, which read the same keys and
+    // values. Each query head's arithmetic is independent of the others, so slicing changes no bit.
+    let rowsInAll = sequences.reduce(0) { $0 + $1.rows.count }
+    let slices = keyValueHeads * rowsInAll < Parallel.threadCount ? min(group, Parallel.threadCount) : 1
+    let taskStarts = sequences.reduce(into: [0]) { $0.append($0.last! + keyValueHeads * slices * $1.rows.count) }
+    let work = (group / slices) * longest * d
     query.withUnsafeFloats { qBuffer in
         output.withUnsafeMutableFloats { oBuffer in
             let pointers = UncheckedSendable((qBuffer.baseAddress!, oBuffer.baseAddress!))
@@ -104,12 +128,26 @@ public func cachedAttention(
                     while taskStarts[index + 1] <= task { index += 1 }
                     let sequence = sequences[index], length = sequence.rows.count
                     let local = task - taskStarts[index]
-                    let head = local / length, t = local % length
+                    let head = local / (slices * length), slice = (local / length) % slices, t = local % length
                     let end = min(length, t + (range.upperBound - task))
                     let row = sequence.rows.lowerBound, offset = head * sequence.headStride
-                    mg_decoder_attention(
-                        q + row * heads * d, heads * d, sequence.keys + offset, sequence.values + offset, d, group, head,
-                        t, end, sequence.past, window, scale, o + row * heads * d, scratch)
+                    // The slice's query heads as a group of their own (kv_head 0 after moving q and out).
+                    let first = slice * group / slices, members = (slice + 1) * group / slices - first
+                    let column = row * heads * d + (head * group + first) * d
+                    switch sequence.precision {
+                    case .float32:
+                        let keys = sequence.keyStorage.assumingMemoryBound(to: Float.self)
+                        let values = sequence.valueStorage.assumingMemoryBound(to: Float.self)
+                        mg_decoder_attention(
+                            q + column, heads * d, keys + offset, values + offset, d, members, 0,
+                            t, end, sequence.past, window, scale, o + column, scratch)
+                    case .float16:
+                        let keys = sequence.keyStorage.assumingMemoryBound(to: UInt16.self)
+                        let values = sequence.valueStorage.assumingMemoryBound(to: UInt16.self)
+                        mg_decoder_attention_f16(
+                            q + column, heads * d, keys + offset, values + offset, d, members, 0,
+                            t, end, sequence.past, window, scale, o + column, scratch)
+                    }
                     task += end - t
                 }
             }
@@ -118,7 +156,8 @@ public func cachedAttention(
     return output
 }
 
-/// Copies row `t` of head `h` of each sequence's new keys and values to cache position `past + t`.
+/// Copies row `t` of head `h` of each sequence's new keys and values to cache position `past + t`
+/// (rounded to half for an F16 cache).
 private func appendToCache(key: Tensor, value: Tensor, sequences: [AttentionCacheSequence], keyValueHeads: Int, headDim d: Int) {
     key.withUnsafeFloats { kRows in
         value.withUnsafeFloats { vRows in
@@ -126,9 +165,19 @@ private func appendToCache(key: Tensor, value: Tensor, sequences: [AttentionCach
                 for head in 0..<keyValueHeads {
                     let base = head * sequence.headStride + sequence.past * d
                     for (t, row) in sequence.rows.enumerated() {
-                        let source = (row * keyValueHeads + head) * d
-                        (sequence.keys + base + t * d).update(from: kRows.baseAddress! + source, count: d)
-                        (sequence.values + base + t * d).update(from: vRows.baseAddress! + source, count: d)
+                        let source = (row * keyValueHeads + head) * d, target = base + t * d
+                        switch sequence.precision {
+                        case .float32:
+                            let keys = sequence.keyStorage.assumingMemoryBound(to: Float.self)
+                            let values = sequence.valueStorage.assumingMemoryBound(to: Float.self)
+                            (keys + target).update(from: kRows.baseAddress! + source, count: d)
+                            (values + target).update(from: vRows.baseAddress! + source, count: d)
+                        case .float16:
+                            let keys = sequence.keyStorage.assumingMemoryBound(to: UInt16.self)
+                            let values = sequence.valueStorage.assumingMemoryBound(to: UInt16.self)
+                            mg_kv_store_f16(kRows.baseAddress! + source, keys + target, d)
+                            mg_kv_store_f16(vRows.baseAddress! + source, values + target, d)
+                        }
                     }
                 }
             }
