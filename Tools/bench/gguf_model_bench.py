@@ -13,6 +13,9 @@ are deleted afterwards unless --keep.
 Each engine runs in its own process, alternating (llama.cpp, ours, llama.cpp, ours, ...), so both
 see the same machine state; a step is the median of --decode steps after a 512-position prefill.
 Times are wall clock and process CPU time; the machine may be shared, so both are reported.
+"decode / read" is the plain read's time over the step's, within the same run of our engine; the
+last column adds to the read the keys and values a step also reads (F16 or F32 cache at the mean
+length of the timed steps), i.e. the step's bytes over its time as a fraction of the read rate.
 
 Both engines keep their default KV cache for GGUF, IEEE half; `--f32-cache-too` adds a third
 engine, this project's decoder with an F32 cache (`--kv-cache f32`), run in the same rotation.
@@ -113,6 +116,13 @@ def run_llama_cpp(path, positions, decode, vocab):
         "step_cpu_median_s": float(np.median(steps_cpu))}))
 
 
+def cache_bytes_per_step(shape, positions, decode, element_bytes):
+    """Bytes of keys and values a decode step reads besides the weights, at the mean cache length of the
+    timed steps (positions + 1 … positions + decode)."""
+    mean_length = positions + (decode + 1) / 2
+    return shape["layers"] * shape["kv"] * shape["head_dim"] * 2 * element_bytes * mean_length
+
+
 def last_json(text):
     for line in reversed(text.strip().splitlines()):
         if line.startswith("{"):
@@ -143,8 +153,9 @@ def main():
         return
     load = os.getloadavg()
     print(f"load average at start: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}", flush=True)
-    print("| model | type | GiB | engine | prefill 512 tok/s wall (CPU s) | decode tok/s wall median (CPU ms/token) | read GB/s | decode / read |")
-    print("|---|---|---|---|---|---|---|---|", flush=True)
+    print("| model | type | GiB | engine | prefill 512 tok/s wall (CPU s) | decode tok/s wall median (CPU ms/token) | read GB/s | "
+          "decode / read of the file | decode / read of file + KV cache |")
+    print("|---|---|---|---|---|---|---|---|---|", flush=True)
     for model in args.models.split(","):
         for kind in args.types.split(","):
             directory = tempfile.mkdtemp(prefix=f"mgm-{model}-{kind}-", dir=args.work)
@@ -172,15 +183,19 @@ def main():
                 for engine, runs in results.items():
                     best = min(runs, key=lambda r: r["step_wall_median_s"])
                     prefill = min(runs, key=lambda r: r["prefill_wall_s"])
-                    read = ""
-                    fraction = ""
+                    read = fraction = fraction_kv = ""
                     if engine.startswith("mgm"):
-                        read_s = min(r["read_wall_median_s"] for r in runs)
+                        # The step and the read of the same run saw the same machine state (memory bandwidth here
+                        # changes from run to run), so the fraction is taken within the best run.
+                        read_s = best["read_wall_median_s"]
                         read = f"{best['file_bytes'] / read_s / 1e9:.1f}"
                         fraction = f"{100 * read_s / best['step_wall_median_s']:.0f}%"
+                        kv = cache_bytes_per_step(SHAPES[model], args.positions, args.decode, 4 if best.get("kv_cache") == "f32" else 2)
+                        fraction_kv = f"{100 * read_s * (1 + kv / best['file_bytes']) / best['step_wall_median_s']:.0f}%"
                     print(f"| {model} | {kind} | {size / 2**30:.2f} | {engine} | "
                           f"{args.positions / prefill['prefill_wall_s']:.1f} ({prefill['prefill_cpu_s']:.1f}) | "
-                          f"{1 / best['step_wall_median_s']:.2f} ({1000 * best['step_cpu_median_s']:.0f}) | {read} | {fraction} |",
+                          f"{1 / best['step_wall_median_s']:.2f} ({1000 * best['step_cpu_median_s']:.0f}) | {read} | {fraction} | "
+                          f"{fraction_kv} |",
                           flush=True)
                 print(f"<!-- {model} {kind}: {json.dumps(results)} -->", flush=True)
             finally:
