@@ -216,8 +216,8 @@ QD_INLINE void qr_q4_K(const uint8_t *w, size_t row_bytes, const int R, const ui
         const int32_t (*pairs)[8] = tables[b & 1].pairs;
         const uint8_t (*mins)[16] = tables[b & 1].mins;
         const float *scaled = tables[b & 1].scaled;
-        __m256i sum_lo[QR_ROWS], sum_hi[QR_ROWS];
-        for (int r = 0; r < R; r++) sum_lo[r] = sum_hi[r] = _mm256_setzero_si256();
+        __m256i sum[QR_ROWS];  // one chain per row: four rows keep the multiply-adds busy
+        for (int r = 0; r < R; r++) sum[r] = _mm256_setzero_si256();
         const int8_t *xb = (const int8_t *)x + 256 * b;
         for (int j = 0; j < 4; j++) {
             const __m256i xlo = load256(xb + 64 * j), xhi = load256(xb + 64 * j + 32);
@@ -225,15 +225,14 @@ QD_INLINE void qr_q4_K(const uint8_t *w, size_t row_bytes, const int R, const ui
                 const __m256i packed = load256(row[r] + 144 * b + 16 + 32 * j);
                 const __m256i lo = _mm256_and_si256(packed, low4);
                 const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
-                sum_lo[r] = dot_s16(sum_lo[r], _mm256_maddubs_epi16(lo, xlo), _mm256_set1_epi32(pairs[r][2 * j]));
-                sum_hi[r] = dot_s16(sum_hi[r], _mm256_maddubs_epi16(hi, xhi), _mm256_set1_epi32(pairs[r][2 * j + 1]));
+                sum[r] = dot_s16(sum[r], _mm256_maddubs_epi16(lo, xlo), _mm256_set1_epi32(pairs[r][2 * j]));
+                sum[r] = dot_s16(sum[r], _mm256_maddubs_epi16(hi, xhi), _mm256_set1_epi32(pairs[r][2 * j + 1]));
             }
         }
         const __m256i sums16 = load256(bsums + 16 * b);
         for (int r = 0; r < R; r++) {
             const __m256i minsum = _mm256_madd_epi16(sums16, _mm256_cvtepu8_epi16(_mm_load_si128((const __m128i *)mins[r])));
-            const __m256i sum = _mm256_add_epi32(sum_lo[r], sum_hi[r]);
-            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(scaled[2 * r]), acc[r]);
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[r]), _mm256_set1_ps(scaled[2 * r]), acc[r]);
             acc[r] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(minsum), _mm256_set1_ps(scaled[2 * r + 1]), acc[r]);
         }
     }
