@@ -148,21 +148,6 @@ QD_INLINE void qr_q4_0(const uint8_t *w, size_t row_bytes, const int R, const ui
 
 // ---- Q4_K at AVX-512-VNNI: the per-super-block work of four rows shared -----------------------
 #if QD_DOT == 2
-/// Q4_K decode rows at AVX-512-VNNI. The 256-bit loop did ~28 vector operations per row and
-/// super-block on the values (nibble masks, maddubs, vpdpwssd) and ~25 more on the super-block's
-/// scales, mins and d/dmin, and Zen 4 ran it at ~30 GB/s in cache, bound by vector operations (a
-/// 512-bit operation occupies the 256-bit pipes twice, so wider vectors alone did not help: a
-/// 512-bit version of the value loop measured 10 % slower, its sub-block scales needing a word
-/// permute where the 256-bit loop takes them as embedded broadcasts from memory). Here the 16 bytes
-/// at the start of each row's super-block (d, dmin, 12 scale bytes) of all four rows sit in one
-/// 512-bit vector, one 128-bit lane per row, so the scale/min unpack, the (s, s) pairs and the
-/// d·dx, dmin·dx products are computed once for four rows and stored; each row then takes its
-/// scales, d·dx and dmin·dx as broadcasts from memory and its min words with one widening load.
-/// Rows beyond R repeat the last row (their results dropped).
-///
-/// Exactness: per row the integers and the float operations per lane are those of the one-row
-/// tile (same int32 sums, d·dx and dmin·dx as the same float products, one fmadd and one fnmadd per
-/// super-block, then hsum), so results are bit-identical to qd_tile_avx512vnni with one token.
 /// The per-super-block tables of four Q4_K rows (see qr_q4_K) for super-block b: pairs[r][k] the
 /// (s_k, s_k) int16 pair of row r, mins[r] its m0 m0 m1 m1 … m7 m7 as bytes, scaled[2r] d·dx and
 /// scaled[2r + 1] dmin·dx.
@@ -197,6 +182,24 @@ QD_INLINE void qr_q4k_prepare(const uint8_t *const *row, size_t b, float dx, qr_
     _mm256_store_ps(t->scaled, _mm256_mul_ps(_mm256_cvtph_ps(d_dmin), _mm256_set1_ps(dx)));
 }
 
+/// Q4_K decode rows at AVX-512-VNNI. The 16 bytes at the start of each row's super-block (d, dmin,
+/// 12 scale bytes) of all four rows sit in one 512-bit vector, one 128-bit lane per row, so the
+/// scale/min unpack, the (s, s) pairs and the d·dx, dmin·dx products are computed once for four
+/// rows (qr_q4k_prepare) where each row did them alone; each row then takes its sub-block scales
+/// (embedded broadcasts in vpdpwssd), d·dx and dmin·dx as broadcasts from memory and its min words
+/// with one widening load. The tables are built one super-block ahead: built in the same
+/// super-block, the broadcasts read data still in the store queue and the shared unpack gained
+/// nothing (29 GB/s in cache on Zen 4 either way); one ahead, 32 GB/s. Rows beyond R repeat the
+/// last row in the tables (their lanes unused).
+///
+/// Tried and slower on Zen 4, where a 512-bit operation takes the 256-bit pipes twice: the value
+/// loop on 512-bit vectors (two 32-byte groups per load, activations regrouped by two 128-bit-lane
+/// shuffles, scales by a word permute) −10 %; one vpdpbusd per sub-block, a pack of two sub-blocks'
+/// sums to words and one vpdpwssd per group (three multiplies instead of four) −17 %.
+///
+/// Exactness: per row the integers and the float operations per lane are those of the one-row
+/// tile (same int32 sums, d·dx and dmin·dx as the same float products, one fmadd and one fnmadd per
+/// super-block, then hsum), so results are bit-identical to qd_tile_avx512vnni with one token.
 QD_INLINE void qr_q4_K(const uint8_t *w, size_t row_bytes, const int R, const uint8_t *x, size_t n, size_t ahead, float *out) {
     const size_t nb = n / 256;
     const __m256i low4 = _mm256_set1_epi8(0xF);
@@ -239,7 +242,7 @@ QD_INLINE void qr_q4_K(const uint8_t *w, size_t row_bytes, const int R, const ui
     for (int r = 0; r < R; r++) out[r] = hsum(acc[r]);
 }
 #else
-// ---- Q4_K: per row the 6-bit scales as int16 for vpdpwssd, two integer chains per row ----------
+// ---- Q4_K (AVX2, AVX-VNNI): per row the 6-bit scales as int16 for vpdpwssd, two chains per row ----
 
 QD_INLINE void qr_q4_K(const uint8_t *w, size_t row_bytes, const int R, const uint8_t *x, size_t n, size_t ahead, float *out) {
     const size_t nb = n / 256;
@@ -249,48 +252,25 @@ QD_INLINE void qr_q4_K(const uint8_t *w, size_t row_bytes, const int R, const ui
     __m256 acc[QR_ROWS];
     for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
     for (size_t b = 0; b < nb; b++) {
-        // At AVX-512-VNNI, sub-block k's scale as an int16 pair (s_k, s_k) in pairs[r][k]: each
-        // vpdpwssd takes it as an embedded broadcast from memory (a load, where the two byte
-        // shuffles per 32 values competed for the vector ports that bound this loop: 23.7 → 27.7
-        // GB/s with the weights in cache). The 2-row AVX2 tiers keep the shuffles (measured 5 %
-        // slower with the pairs: there is no embedded broadcast and less reuse per super-block).
-        __m256i min16[QR_ROWS], sum_lo[QR_ROWS], sum_hi[QR_ROWS];
-#if QD_DOT == 2
-        _Alignas(32) int32_t pairs[QR_ROWS][8];
-#else
-        __m256i scale16[QR_ROWS];
-#endif
+        // The 2-row AVX2 tiers pick each sub-block's scale with a byte shuffle (measured 5 % faster
+        // than (s, s) pairs from memory: there is no embedded broadcast and less reuse per super-block).
+        __m256i min16[QR_ROWS], sum_lo[QR_ROWS], sum_hi[QR_ROWS], scale16[QR_ROWS];
         for (int r = 0; r < R; r++) {
             const uint8_t *block = w + (size_t)r * row_bytes + 144 * b;
             qr_prefetch(block, ahead, 3);
-#if QD_DOT == 2
-            // (s, s) int16 pairs from the scale bytes: one widening and one byte shuffle.
-            const __m128i scales_mins = q4k_scale_min_vector(block);
-            min16[r] = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scales_mins, scales_mins));
-            const __m256i pair_pick = _mm256_setr_epi8(0, -1, 0, -1, 4, -1, 4, -1, 8, -1, 8, -1, 12, -1, 12, -1,
-                                                       0, -1, 0, -1, 4, -1, 4, -1, 8, -1, 8, -1, 12, -1, 12, -1);
-            _mm256_store_si256((__m256i *)pairs[r], _mm256_shuffle_epi8(_mm256_cvtepu8_epi32(scales_mins), pair_pick));
-#else
             q4k_scales_mins(block, &scale16[r], &min16[r]);
-#endif
             sum_lo[r] = sum_hi[r] = _mm256_setzero_si256();
         }
         const int8_t *xb = (const int8_t *)x + 256 * b;
         for (int j = 0; j < 4; j++) {
             const __m256i xlo = load256(xb + 64 * j), xhi = load256(xb + 64 * j + 32);
-#if QD_DOT != 2
             const __m256i pick_lo = _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * j)));
             const __m256i pick_hi = _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * j + 1)));
-#endif
             for (int r = 0; r < R; r++) {
                 const __m256i packed = load256(w + (size_t)r * row_bytes + 144 * b + 16 + 32 * j);
                 const __m256i lo = _mm256_and_si256(packed, low4);
                 const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
-#if QD_DOT == 2
-                const __m256i scale_lo = _mm256_set1_epi32(pairs[r][2 * j]), scale_hi = _mm256_set1_epi32(pairs[r][2 * j + 1]);
-#else
                 const __m256i scale_lo = _mm256_shuffle_epi8(scale16[r], pick_lo), scale_hi = _mm256_shuffle_epi8(scale16[r], pick_hi);
-#endif
                 sum_lo[r] = dot_s16(sum_lo[r], _mm256_maddubs_epi16(lo, xlo), scale_lo);
                 sum_hi[r] = dot_s16(sum_hi[r], _mm256_maddubs_epi16(hi, xhi), scale_hi);
             }
