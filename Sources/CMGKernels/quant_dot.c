@@ -6,7 +6,11 @@
 #include "mg_pointwise.h"
 #include "quant_dot_internal.h"
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 // ---- tier selection ----------------------------------------------------------------------------
 
@@ -272,13 +276,28 @@ static void gemv_rows_scalar(uint32_t format, const uint8_t *w, size_t row_bytes
     for (int r = 0; r < rows; r++) qd_tile_scalar(format, w + (size_t)r * row_bytes, &x, 1, n, 0, n / qd_block_size(format), out + r);
 }
 
+#if defined(__x86_64__) && defined(__clang__) && !defined(MG_NO_QD_SIMD)
+/// Whether the AVX-512-VNNI decode rows may use GFNI (CPUID.7.0:ECX bit 8), unless MG_QD_NO_GFNI
+/// is set (to test the plain rows on a GFNI machine). Asked once: CPUID traps in a VM.
+static int gemv_rows_gfni(void) {
+    static _Atomic int known = -1;
+    int value = atomic_load_explicit(&known, memory_order_relaxed);
+    if (value < 0) {
+        unsigned eax, ebx, ecx = 0, edx;
+        value = __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && ((ecx >> 8) & 1) && !getenv("MG_QD_NO_GFNI");
+        atomic_store_explicit(&known, value, memory_order_relaxed);
+    }
+    return value;
+}
+#endif
+
 /// The decode rows function of a tier and how many rows it takes per pass.
 static qd_gemv_rows_fn gemv_rows_for(int tier, int *rows_per_pass) {
     tier = tier < 0 ? mg_qd_selected_tier() : best_tier_up_to(tier);
     *rows_per_pass = QD_GEMV_ROWS_NARROW;
 #if defined(__x86_64__) && defined(__clang__) && !defined(MG_NO_QD_SIMD)
     switch (tier) {
-    case MG_QD_AVX512_VNNI: *rows_per_pass = QD_GEMV_ROWS_WIDE; return qd_gemv_rows_avx512vnni;
+    case MG_QD_AVX512_VNNI: *rows_per_pass = QD_GEMV_ROWS_WIDE; return gemv_rows_gfni() ? qd_gemv_rows_avx512vnni_gfni : qd_gemv_rows_avx512vnni;
     case MG_QD_AVX_VNNI: return qd_gemv_rows_avxvnni;
     case MG_QD_AVX2: return qd_gemv_rows_avx2;
     default: break;

@@ -43,6 +43,7 @@ typedef void (*qd_gemv_rows_fn)(uint32_t format, const uint8_t *w, size_t row_by
 void qd_gemv_rows_avx2(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *x, size_t n, size_t ahead, float *out);
 void qd_gemv_rows_avxvnni(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *x, size_t n, size_t ahead, float *out);
 void qd_gemv_rows_avx512vnni(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *x, size_t n, size_t ahead, float *out);
+void qd_gemv_rows_avx512vnni_gfni(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *x, size_t n, size_t ahead, float *out);
 
 // ---- Prefill GEMM: panels of 16 weight rows unpacked once, reused by every token ----------------
 

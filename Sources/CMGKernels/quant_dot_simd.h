@@ -2,7 +2,7 @@
 // rows, so each weight block is loaded and decoded once per tile. Included once per tier by
 // quant_dot_<tier>.c, which first defines
 //   QD_TARGET     the clang target string the whole file is compiled for,
-//   QD_TILE_NAME  the exported tile function (declared in quant_dot_internal.h),
+//   QD_TILE_NAME  the exported tile function (declared in quant_dot_internal.h; none when undefined),
 //   QD_DOT        0 = AVX2 maddubs/madd, 1 = AVX-VNNI (VEX), 2 = AVX-512-VNNI on 256-bit vectors (EVEX).
 // All tiers use 256-bit vectors: a Q8_0/Q4_0 block is exactly one, and Zen 4 splits 512-bit
 // integer ops in two anyway. Integer sums are exact in every tier, so tiers differ from the scalar
@@ -333,6 +333,7 @@ QD_INLINE void tile_q6_K(const uint8_t *w, const uint8_t *const *xs, const int T
     default: KERNEL(w, xs, 4, n, b0, b1, out); break;                                                      \
     }
 
+#ifdef QD_TILE_NAME
 void QD_TILE_NAME(uint32_t format, const uint8_t *w, const uint8_t *const *xs, int tokens, size_t n, size_t b0, size_t b1, float *out) {
     switch (format) {
     case QD_Q8_0: QD_DISPATCH_TOKENS(tile8_q8_0); break;
@@ -342,5 +343,6 @@ void QD_TILE_NAME(uint32_t format, const uint8_t *w, const uint8_t *const *xs, i
     default: qd_tile_scalar(format, w, xs, tokens, n, b0, b1, out); break;
     }
 }
+#endif
 
 #pragma clang attribute pop

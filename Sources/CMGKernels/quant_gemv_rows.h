@@ -2,7 +2,8 @@
 // pass. Included by quant_dot_<tier>.c after quant_dot_simd.h (whose helpers it uses), which first
 // defines
 //   QR_GEMV_NAME  the exported function (declared in quant_dot_internal.h),
-//   QR_ROWS       rows per pass: 4 with 32 vector registers, 2 with 16.
+//   QR_ROWS       rows per pass: 4 with 32 vector registers, 2 with 16,
+//   QR_GFNI       (optional) 1 when the target has GFNI: Q4_0/Q4_K high nibbles in one affine op.
 //
 // The one-row tiles of quant_dot_simd.h serve a decode step one weight row at a time: every
 // activation vector is loaded again for each row, and a K-quant row's integer sum is one chain of
@@ -20,6 +21,27 @@
 QD_INLINE void qr_prefetch(const uint8_t *p, size_t ahead, int lines) {
     if (ahead == 0) return;
     for (int i = 0; i < lines; i++) _mm_prefetch((const char *)(p + ahead + 64 * (size_t)i), _MM_HINT_T0);
+}
+
+/// The GF2P8AFFINEQB matrix that moves bits in_low … in_low + count − 1 of each byte to bits
+/// out_low … out_low + count − 1 (all others zero): result bit i is the parity of the source bits
+/// selected by byte 7 − i of the matrix. (Q6_K's 2-bit fields this way, one op for shift, mask and
+/// shift, measured 6 % slower than the shifts and masks: 34.4 vs 36.5 GB/s in cache.)
+QD_INLINE long long qr_bits_matrix(int out_low, int count, int in_low) {
+    unsigned long long m = 0;
+    for (int i = 0; i < count; i++) m |= (unsigned long long)(1u << (in_low + i)) << (8 * (7 - (out_low + i)));
+    return (long long)m;
+}
+
+/// Each byte's high nibble moved to its low nibble (upper bits zero). With GFNI one
+/// GF2P8AFFINEQB, whose matrix row for result bit i (byte 7 − i of the qword) selects source bit
+/// i + 4, instead of a word shift and a mask: Q4_K rows 32.5 → 35.3 GB/s in cache on Zen 4.
+QD_INLINE __m256i qr_high_nibbles(__m256i packed) {
+#if defined(QR_GFNI) && QR_GFNI
+    return _mm256_gf2p8affine_epi64_epi8(packed, _mm256_set1_epi64x(qr_bits_matrix(0, 4, 4)), 0);
+#else
+    return _mm256_and_si256(_mm256_srli_epi16(packed, 4), _mm256_set1_epi8(0xF));
+#endif
 }
 
 // ---- Q8_0 / Q4_0: eight blocks per step, the activation vectors loaded once for all rows --------
@@ -121,7 +143,7 @@ QD_INLINE void qr_q4_0(const uint8_t *w, size_t row_bytes, const int R, const ui
                 const uint8_t *a = wr + 18 * (2 * p) + 2;
                 const __m256i packed = _mm256_loadu2_m128i((const __m128i *)(a + 18), (const __m128i *)a);
                 const __m256i lo = _mm256_and_si256(packed, low4);
-                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+                const __m256i hi = qr_high_nibbles(packed);
                 v[p] = dot_u8s8(dot_u8s8(_mm256_setzero_si256(), lo, xv[2 * p]), hi, xv[2 * p + 1]);
             }
             const __m256i sums = _mm256_sub_epi32(sum4_lanes(v), offset);
@@ -146,7 +168,103 @@ QD_INLINE void qr_q4_0(const uint8_t *w, size_t row_bytes, const int R, const ui
     for (int r = 0; r < R; r++) out[r] = hsum(_mm256_permutevar8x32_ps(acc[r], block_order)) + tail[r];
 }
 
-// ---- Q4_K: per row the 6-bit scales as int16 for vpdpwssd, two integer chains per row ----------
+// ---- Q4_K at AVX-512-VNNI: the per-super-block work of four rows shared -----------------------
+#if QD_DOT == 2
+/// The per-super-block tables of four Q4_K rows (see qr_q4_K) for super-block b: pairs[r][k] the
+/// (s_k, s_k) int16 pair of row r, mins[r] its m0 m0 m1 m1 … m7 m7 as bytes, scaled[2r] d·dx and
+/// scaled[2r + 1] dmin·dx.
+typedef struct {
+    _Alignas(64) int32_t pairs[4][8];
+    _Alignas(64) uint8_t mins[4][16];
+    _Alignas(32) float scaled[8];
+} qr_q4k_tables;
+
+QD_INLINE void qr_q4k_prepare(const uint8_t *const *row, size_t b, float dx, qr_q4k_tables *t) {
+    // q4k_scale_min_vector's shuffles and masks, moved by the 4 bytes of d and dmin, in every lane.
+    const __m512i pick_low = _mm512_broadcast_i32x4(_mm_setr_epi8(4, 5, 6, 7, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15));
+    const __m512i pick_top = _mm512_broadcast_i32x4(_mm_setr_epi8(-1, -1, -1, -1, 4, 5, 6, 7, -1, -1, -1, -1, 8, 9, 10, 11));
+    const __m512i mask_low = _mm512_broadcast_i32x4(_mm_setr_epi8(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 0, 0, 0, 0));
+    const __m512i mask_high = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 15, 15));
+    __m512i head = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(row[0] + 144 * b)));
+    head = _mm512_inserti32x4(head, _mm_loadu_si128((const __m128i *)(row[1] + 144 * b)), 1);
+    head = _mm512_inserti32x4(head, _mm_loadu_si128((const __m128i *)(row[2] + 144 * b)), 2);
+    head = _mm512_inserti32x4(head, _mm_loadu_si128((const __m128i *)(row[3] + 144 * b)), 3);
+    // Lane r: row r's scales (bytes 0–7) and mins (8–15), as q4k_scale_min_vector.
+    const __m512i low = _mm512_shuffle_epi8(head, pick_low), top = _mm512_shuffle_epi8(head, pick_top);
+    const __m512i scales_mins = _mm512_or_si512(
+        _mm512_or_si512(_mm512_and_si512(low, mask_low), _mm512_and_si512(_mm512_srli_epi16(low, 4), mask_high)),
+        _mm512_and_si512(_mm512_srli_epi16(top, 2), _mm512_set1_epi8(0x30)));
+    const __m512i scale_words = _mm512_unpacklo_epi8(scales_mins, _mm512_setzero_si512());
+    const __m512i pairs_low = _mm512_unpacklo_epi16(scale_words, scale_words), pairs_high = _mm512_unpackhi_epi16(scale_words, scale_words);
+    // Lane r of pairs_low holds row r's pairs 0–3, of pairs_high 4–7.
+    _mm512_store_si512((void *)t->pairs[0], _mm512_permutex2var_epi64(pairs_low, _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11), pairs_high));
+    _mm512_store_si512((void *)t->pairs[2], _mm512_permutex2var_epi64(pairs_low, _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15), pairs_high));
+    _mm512_store_si512((void *)t->mins, _mm512_unpackhi_epi8(scales_mins, scales_mins));
+    const __m128i d_dmin = _mm512_castsi512_si128(_mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), head));
+    _mm256_store_ps(t->scaled, _mm256_mul_ps(_mm256_cvtph_ps(d_dmin), _mm256_set1_ps(dx)));
+}
+
+/// Q4_K decode rows at AVX-512-VNNI. The 16 bytes at the start of each row's super-block (d, dmin,
+/// 12 scale bytes) of all four rows sit in one 512-bit vector, one 128-bit lane per row, so the
+/// scale/min unpack, the (s, s) pairs and the d·dx, dmin·dx products are computed once for four
+/// rows (qr_q4k_prepare) where each row did them alone; each row then takes its sub-block scales
+/// (embedded broadcasts in vpdpwssd), d·dx and dmin·dx as broadcasts from memory and its min words
+/// with one widening load. The tables are built one super-block ahead: built in the same
+/// super-block, the broadcasts read data still in the store queue and the shared unpack gained
+/// nothing (29 GB/s in cache on Zen 4 either way); one ahead, 32 GB/s. Rows beyond R repeat the
+/// last row in the tables (their lanes unused).
+///
+/// Tried and slower on Zen 4, where a 512-bit operation takes the 256-bit pipes twice: the value
+/// loop on 512-bit vectors (two 32-byte groups per load, activations regrouped by two 128-bit-lane
+/// shuffles, scales by a word permute) −10 %; one vpdpbusd per sub-block, a pack of two sub-blocks'
+/// sums to words and one vpdpwssd per group (three multiplies instead of four) −17 %.
+///
+/// Exactness: per row the integers and the float operations per lane are those of the one-row
+/// tile (same int32 sums, d·dx and dmin·dx as the same float products, one fmadd and one fnmadd per
+/// super-block, then hsum), so results are bit-identical to qd_tile_avx512vnni with one token.
+QD_INLINE void qr_q4_K(const uint8_t *w, size_t row_bytes, const int R, const uint8_t *x, size_t n, size_t ahead, float *out) {
+    const size_t nb = n / 256;
+    const __m256i low4 = _mm256_set1_epi8(0xF);
+    const float *xd = (const float *)(x + qd_scale_offset(n));
+    const int16_t *bsums = (const int16_t *)(x + qd_sum_offset(QD_Q4_K, n));
+    const uint8_t *row[4];
+    for (int r = 0; r < 4; r++) row[r] = w + (size_t)(r < R ? r : R - 1) * row_bytes;
+    // Two sets: the next super-block's are computed while this one's are used, so its stores have
+    // left the store queue before the broadcasts read them.
+    qr_q4k_tables tables[2];
+    __m256 acc[QR_ROWS];
+    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+    if (nb > 0) qr_q4k_prepare(row, 0, xd[0], &tables[0]);
+    for (size_t b = 0; b < nb; b++) {
+        for (int r = 0; r < R; r++) qr_prefetch(row[r] + 144 * b, ahead, 3);
+        if (b + 1 < nb) qr_q4k_prepare(row, b + 1, xd[b + 1], &tables[(b + 1) & 1]);
+        const int32_t (*pairs)[8] = tables[b & 1].pairs;
+        const uint8_t (*mins)[16] = tables[b & 1].mins;
+        const float *scaled = tables[b & 1].scaled;
+        __m256i sum[QR_ROWS];  // one chain per row: four rows keep the multiply-adds busy
+        for (int r = 0; r < R; r++) sum[r] = _mm256_setzero_si256();
+        const int8_t *xb = (const int8_t *)x + 256 * b;
+        for (int j = 0; j < 4; j++) {
+            const __m256i xlo = load256(xb + 64 * j), xhi = load256(xb + 64 * j + 32);
+            for (int r = 0; r < R; r++) {
+                const __m256i packed = load256(row[r] + 144 * b + 16 + 32 * j);
+                const __m256i lo = _mm256_and_si256(packed, low4);
+                const __m256i hi = qr_high_nibbles(packed);
+                sum[r] = dot_s16(sum[r], _mm256_maddubs_epi16(lo, xlo), _mm256_set1_epi32(pairs[r][2 * j]));
+                sum[r] = dot_s16(sum[r], _mm256_maddubs_epi16(hi, xhi), _mm256_set1_epi32(pairs[r][2 * j + 1]));
+            }
+        }
+        const __m256i sums16 = load256(bsums + 16 * b);
+        for (int r = 0; r < R; r++) {
+            const __m256i minsum = _mm256_madd_epi16(sums16, _mm256_cvtepu8_epi16(_mm_load_si128((const __m128i *)mins[r])));
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[r]), _mm256_set1_ps(scaled[2 * r]), acc[r]);
+            acc[r] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(minsum), _mm256_set1_ps(scaled[2 * r + 1]), acc[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) out[r] = hsum(acc[r]);
+}
+#else
+// ---- Q4_K (AVX2, AVX-VNNI): per row the 6-bit scales as int16 for vpdpwssd, two chains per row ----
 
 QD_INLINE void qr_q4_K(const uint8_t *w, size_t row_bytes, const int R, const uint8_t *x, size_t n, size_t ahead, float *out) {
     const size_t nb = n / 256;
@@ -156,48 +274,25 @@ QD_INLINE void qr_q4_K(const uint8_t *w, size_t row_bytes, const int R, const ui
     __m256 acc[QR_ROWS];
     for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
     for (size_t b = 0; b < nb; b++) {
-        // At AVX-512-VNNI, sub-block k's scale as an int16 pair (s_k, s_k) in pairs[r][k]: each
-        // vpdpwssd takes it as an embedded broadcast from memory (a load, where the two byte
-        // shuffles per 32 values competed for the vector ports that bound this loop: 23.7 → 27.7
-        // GB/s with the weights in cache). The 2-row AVX2 tiers keep the shuffles (measured 5 %
-        // slower with the pairs: there is no embedded broadcast and less reuse per super-block).
-        __m256i min16[QR_ROWS], sum_lo[QR_ROWS], sum_hi[QR_ROWS];
-#if QD_DOT == 2
-        _Alignas(32) int32_t pairs[QR_ROWS][8];
-#else
-        __m256i scale16[QR_ROWS];
-#endif
+        // The 2-row AVX2 tiers pick each sub-block's scale with a byte shuffle (measured 5 % faster
+        // than (s, s) pairs from memory: there is no embedded broadcast and less reuse per super-block).
+        __m256i min16[QR_ROWS], sum_lo[QR_ROWS], sum_hi[QR_ROWS], scale16[QR_ROWS];
         for (int r = 0; r < R; r++) {
             const uint8_t *block = w + (size_t)r * row_bytes + 144 * b;
             qr_prefetch(block, ahead, 3);
-#if QD_DOT == 2
-            // (s, s) int16 pairs from the scale bytes: one widening and one byte shuffle.
-            const __m128i scales_mins = q4k_scale_min_vector(block);
-            min16[r] = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scales_mins, scales_mins));
-            const __m256i pair_pick = _mm256_setr_epi8(0, -1, 0, -1, 4, -1, 4, -1, 8, -1, 8, -1, 12, -1, 12, -1,
-                                                       0, -1, 0, -1, 4, -1, 4, -1, 8, -1, 8, -1, 12, -1, 12, -1);
-            _mm256_store_si256((__m256i *)pairs[r], _mm256_shuffle_epi8(_mm256_cvtepu8_epi32(scales_mins), pair_pick));
-#else
             q4k_scales_mins(block, &scale16[r], &min16[r]);
-#endif
             sum_lo[r] = sum_hi[r] = _mm256_setzero_si256();
         }
         const int8_t *xb = (const int8_t *)x + 256 * b;
         for (int j = 0; j < 4; j++) {
             const __m256i xlo = load256(xb + 64 * j), xhi = load256(xb + 64 * j + 32);
-#if QD_DOT != 2
             const __m256i pick_lo = _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * j)));
             const __m256i pick_hi = _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * j + 1)));
-#endif
             for (int r = 0; r < R; r++) {
                 const __m256i packed = load256(w + (size_t)r * row_bytes + 144 * b + 16 + 32 * j);
                 const __m256i lo = _mm256_and_si256(packed, low4);
                 const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
-#if QD_DOT == 2
-                const __m256i scale_lo = _mm256_set1_epi32(pairs[r][2 * j]), scale_hi = _mm256_set1_epi32(pairs[r][2 * j + 1]);
-#else
                 const __m256i scale_lo = _mm256_shuffle_epi8(scale16[r], pick_lo), scale_hi = _mm256_shuffle_epi8(scale16[r], pick_hi);
-#endif
                 sum_lo[r] = dot_s16(sum_lo[r], _mm256_maddubs_epi16(lo, xlo), scale_lo);
                 sum_hi[r] = dot_s16(sum_hi[r], _mm256_maddubs_epi16(hi, xhi), scale_hi);
             }
@@ -219,6 +314,8 @@ QD_INLINE void qr_q4_K(const uint8_t *w, size_t row_bytes, const int R, const ui
     }
     for (int r = 0; r < R; r++) out[r] = hsum(acc[r]);
 }
+
+#endif
 
 // ---- Q6_K: the 6-bit values rebuilt per row, the activation vector of each 32 loaded once -------
 
