@@ -35,13 +35,30 @@ MG_ROWS_INLINE const void *mg_rows_row(const void *rows, size_t j, size_t head_d
     return (const char *)rows + j * head_dim * (half ? sizeof(uint16_t) : sizeof(float));
 }
 
+// Rows of halves are widened once into `wide` (exactly, so no bit changes) when several query heads
+// read them and they fit; otherwise every head widens the row again.
+#define MG_ROWS_WIDE_MAX 1024
+MG_ROWS_INLINE const void *mg_rows_widened(const void *row, int half, size_t head_dim, size_t group, float *wide,
+                                           int *row_half) {
+    *row_half = half;
+    if (!half || group < 2 || head_dim > MG_ROWS_WIDE_MAX) return row;
+    for (size_t d = 0; d < head_dim; d++) wide[d] = mg_f16_widen(((const uint16_t *)row)[d]);
+    *row_half = 0;
+    return wide;
+}
+
 // Scores [group, n] of the group's query rows (stride head_dim) against n keys: each key row is
 // loaded once for all heads of the group.
 MG_ROWS_INLINE void mg_rows_scores(const float *q, const void *keys, int half, size_t head_dim, size_t group,
                                    size_t n, float scale, float *s) {
+    float wide[MG_ROWS_WIDE_MAX];
     for (size_t j = 0; j < n; j++) {
-        const void *k = mg_rows_row(keys, j, head_dim, half);
-        for (size_t g = 0; g < group; g++) s[g * n + j] = scale * mg_rows_dot(q + g * head_dim, k, half, head_dim);
+        int row_half;
+        const void *k = mg_rows_widened(mg_rows_row(keys, j, head_dim, half), half, head_dim, group, wide, &row_half);
+        for (size_t g = 0; g < group; g++) {
+            s[g * n + j] = scale * (row_half ? mg_rows_dot(q + g * head_dim, k, 1, head_dim)
+                                             : mg_rows_dot(q + g * head_dim, k, 0, head_dim));
+        }
     }
 }
 
@@ -52,12 +69,18 @@ MG_ROWS_INLINE void mg_rows_values(const float *p, const void *values, int half,
         float *restrict og = o + g * head_dim;
         for (size_t d = 0; d < head_dim; d++) og[d] = 0;
     }
+    float wide[MG_ROWS_WIDE_MAX];
     for (size_t j = 0; j < n; j++) {
-        const void *restrict v = mg_rows_row(values, j, head_dim, half);
+        int row_half;
+        const void *restrict v = mg_rows_widened(mg_rows_row(values, j, head_dim, half), half, head_dim, group, wide, &row_half);
         for (size_t g = 0; g < group; g++) {
             float *restrict og = o + g * head_dim;
             float pj = p[g * n + j];
-            for (size_t d = 0; d < head_dim; d++) og[d] += pj * mg_rows_element(v, d, half);
+            if (row_half) {
+                for (size_t d = 0; d < head_dim; d++) og[d] += pj * mg_rows_element(v, d, 1);
+            } else {
+                for (size_t d = 0; d < head_dim; d++) og[d] += pj * mg_rows_element(v, d, 0);
+            }
         }
     }
 }
