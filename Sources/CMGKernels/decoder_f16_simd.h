@@ -82,7 +82,7 @@ TARGET static inline __attribute__((always_inline)) void NAME(block_scores)(cons
     size_t j = 0;
     for (; j + 2 <= n; j += 2) {
         const uint16_t *k0 = keys + j * head_dim, *k1 = k0 + head_dim;
-        for (size_t b = 0; b < 2 * head_dim * sizeof(uint16_t) * GROUP_PREFETCH; b += 64)
+        for (size_t b = 0; b < 2 * head_dim * sizeof(uint16_t); b += 64)
             _mm_prefetch((const char *)(k0 + PREFETCH_ROWS * head_dim) + b, PREFETCH_HINT);
         VEC a0[GROUP_HEADS], a1[GROUP_HEADS];
         for (int h = 0; h < HEADS; h++) a0[h] = a1[h] = zero;
@@ -129,7 +129,7 @@ TARGET static inline __attribute__((always_inline)) void NAME(block_values)(cons
         for (size_t j = 0; j < n; j++) {
             // The same columns of the next tile's rows (group_rows), so the passes over this tile's
             // columns, from L1, overlap the next tile's way from memory.
-            for (size_t b = 0; b < COLS * VLEN * sizeof(uint16_t) * GROUP_PREFETCH; b += 64)
+            for (size_t b = 0; b < COLS * VLEN * sizeof(uint16_t); b += 64)
                 _mm_prefetch((const char *)(values + (j + GROUP_TILE_KEYS) * head_dim + c) + b, PREFETCH_HINT);
             VEC v[8];
             for (int u = 0; u < COLS; u++) v[u] = VLOADH(values + j * head_dim + c + u * VLEN);
