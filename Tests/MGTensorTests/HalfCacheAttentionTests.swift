@@ -66,6 +66,83 @@ import Testing
         #expect(worst <= 2e-6 * 1.5, "\(tier) \(shape): max error \(worst)")
     }
 
+    /// A decode row's positions cut into parts (mg_decoder_attention_f16_part, one per thread in
+    /// cachedAttention) and merged (mg_decoder_attention_merge) equal the Float64 attention of the
+    /// rounded cache at every tier: one part, two, three, and an empty part among them (tolerance as
+    /// above; the merge rescales each part's sums once more).
+    @Test(arguments: KernelTier.supported, cases.filter { $0.rows == 1 } + [
+        Case(headDim: 64, group: 2, rows: 1, past: 20, window: 0), Case(headDim: 128, group: 4, rows: 1, past: 40, window: 16),
+        Case(headDim: 72, group: 2, rows: 1, past: 11, window: 0), Case(headDim: 20, group: 3, rows: 1, past: 6, window: 0),
+        Case(headDim: 256, group: 5, rows: 1, past: 97, window: 0),
+    ])
+    func positionPartsMergeToTheAttention(tier: KernelTier, shape: Case) throws {
+        let heads = shape.group, d = shape.headDim, capacity = shape.past + 1
+        let q = try DeterministicData.tensor(seed: 1720, shape: [heads * d], low: -2, high: 2).floats()
+        let keys = try DeterministicData.tensor(seed: 1721, shape: [capacity * d], low: -1.5, high: 1.5).floats()
+        let values = try DeterministicData.tensor(seed: 1722, shape: [capacity * d], low: -1.5, high: 1.5).floats()
+        var halfKeys = [UInt16](repeating: 0, count: keys.count), halfValues = halfKeys
+        mg_f32_to_f16(keys, &halfKeys, keys.count)
+        mg_f32_to_f16(values, &halfValues, values.count)
+        var wideKeys = [Float](repeating: 0, count: keys.count), wideValues = wideKeys
+        mg_f16_to_f32(halfKeys, &wideKeys, keys.count)
+        mg_f16_to_f32(halfValues, &wideValues, values.count)
+        let reference = Self.reference(
+            q: q, keys: wideKeys, values: wideValues, shape: shape, heads: heads, capacity: capacity,
+            scale: 1 / Double(d).squareRoot())
+        let first = shape.window > 0 ? max(0, shape.past + 1 - shape.window) : 0, end = shape.past + 1
+        let middle = (first + end) / 2, third = (end - first) / 3
+        for bounds in [[first, end], [first, middle, end], [first, first + third, first + 2 * third, end], [first, middle, middle, end]] {
+            let parts = bounds.count - 1, partFloats = heads * (d + 2)
+            var partials = [Float](repeating: .nan, count: parts * partFloats)
+            var scratch = [Float](repeating: 0, count: heads * capacity)
+            var out = [Float](repeating: .nan, count: heads * d)
+            partials.withUnsafeMutableBufferPointer { p in
+                for part in 0..<parts {
+                    mg_decoder_attention_f16_part_at(
+                        Int32(tier.rawValue), q, halfKeys, halfValues, d, heads, bounds[part], bounds[part + 1],
+                        1 / Float(d).squareRoot(), p.baseAddress! + part * partFloats, &scratch)
+                }
+                let pointers: [UnsafePointer<Float>?] = (0..<parts).map { UnsafePointer(p.baseAddress! + $0 * partFloats) }
+                mg_decoder_attention_merge(pointers, parts, heads, d, &out)
+            }
+            let worst = zip(out, reference).map { abs(Double($0) - $1) }.max() ?? .infinity
+            #expect(worst <= 2e-6 * 1.5, "\(tier) \(shape) parts \(bounds): max error \(worst)")
+        }
+    }
+
+    /// A Gemma-shaped decode step through ``cachedAttention(query:key:value:sequences:heads:keyValueHeads:slidingWindow:)``:
+    /// one sequence, one row, 8 query heads on a single key/value head of 256 over an F16 cache —
+    /// with two or more threads the positions are split over them and merged — equals the Float64
+    /// attention of the rounded cache (tolerance 3e-6 of max|v|).
+    @Test func singleHeadDecodeSplitsPositions() throws {
+        let heads = 8, d = 256, past = 300, capacity = 320
+        var halfKeys = [UInt16](repeating: 0, count: capacity * d), halfValues = halfKeys
+        let history = try DeterministicData.tensor(seed: 1725, shape: [2 * halfKeys.count], low: -1.5, high: 1.5).floats()
+        mg_f32_to_f16(history, &halfKeys, halfKeys.count)
+        mg_f32_to_f16(Array(history[halfKeys.count...]), &halfValues, halfValues.count)
+        let query = try DeterministicData.tensor(seed: 1726, shape: [1, heads * d], low: -2, high: 2)
+        let key = try DeterministicData.tensor(seed: 1727, shape: [1, d], low: -1.5, high: 1.5)
+        let value = try DeterministicData.tensor(seed: 1728, shape: [1, d], low: -1.5, high: 1.5)
+        let out = try halfKeys.withUnsafeMutableBufferPointer { k in
+            try halfValues.withUnsafeMutableBufferPointer { v in
+                let sequence = AttentionCacheSequence(
+                    rows: 0..<1, past: past, keyStorage: UnsafeMutableRawPointer(k.baseAddress!),
+                    valueStorage: UnsafeMutableRawPointer(v.baseAddress!), precision: .float16, headStride: capacity * d,
+                    capacity: capacity)
+                return try cachedAttention(query: query, key: key, value: value, sequences: [sequence], heads: heads, keyValueHeads: 1)
+            }
+        }.floats()
+        var wideKeys = [Float](repeating: 0, count: halfKeys.count), wideValues = wideKeys
+        mg_f16_to_f32(halfKeys, &wideKeys, halfKeys.count)
+        mg_f16_to_f32(halfValues, &wideValues, halfValues.count)
+        let reference = Self.reference(
+            q: query.floats(), keys: wideKeys, values: wideValues,
+            shape: Case(headDim: d, group: heads, rows: 1, past: past, window: 0), heads: heads, capacity: capacity,
+            scale: 1 / Double(d).squareRoot())
+        let worst = zip(out, reference).map { abs(Double($0) - $1) }.max() ?? .infinity
+        #expect(worst <= 3e-6 * 1.5, "max error \(worst)")
+    }
+
     /// Rounding into the cache is the same IEEE round-to-nearest-even at every tier (F16C's
     /// vcvtps2ph and the portable conversion): bit-identical on normal, subnormal, overflowing and
     /// tie-breaking values.

@@ -29,6 +29,28 @@ void mg_decoder_attention_f16_at(int tier, const float *q, size_t q_stride, cons
                                  size_t t_begin, size_t t_end, size_t past, size_t window, float scale,
                                  float *out, float *scratch);
 
+/// Most parts mg_decoder_attention_merge combines.
+#define MG_DECODER_MAX_PARTS 64
+
+/// One part of a single query row's attention over a half-precision cache, for splitting the
+/// positions of one key/value head over threads (a decode step with fewer key/value heads than
+/// threads, e.g. Gemma's one): the `group` query heads at `q` (consecutive rows of `head_dim`)
+/// against cached positions [begin, end) of `keys` and `values` ([capacity, D] halves). Writes
+/// `partial` (group · (head_dim + 2) floats): the unnormalised Σ exp(s − max)·v per head, then each
+/// head's max score, then each head's sum of exp(s − max). `scratch`: group · (end − begin) floats.
+/// Runs at mg_kernel_tier().
+void mg_decoder_attention_f16_part(const float *q, const uint16_t *keys, const uint16_t *values, size_t head_dim,
+                                   size_t group, size_t begin, size_t end, float scale, float *partial,
+                                   float *scratch);
+/// mg_decoder_attention_f16_part at a given kernel tier, for tests.
+void mg_decoder_attention_f16_part_at(int tier, const float *q, const uint16_t *keys, const uint16_t *values,
+                                      size_t head_dim, size_t group, size_t begin, size_t end, float scale,
+                                      float *partial, float *scratch);
+/// The attention output of `group` heads (`out`: consecutive rows of `head_dim`) from `parts`
+/// (≤ MG_DECODER_MAX_PARTS) partials of mg_decoder_attention_f16_part that cover the positions.
+void mg_decoder_attention_merge(const float *const *partials, size_t parts, size_t group, size_t head_dim,
+                                float *out);
+
 /// Rounds `n` floats to IEEE half (nearest even, overflow to inf) into `dst`: how keys and values
 /// enter a half-precision cache. Bit-identical at every tier for finite inputs and infinities
 /// (NaN stays NaN). Runs at mg_kernel_tier().

@@ -108,10 +108,16 @@ public func cachedAttention(
     let longest = sequences.map { $0.past + $0.rows.count }.max() ?? 0
     // Tasks are (sequence, key/value head, slice of its query heads, row) in that order, so a chunk
     // walks consecutive rows. A head's query heads are one slice unless there are fewer tasks than
-    // threads (a decode step of one sequence with fewer key/value heads than threads, e.g. Gemma's
-    // single one): then they are cut into up to one slice per thread, which read the same keys and
-    // values. Each query head's arithmetic is independent of the others, so slicing changes no bit.
+    // threads (with an F32 cache, a decode step of one sequence with fewer key/value heads than
+    // threads, e.g. Gemma's single one; an F16 cache splits positions instead, above): then they are
+    // cut into up to one slice per thread, which read the same keys and values. Each query head's arithmetic is independent of the others, so slicing changes no bit.
     let rowsInAll = sequences.reduce(0) { $0 + $1.rows.count }
+    if sequences.count == 1, rowsInAll == 1, keyValueHeads < Parallel.threadCount, sequences[0].precision == .float16 {
+        attendSplittingPositions(
+            query: query, sequence: sequences[0], heads: heads, keyValueHeads: keyValueHeads, headDim: d, window: window,
+            scale: scale, output: &output)
+        return output
+    }
     let slices = keyValueHeads * rowsInAll < Parallel.threadCount ? min(group, Parallel.threadCount) : 1
     let taskStarts = sequences.reduce(into: [0]) { $0.append($0.last! + keyValueHeads * slices * $1.rows.count) }
     let work = (group / slices) * longest * d
@@ -154,6 +160,52 @@ public func cachedAttention(
         }
     }
     return output
+}
+
+/// One decode row of one sequence over an F16 cache with fewer key/value heads than threads (Gemma's
+/// single one): each head's cached positions are cut into one part per thread, every part computes
+/// all the head's query heads over its positions (mg_decoder_attention_f16_part), and the parts'
+/// softmaxes are merged. Each thread reads its own share of the cache once, where slicing the query
+/// heads made every thread read all of it. The merge changes the summation order against the
+/// one-part kernel (a rounding-level difference).
+private func attendSplittingPositions(
+    query: Tensor, sequence: AttentionCacheSequence, heads: Int, keyValueHeads: Int, headDim d: Int, window: Int,
+    scale: Float, output: inout Tensor
+) {
+    let group = heads / keyValueHeads, last = sequence.past
+    let first = window > 0 && last + 1 > window ? last + 1 - window : 0
+    let positions = last - first + 1
+    // Parts of at least 64 positions: below that the hand-off costs more than the read it shares.
+    let parts = max(1, min(Parallel.threadCount, Int(MG_DECODER_MAX_PARTS), positions / 64))
+    let partFloats = group * (d + 2), scratchFloats = group * ((positions + parts - 1) / parts)
+    let tasks = keyValueHeads * parts
+    let partials = UnsafeMutablePointer<Float>.allocate(capacity: tasks * partFloats)
+    defer { partials.deallocate() }
+    let row = sequence.rows.lowerBound
+    query.withUnsafeFloats { qBuffer in
+        output.withUnsafeMutableFloats { oBuffer in
+            let pointers = UncheckedSendable((qBuffer.baseAddress!, partials))
+            Parallel.forEachChunk(count: tasks, minimumChunk: 1) { range in
+                let (q, partials) = pointers.value
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, scratchFloats))
+                defer { scratch.deallocate() }
+                let keys = sequence.keyStorage.assumingMemoryBound(to: UInt16.self)
+                let values = sequence.valueStorage.assumingMemoryBound(to: UInt16.self)
+                for task in range {
+                    let head = task / parts, part = task % parts
+                    let begin = first + positions * part / parts, end = first + positions * (part + 1) / parts
+                    let offset = head * sequence.headStride
+                    mg_decoder_attention_f16_part(
+                        q + row * heads * d + head * group * d, keys + offset, values + offset, d, group, begin, end, scale,
+                        partials + task * partFloats, scratch)
+                }
+            }
+            for head in 0..<keyValueHeads {
+                let headParts: [UnsafePointer<Float>?] = (0..<parts).map { UnsafePointer(partials + (head * parts + $0) * partFloats) }
+                mg_decoder_attention_merge(headParts, parts, group, d, oBuffer.baseAddress! + row * heads * d + head * group * d)
+            }
+        }
+    }
 }
 
 /// Copies row `t` of head `h` of each sequence's new keys and values to cache position `past + t`
