@@ -14,7 +14,7 @@ import Synchronization
 /// queues its helpers on Dispatch as before. Helpers that are not scheduled are never waited for:
 /// the caller claims chunks itself (see ``ParallelRegion``).
 ///
-/// `MG_SPIN_MICROSECONDS` sets how long an idle helper spins before sleeping (default 200; 0 sleeps
+/// `MG_SPIN_MICROSECONDS` sets how long an idle helper spins before sleeping (default 50; 0 sleeps
 /// at once, waking like a Dispatch worker).
 final class WorkerPool: @unchecked Sendable {
     /// Nil with one thread.
@@ -25,7 +25,7 @@ final class WorkerPool: @unchecked Sendable {
         if let text = ProcessInfo.processInfo.environment["MG_SPIN_MICROSECONDS"], let value = Int(text), value >= 0 {
             return value * 1000
         }
-        return 200_000
+        return 50_000
     }()
 
     private final class Helper: Sendable {
