@@ -12,6 +12,8 @@ import Synchronization
 final class ParallelRegion: @unchecked Sendable {
     private let chunkCount: Int
     private let chunkSize: Int
+    /// Chunk `i` is `starts[i] ..< starts[i + 1]` when set (tapered chunks), else `chunkSize` wide.
+    private let starts: [Int]?
     private let count: Int
     private let next = Atomic<Int>(0)
     private let finished = Atomic<Int>(0)
@@ -32,6 +34,17 @@ final class ParallelRegion: @unchecked Sendable {
         self.count = count
         self.chunkSize = chunkSize
         self.chunkCount = (count + chunkSize - 1) / chunkSize
+        self.starts = nil
+        self.body = body
+        self.startTime = ParallelStatistics.isEnabled ? ParallelStatistics.now() : 0
+    }
+
+    /// Chunks from `starts[i]` to `starts[i + 1]` (ascending, `starts[0] == 0`, the last one the count).
+    init(starts: [Int], body: @escaping (Range<Int>) -> Void) {
+        self.count = starts[starts.count - 1]
+        self.chunkSize = 0
+        self.chunkCount = starts.count - 1
+        self.starts = starts
         self.body = body
         self.startTime = ParallelStatistics.isEnabled ? ParallelStatistics.now() : 0
     }
@@ -104,7 +117,11 @@ final class ParallelRegion: @unchecked Sendable {
     @inline(never)
     private func runChunk(_ chunk: Int) {
         guard let body else { return }
-        let start = chunk * chunkSize
-        body(start..<min(count, start + chunkSize))
+        if let starts {
+            body(starts[chunk]..<starts[chunk + 1])
+        } else {
+            let start = chunk * chunkSize
+            body(start..<min(count, start + chunkSize))
+        }
     }
 }
