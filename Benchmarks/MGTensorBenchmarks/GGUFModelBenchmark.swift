@@ -83,8 +83,10 @@ func runGGUFModel(directory: URL, positions: Int, decodeSteps: Int, kvCache: KVC
     var stepWall: [Double] = [], stepCPU: [Double] = [], readWall: [Double] = []
     var checksum: UInt64 = 0
     var regions: [Int: ParallelStatistics.Bucket] = [:]
+    var tokens: [Int] = []
     for _ in 0..<decodeSteps {
         let next = try argmax(logits)
+        tokens.append(next)
         _ = ParallelStatistics.take()
         wall = wallSeconds()
         cpu = cpuSeconds()
@@ -127,6 +129,8 @@ func runGGUFModel(directory: URL, positions: Int, decodeSteps: Int, kvCache: KVC
         "decode_steps": decodeSteps, "step_wall_median_s": median(stepWall), "step_wall_min_s": stepWall.min() ?? .nan,
         "step_cpu_median_s": median(stepCPU), "read_wall_median_s": median(readWall), "read_wall_min_s": readWall.min() ?? .nan,
         "checksum": Double(checksum % 1000), "kv_cache": model.kvCachePrecision.rawValue,
+        // The last step's logits, summed in order: equal bits across builds mean an unchanged step.
+        "logits_sum": Double(try logits.floats().reduce(Float(0), +)), "tokens": tokens,
     ]
     let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
     print(String(decoding: data, as: UTF8.self))
