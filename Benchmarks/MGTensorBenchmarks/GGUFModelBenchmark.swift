@@ -82,18 +82,46 @@ func runGGUFModel(directory: URL, positions: Int, decodeSteps: Int, kvCache: KVC
     let prefillWall = wallSeconds() - wall, prefillCPU = cpuSeconds() - cpu
     var stepWall: [Double] = [], stepCPU: [Double] = [], readWall: [Double] = []
     var checksum: UInt64 = 0
+    var regions: [Int: ParallelStatistics.Bucket] = [:]
+    var tokens: [Int] = []
     for _ in 0..<decodeSteps {
         let next = try argmax(logits)
+        tokens.append(next)
+        _ = ParallelStatistics.take()
         wall = wallSeconds()
         cpu = cpuSeconds()
         logits = try model.forward(ids: [next], cache: &cache)
         stepWall.append(wallSeconds() - wall)
         stepCPU.append(cpuSeconds() - cpu)
+        for (count, bucket) in ParallelStatistics.take() {
+            var total = regions[count, default: .init()]
+            total.regions += bucket.regions
+            total.wallNanoseconds += bucket.wallNanoseconds
+            total.joined += bucket.joined
+            total.handOffNanoseconds += bucket.handOffNanoseconds
+            total.callerWaitNanoseconds += bucket.callerWaitNanoseconds
+            regions[count] = total
+        }
         let read = bytes.readSeconds()
         readWall.append(read.seconds)
         checksum &+= read.checksum
     }
     func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+    if ParallelStatistics.isEnabled, decodeSteps > 0 {
+        // Per-step means of the parallel regions (MG_PARALLEL_STATS=1), grouped by item count.
+        let steps = Double(decodeSteps), stepMs = stepWall.reduce(0, +) / steps * 1e3
+        var inRegions = 0.0
+        print("| items | regions/step | wall ms/step | hand-off µs/region | caller wait µs/region |")
+        print("|---|---|---|---|---|")
+        for (count, b) in regions.sorted(by: { $0.value.wallNanoseconds > $1.value.wallNanoseconds }) {
+            let ms = Double(b.wallNanoseconds) / steps * 1e-6
+            inRegions += ms
+            print("| \(count) | \(Double(b.regions) / steps) | \(String(format: "%.2f", ms)) | "
+                + "\(String(format: "%.1f", Double(b.handOffNanoseconds) / Double(max(1, b.joined)) * 1e-3)) (\(b.joined) joined) | "
+                + "\(String(format: "%.1f", Double(b.callerWaitNanoseconds) / Double(max(1, b.regions)) * 1e-3)) |")
+        }
+        print(String(format: "step %.2f ms mean: %.2f ms in parallel regions, %.2f ms outside", stepMs, inRegions, stepMs - inRegions))
+    }
     let result: [String: Any] = [
         "file": ggufURL.path, "file_bytes": bytes.count, "threads": Parallel.threadCount,
         "tier": String(describing: QuantizedKernelTier.selected), "load_s": loadSeconds,
@@ -101,6 +129,8 @@ func runGGUFModel(directory: URL, positions: Int, decodeSteps: Int, kvCache: KVC
         "decode_steps": decodeSteps, "step_wall_median_s": median(stepWall), "step_wall_min_s": stepWall.min() ?? .nan,
         "step_cpu_median_s": median(stepCPU), "read_wall_median_s": median(readWall), "read_wall_min_s": readWall.min() ?? .nan,
         "checksum": Double(checksum % 1000), "kv_cache": model.kvCachePrecision.rawValue,
+        // The last step's logits, summed in order: equal bits across builds mean an unchanged step.
+        "logits_sum": Double(try logits.floats().reduce(Float(0), +)), "tokens": tokens,
     ]
     let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
     print(String(decoding: data, as: UTF8.self))

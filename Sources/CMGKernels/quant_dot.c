@@ -80,14 +80,16 @@ size_t mg_qd_activation_row_bytes(uint32_t format, size_t n) {
     return (bytes + 63) & ~(size_t)63;
 }
 
-/// ggml's nearest_int: round half to even (the default rounding mode).
-static inline int nearest_even(float value) { return (int)lrintf(value); }
+/// ggml's nearest_int: round half to even (the default rounding mode). `rintf` rather than
+/// `lrintf`, which may set errno and so stays a libm call per value; the values are within ±128,
+/// where both give the same integer, and `rintf` vectorises.
+static inline int nearest_even(float value) { return (int)rintf(value); }
 
 // ggml-cpu's quantize_row_q8_0 on x86 (the AVX/AVX2 code every x86-64 build of llama.cpp runs):
 // d = max|x|/127 stored as f16, q = round-half-even(x · 127/max|x|). Not quantize_row_q8_0_ref,
 // whose round-half-away gives other bytes on exact ties: they do occur (3 in the prefill of the
 // tiny random Gemma fixture, whose Q8_0 logits then moved by 0.06, logit std 2, from llama.cpp's).
-static void quantize_q8_0(const float *x, size_t n, uint8_t *row) {
+MG_MULTIVERSION static void quantize_q8_0(const float *x, size_t n, uint8_t *row) {
     int8_t *q = (int8_t *)row;
     float *scales = (float *)(row + qd_scale_offset(n));
     int32_t *sums = (int32_t *)(row + qd_sum_offset(QD_Q8_0, n));
@@ -109,7 +111,7 @@ static void quantize_q8_0(const float *x, size_t n, uint8_t *row) {
 }
 
 // quantize_row_q8_K_ref: the value of largest magnitude maps to −127, d = 1/iscale in f32.
-static void quantize_q8_K(const float *x, size_t n, uint8_t *row) {
+MG_MULTIVERSION static void quantize_q8_K(const float *x, size_t n, uint8_t *row) {
     int8_t *q = (int8_t *)row;
     float *scales = (float *)(row + qd_scale_offset(n));
     int16_t *bsums = (int16_t *)(row + qd_sum_offset(QD_Q4_K, n));
@@ -151,10 +153,15 @@ void mg_qd_quantize_activation(uint32_t format, const float *x, size_t ldx, size
             uint8_t *row = out + r * out_row_bytes;
             quantize_q8_0(x + r * ldx, n, row);
             if (format == QD_Q4_0) {
+                // Each pair of blocks A, B to A[0..15] B[0..15] A[16..31] B[16..31] (qd_q4_0_position).
                 uint8_t pair[64];
                 for (size_t b = 0; b + 2 <= n / 32; b += 2) {
-                    for (size_t i = 0; i < 64; i++) pair[qd_q4_0_position(b + i / 32, i % 32, n / 32) - 32 * b] = row[32 * b + i];
-                    memcpy(row + 32 * b, pair, 64);
+                    uint8_t *p = row + 32 * b;
+                    memcpy(pair, p, 16);
+                    memcpy(pair + 16, p + 32, 16);
+                    memcpy(pair + 32, p + 16, 16);
+                    memcpy(pair + 48, p + 48, 16);
+                    memcpy(p, pair, 64);
                 }
             }
         } else {

@@ -23,6 +23,29 @@ struct ParallelTests {
         #expect(visits.all == [Int](repeating: 1, count: count))
     }
 
+    @Test(arguments: [(1, 1), (2, 1), (7, 1), (1000, 1), (1000, 300), (1000, 2000), (100_003, 64), (11008, 64)])
+    func taperedChunksVisitEveryIndexOnce(count: Int, minimumChunk: Int) {
+        let visits = Visits(count)
+        Parallel.forEachTaperedChunk(count: count, minimumChunk: minimumChunk) { visits.visit($0) }
+        #expect(visits.all == [Int](repeating: 1, count: count))
+    }
+
+    /// Tapered chunks shrink towards the end and never go below the minimum (but the last one).
+    @Test func taperedChunksShrink() {
+        let lock = NSLock()
+        nonisolated(unsafe) var chunks: [Range<Int>] = []
+        Parallel.forEachTaperedChunk(count: 11008, minimumChunk: 64) { range in lock.withLock { chunks.append(range) } }
+        let sorted = lock.withLock { chunks }.sorted { $0.lowerBound < $1.lowerBound }
+        if Parallel.threadCount > 1 {
+            #expect(sorted.count > 8)
+            #expect(sorted.first!.count >= sorted.last!.count)
+            #expect(sorted.dropLast().allSatisfy { $0.count >= 64 })
+            #expect(zip(sorted, sorted.dropFirst()).allSatisfy { $0.count >= $1.count })
+        } else {
+            #expect(sorted == [0..<11008])
+        }
+    }
+
     @Test func nestedAndConcurrentCallers() {
         let outer = 8, inner = 5000
         let visits = Visits(outer * inner)

@@ -124,7 +124,12 @@ public func cachedAttention(
     query.withUnsafeFloats { qBuffer in
         output.withUnsafeMutableFloats { oBuffer in
             let pointers = UncheckedSendable((qBuffer.baseAddress!, oBuffer.baseAddress!))
-            Parallel.forEachChunk(count: taskStarts.last!, minimumChunk: max(1, (1 << 15) / max(1, work))) { range in
+            let minimum = max(1, (1 << 15) / max(1, work))
+            // In decode (one row per sequence) a task is one query-head slice of one row, computed
+            // alone: chunks that shrink towards the end change no bit and leave the core that
+            // finishes first a short wait. Prefill keeps equal chunks of consecutive rows.
+            let chunks = rowsInAll == sequences.count ? Parallel.forEachTaperedChunk : Parallel.forEachChunk
+            chunks(taskStarts.last!, minimum) { range in
                 let (q, o) = pointers.value
                 let scratch = UnsafeMutablePointer<Float>.allocate(capacity: group * max(1, longest))
                 defer { scratch.deallocate() }

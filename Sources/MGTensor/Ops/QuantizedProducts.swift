@@ -132,13 +132,19 @@ public func quantizedGEMM(
     func run(_ tokenIndices: UnsafePointer<Int32>?) {
         let panels = (rows.count + panel - 1) / panel
         let minimum = max(1, minimumRowChunk(weight, tokens: tokens) / panel)
-        Parallel.forEachChunk(count: panels, minimumChunk: minimum) { panels in
+        let body = { (panels: Range<Int>) in
             let chunk = (panels.lowerBound * panel)..<min(rows.count, panels.upperBound * panel)
             let (y, bias, xa) = shared.value
             mg_qd_gemm(
                 tierValue, weight.format.rawValue, weightBase, weight.rowByteCount, chunk.lowerBound, chunk.upperBound,
                 xa.assumingMemoryBound(to: UInt8.self), activations.rowByteCount, tokenIndices, tokens, weight.columns,
                 bias.map { $0 + chunk.lowerBound }, y + chunk.lowerBound, ldy)
+        }
+        // Each output row is computed alone below 8 tokens, so shrinking chunks change no bit.
+        if panel == 1 {
+            Parallel.forEachTaperedChunk(count: panels, minimumChunk: minimum, body)
+        } else {
+            Parallel.forEachChunk(count: panels, minimumChunk: minimum, body)
         }
     }
     if let tokenRows {
@@ -196,7 +202,7 @@ public func quantizedGEMVs(
     }
     let shared = UncheckedSendable(jobs)
     let tierValue = Int32(tier?.rawValue ?? -1)
-    Parallel.forEachChunk(count: starts[starts.count - 1], minimumChunk: minimumRowChunk(first, tokens: 1)) { chunk in
+    Parallel.forEachTaperedChunk(count: starts[starts.count - 1], minimumChunk: minimumRowChunk(first, tokens: 1)) { chunk in
         for (weight, xa, y, start) in shared.value {
             let lower = max(chunk.lowerBound, start) - start, upper = min(chunk.upperBound, start + weight.rows) - start
             guard lower < upper else { continue }
@@ -243,7 +249,7 @@ public func quantizedGatedGEMV(
     let gateBase = gate.rowBase(rows.lowerBound).assumingMemoryBound(to: UInt8.self)
     let upBase = up.rowBase(rows.lowerBound).assumingMemoryBound(to: UInt8.self)
     let shared = UncheckedSendable((y, activations.base))
-    Parallel.forEachChunk(count: rows.count, minimumChunk: max(64, minimumRowChunk(gate, tokens: 1) / 2)) { chunk in
+    Parallel.forEachTaperedChunk(count: rows.count, minimumChunk: max(64, minimumRowChunk(gate, tokens: 1) / 2)) { chunk in
         let (y, xa) = shared.value
         mg_qd_gemv_gated(
             tierValue, gate.format.rawValue, gateBase, upBase, gate.rowByteCount, chunk.lowerBound, chunk.upperBound,

@@ -42,6 +42,33 @@ public enum Parallel {
     }
 }
 
+extension Parallel {
+    /// ``forEachChunk(count:minimumChunk:_:)`` with chunks that shrink towards the end: each is a
+    /// quarter of what is left per worker (`remaining / (4 · workers)`, at least `minimumChunk`),
+    /// so the thread that runs out of work first waits for at most a small last chunk of the other,
+    /// where equal chunks of an eighth of the loop left one core idle for up to that eighth (the
+    /// memory-bound decode products, whose one-core rate is well below the two-core one). The chunk
+    /// boundaries depend only on `count`, `minimumChunk` and the thread count, never on timing; use it
+    /// where the body's result does not depend on how the range is cut (independent rows).
+    public static func forEachTaperedChunk(count: Int, minimumChunk: Int, _ body: (Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        let minimum = max(1, minimumChunk)
+        let workers = min(threadCount, max(1, count / minimum))
+        if workers <= 1 {
+            body(0..<count)
+            return
+        }
+        var starts = [0]
+        while starts[starts.count - 1] < count {
+            let start = starts[starts.count - 1]
+            starts.append(min(count, start + max(minimum, (count - start) / (4 * workers))))
+        }
+        withoutActuallyEscaping(body) { body in
+            ParallelRegion(starts: starts, body: body).run(helperCount: workers - 1)
+        }
+    }
+}
+
 /// Carries a value into a `@Sendable` closure where the caller guarantees the concurrent use is safe
 /// (each parallel chunk touches disjoint memory).
 struct UncheckedSendable<Value>: @unchecked Sendable {
