@@ -26,17 +26,7 @@
 #include "mg_convert.h"
 #include "mg_cpu_tier.h"
 #include "mg_decoder.h"
-
-static double now(clockid_t clock) {
-    struct timespec t;
-    clock_gettime(clock, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int compare_doubles(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
+#include "harness_clock.h"
 
 typedef struct {
     const char *name;

@@ -14,17 +14,7 @@
 #include <time.h>
 #include "mg_quant_dot.h"
 #include "quant_dot_internal.h"
-
-static double now(clockid_t clock) {
-    struct timespec t;
-    clock_gettime(clock, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int compare_doubles(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
+#include "harness_clock.h"
 
 typedef struct { const char *name; uint32_t format; size_t rows, cols; } shape;
 
