@@ -37,15 +37,8 @@ import Testing
     func matchesFloat64OfRoundedCache(tier: KernelTier, shape: Case) throws {
         let kvHeads = 2, heads = kvHeads * shape.group, d = shape.headDim
         let capacity = shape.past + shape.rows
-        let q = try DeterministicData.tensor(seed: 1700, shape: [shape.rows * heads * d], low: -2, high: 2).floats()
-        let keys = try DeterministicData.tensor(seed: 1701, shape: [kvHeads * capacity * d], low: -1.5, high: 1.5).floats()
-        let values = try DeterministicData.tensor(seed: 1702, shape: [kvHeads * capacity * d], low: -1.5, high: 1.5).floats()
-        var halfKeys = [UInt16](repeating: 0, count: keys.count), halfValues = halfKeys
-        mg_f32_to_f16(keys, &halfKeys, keys.count)
-        mg_f32_to_f16(values, &halfValues, values.count)
-        var wideKeys = [Float](repeating: 0, count: keys.count), wideValues = wideKeys
-        mg_f16_to_f32(halfKeys, &wideKeys, keys.count)
-        mg_f16_to_f32(halfValues, &wideValues, values.count)
+        let inputs = try HalfCacheInputs(seed: 1700, queryCount: shape.rows * heads * d, cacheCount: kvHeads * capacity * d)
+        let (q, halfKeys, halfValues, wideKeys, wideValues) = (inputs.q, inputs.halfKeys, inputs.halfValues, inputs.wideKeys, inputs.wideValues)
         let scale = 1 / Float(d).squareRoot()
 
         var out = [Float](repeating: .nan, count: q.count)
@@ -77,15 +70,8 @@ import Testing
     ])
     func positionPartsMergeToTheAttention(tier: KernelTier, shape: Case) throws {
         let heads = shape.group, d = shape.headDim, capacity = shape.past + 1
-        let q = try DeterministicData.tensor(seed: 1720, shape: [heads * d], low: -2, high: 2).floats()
-        let keys = try DeterministicData.tensor(seed: 1721, shape: [capacity * d], low: -1.5, high: 1.5).floats()
-        let values = try DeterministicData.tensor(seed: 1722, shape: [capacity * d], low: -1.5, high: 1.5).floats()
-        var halfKeys = [UInt16](repeating: 0, count: keys.count), halfValues = halfKeys
-        mg_f32_to_f16(keys, &halfKeys, keys.count)
-        mg_f32_to_f16(values, &halfValues, values.count)
-        var wideKeys = [Float](repeating: 0, count: keys.count), wideValues = wideKeys
-        mg_f16_to_f32(halfKeys, &wideKeys, keys.count)
-        mg_f16_to_f32(halfValues, &wideValues, values.count)
+        let inputs = try HalfCacheInputs(seed: 1720, queryCount: heads * d, cacheCount: capacity * d)
+        let (q, halfKeys, halfValues, wideKeys, wideValues) = (inputs.q, inputs.halfKeys, inputs.halfValues, inputs.wideKeys, inputs.wideValues)
         let reference = Self.reference(
             q: q, keys: wideKeys, values: wideValues, shape: shape, heads: heads, capacity: capacity,
             scale: 1 / Double(d).squareRoot())
@@ -232,12 +218,8 @@ import Testing
     /// of its own gives the very bits of the whole group, for the F32 and the F16 kernels alike.
     @Test func querySlicesAreBitIdentical() throws {
         let d = 256, group = 8, past = 70, capacity = past + 1
-        let q = try DeterministicData.tensor(seed: 1710, shape: [group * d], low: -2, high: 2).floats()
-        let keys = try DeterministicData.tensor(seed: 1711, shape: [capacity * d], low: -1.5, high: 1.5).floats()
-        let values = try DeterministicData.tensor(seed: 1712, shape: [capacity * d], low: -1.5, high: 1.5).floats()
-        var halfKeys = [UInt16](repeating: 0, count: keys.count), halfValues = halfKeys
-        mg_f32_to_f16(keys, &halfKeys, keys.count)
-        mg_f32_to_f16(values, &halfValues, values.count)
+        let inputs = try HalfCacheInputs(seed: 1710, queryCount: group * d, cacheCount: capacity * d)
+        let (q, keys, values, halfKeys, halfValues) = (inputs.q, inputs.keys, inputs.values, inputs.halfKeys, inputs.halfValues)
         let scale = 1 / Float(d).squareRoot()
         var scratch = [Float](repeating: 0, count: group * capacity)
         for half in [false, true] {
@@ -294,5 +276,25 @@ import Testing
             }
         }
         return out
+    }
+}
+
+/// A random query and cache (seeds `seed`, `seed + 1`, `seed + 2`) with the keys and values rounded
+/// to halves once, as the F16 cache stores them, and widened back exactly (what the kernel reads).
+private struct HalfCacheInputs {
+    let q, keys, values, wideKeys, wideValues: [Float]
+    let halfKeys, halfValues: [UInt16]
+
+    init(seed: UInt64, queryCount: Int, cacheCount: Int) throws {
+        q = try DeterministicData.tensor(seed: seed, shape: [queryCount], low: -2, high: 2).floats()
+        keys = try DeterministicData.tensor(seed: seed + 1, shape: [cacheCount], low: -1.5, high: 1.5).floats()
+        values = try DeterministicData.tensor(seed: seed + 2, shape: [cacheCount], low: -1.5, high: 1.5).floats()
+        var halfKeys = [UInt16](repeating: 0, count: cacheCount), halfValues = halfKeys
+        mg_f32_to_f16(keys, &halfKeys, cacheCount)
+        mg_f32_to_f16(values, &halfValues, cacheCount)
+        var wideKeys = [Float](repeating: 0, count: cacheCount), wideValues = wideKeys
+        mg_f16_to_f32(halfKeys, &wideKeys, cacheCount)
+        mg_f16_to_f32(halfValues, &wideValues, cacheCount)
+        (self.halfKeys, self.halfValues, self.wideKeys, self.wideValues) = (halfKeys, halfValues, wideKeys, wideValues)
     }
 }
