@@ -93,15 +93,7 @@ func runGGUFModel(directory: URL, positions: Int, decodeSteps: Int, kvCache: KVC
         logits = try model.forward(ids: [next], cache: &cache)
         stepWall.append(wallSeconds() - wall)
         stepCPU.append(cpuSeconds() - cpu)
-        for (count, bucket) in ParallelStatistics.take() {
-            var total = regions[count, default: .init()]
-            total.regions += bucket.regions
-            total.wallNanoseconds += bucket.wallNanoseconds
-            total.joined += bucket.joined
-            total.handOffNanoseconds += bucket.handOffNanoseconds
-            total.callerWaitNanoseconds += bucket.callerWaitNanoseconds
-            regions[count] = total
-        }
+        for (count, bucket) in ParallelStatistics.take() { regions[count, default: .init()].add(bucket) }
         let read = bytes.readSeconds()
         readWall.append(read.seconds)
         checksum &+= read.checksum
@@ -130,7 +122,7 @@ func runGGUFModel(directory: URL, positions: Int, decodeSteps: Int, kvCache: KVC
         "step_cpu_median_s": median(stepCPU), "read_wall_median_s": median(readWall), "read_wall_min_s": readWall.min() ?? .nan,
         "checksum": Double(checksum % 1000), "kv_cache": model.kvCachePrecision.rawValue,
         // The last step's logits, summed in order: equal bits across builds mean an unchanged step.
-        "logits_sum": Double(try logits.floats().reduce(Float(0), +)), "tokens": tokens,
+        "logits_sum": Double(logits.floats().reduce(Float(0), +)), "tokens": tokens,
     ]
     let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
     print(String(decoding: data, as: UTF8.self))

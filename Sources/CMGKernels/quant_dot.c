@@ -8,9 +8,6 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#if defined(__x86_64__)
-#include <cpuid.h>
-#endif
 
 // ---- tier selection ----------------------------------------------------------------------------
 
@@ -284,14 +281,13 @@ static void gemv_rows_scalar(uint32_t format, const uint8_t *w, size_t row_bytes
 }
 
 #if defined(__x86_64__) && defined(__clang__) && !defined(MG_NO_QD_SIMD)
-/// Whether the AVX-512-VNNI decode rows may use GFNI (CPUID.7.0:ECX bit 8), unless MG_QD_NO_GFNI
-/// is set (to test the plain rows on a GFNI machine). Asked once: CPUID traps in a VM.
+/// Whether the AVX-512-VNNI decode rows may use GFNI, unless MG_QD_NO_GFNI is set (to test the
+/// plain rows on a GFNI machine). Decided once: this runs for every decode product.
 static int gemv_rows_gfni(void) {
     static _Atomic int known = -1;
     int value = atomic_load_explicit(&known, memory_order_relaxed);
     if (value < 0) {
-        unsigned eax, ebx, ecx = 0, edx;
-        value = __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && ((ecx >> 8) & 1) && !getenv("MG_QD_NO_GFNI");
+        value = mg_cpu_has_feature(MG_CPU_GFNI) && !getenv("MG_QD_NO_GFNI");
         atomic_store_explicit(&known, value, memory_order_relaxed);
     }
     return value;

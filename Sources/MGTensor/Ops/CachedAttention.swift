@@ -109,8 +109,9 @@ public func cachedAttention(
     // Tasks are (sequence, key/value head, slice of its query heads, row) in that order, so a chunk
     // walks consecutive rows. A head's query heads are one slice unless there are fewer tasks than
     // threads (with an F32 cache, a decode step of one sequence with fewer key/value heads than
-    // threads, e.g. Gemma's single one; an F16 cache splits positions instead, above): then they are
-    // cut into up to one slice per thread, which read the same keys and values. Each query head's arithmetic is independent of the others, so slicing changes no bit.
+    // threads, e.g. Gemma's single one; an F16 cache splits positions instead, below): then they are
+    // cut into up to one slice per thread, which read the same keys and values. Each query head's
+    // arithmetic is independent of the others, so slicing changes no bit.
     let rowsInAll = sequences.reduce(0) { $0 + $1.rows.count }
     if sequences.count == 1, rowsInAll == 1, keyValueHeads < Parallel.threadCount, sequences[0].precision == .float16 {
         attendSplittingPositions(

@@ -1,4 +1,3 @@
-import CMGKernels
 import Dispatch
 import Synchronization
 
@@ -83,16 +82,7 @@ final class ParallelRegion: @unchecked Sendable {
     /// The caller ran out of chunks while helpers still run some: spin briefly (the last chunk of a
     /// helper usually ends within microseconds), then sleep until the helper that finishes last signals.
     private func waitForHelpers() {
-        let start = ParallelStatistics.now()
-        var spins = 0
-        while finished.load(ordering: .acquiring) != chunkCount {
-            spins &+= 1
-            if spins & 63 == 0, ParallelStatistics.now() - start > WorkerPool.spinNanoseconds {
-                allFinished.wait()
-                return
-            }
-            mg_cpu_relax()
-        }
+        if !WorkerPool.spin(while: { finished.load(ordering: .acquiring) != chunkCount }) { allFinished.wait() }
     }
 
     /// Claims and runs chunks until none are left; true when this thread finished the last one.

@@ -19,6 +19,15 @@ package enum ParallelStatistics {
         /// Summed time the caller waited for helpers after its last chunk.
         package var callerWaitNanoseconds = 0
         package init() {}
+
+        /// Adds another bucket's regions and times to this one.
+        package mutating func add(_ other: Bucket) {
+            regions += other.regions
+            wallNanoseconds += other.wallNanoseconds
+            joined += other.joined
+            handOffNanoseconds += other.handOffNanoseconds
+            callerWaitNanoseconds += other.callerWaitNanoseconds
+        }
     }
 
     private static let buckets = Mutex<[Int: Bucket]>([:])
@@ -30,17 +39,13 @@ package enum ParallelStatistics {
     }
 
     static func record(count: Int, wall: Int, handOff: Int?, callerWait: Int) {
-        buckets.withLock { buckets in
-            var bucket = buckets[count, default: Bucket()]
-            bucket.regions += 1
-            bucket.wallNanoseconds += wall
-            if let handOff {
-                bucket.joined += 1
-                bucket.handOffNanoseconds += handOff
-            }
-            bucket.callerWaitNanoseconds += callerWait
-            buckets[count] = bucket
-        }
+        var region = Bucket()
+        region.regions = 1
+        region.wallNanoseconds = wall
+        region.joined = handOff == nil ? 0 : 1
+        region.handOffNanoseconds = handOff ?? 0
+        region.callerWaitNanoseconds = callerWait
+        buckets.withLock { $0[count, default: Bucket()].add(region) }
     }
 
     /// The buckets gathered since the last call, keyed by item count; clears them.

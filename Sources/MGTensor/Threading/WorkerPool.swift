@@ -71,19 +71,24 @@ final class WorkerPool: @unchecked Sendable {
         owned.store(false, ordering: .releasing)
     }
 
+    /// Spins (with a pause hint) while `waiting()` holds, for at most ``spinNanoseconds``; false when
+    /// that time ran out first, and the caller should sleep instead.
+    static func spin(while waiting: () -> Bool) -> Bool {
+        let start = ParallelStatistics.now()
+        var spins = 0
+        while waiting() {
+            spins &+= 1
+            if spins & 63 == 0, ParallelStatistics.now() - start > spinNanoseconds { return false }
+            mg_cpu_relax()
+        }
+        return true
+    }
+
     private func serve(_ helper: Helper) {
         var seen = 0
         while true {
-            var spinStart = ParallelStatistics.now()
-            var spins = 0
-            while epoch.load(ordering: .sequentiallyConsistent) == seen {
-                spins &+= 1
-                if spins & 63 == 0, ParallelStatistics.now() - spinStart > Self.spinNanoseconds {
-                    park(helper, seen: seen)
-                    spinStart = ParallelStatistics.now()
-                } else {
-                    mg_cpu_relax()
-                }
+            while !Self.spin(while: { epoch.load(ordering: .sequentiallyConsistent) == seen }) {
+                park(helper, seen: seen)
             }
             seen = epoch.load(ordering: .sequentiallyConsistent)
             if let region = lock.withLock({ current }) { region.join() }
