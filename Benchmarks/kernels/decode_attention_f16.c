@@ -15,6 +15,7 @@
 //     Sources/CMGKernels/decoder*.c Sources/CMGKernels/cpu_tier.c Sources/CMGKernels/norm.c \
 //     Sources/CMGKernels/convert.c Sources/CMGKernels/gemm_bf16_amx.c -lm -lpthread -o /tmp/decode_attention_f16
 //   /tmp/decode_attention_f16 [rounds [threads]]        MG_MAX_ISA=avx2|baseline for a tier cap
+#define _GNU_SOURCE
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include "mg_convert.h"
 #include "mg_cpu_tier.h"
@@ -156,14 +158,18 @@ int main(int argc, char **argv) {
     printf("| model | positions | MB per pass | in cache GB/s (1 thread) | split | attention GB/s (wall / CPU) | read GB/s (wall / CPU) | attention / read (wall / CPU) | checksum |\n"
            "|---|---|---|---|---|---|---|---|---|\n");
     unsigned seed = 1;
-    for (size_t mi = 0; mi < 2; mi++) {
+    const size_t model_count = getenv("LLAMA_ONLY") ? 1 : 2;  // LLAMA_ONLY=1: the first model only
+    for (size_t mi = 0; mi < model_count; mi++) {
         const model m = models[mi];
         for (size_t pi = 0; pi < 3; pi++) {
             const size_t p = positions[pi], d = m.head_dim;
             const size_t layer_bytes = 2 * m.kv_heads * p * d * sizeof(uint16_t);
             const size_t layers = (288u << 20) / layer_bytes + 1;
             const size_t elements = layers * layer_bytes / 2;
-            uint16_t *cache = aligned_alloc(64, elements * 2);
+            // Huge pages as the library's KV cache has them (KVCacheStorage); HUGE_PAGES=0 for 4 KB pages.
+            const size_t huge = 2u << 20, cache_bytes = (elements * 2 + huge - 1) / huge * huge;
+            uint16_t *cache = aligned_alloc(huge, cache_bytes);
+            if (!getenv("HUGE_PAGES") || atoi(getenv("HUGE_PAGES"))) madvise(cache, cache_bytes, MADV_HUGEPAGE);
             float *tmp = malloc(65536 * sizeof(float));
             for (size_t i = 0; i < elements; i += 65536) {
                 const size_t count = elements - i < 65536 ? elements - i : 65536;

@@ -132,35 +132,35 @@ public func cachedAttention(
             let chunks = rowsInAll == sequences.count ? Parallel.forEachTaperedChunk : Parallel.forEachChunk
             chunks(taskStarts.last!, minimum) { range in
                 let (q, o) = pointers.value
-                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: group * max(1, longest))
-                defer { scratch.deallocate() }
-                var task = range.lowerBound
-                var index = 0
-                while task < range.upperBound {
-                    while taskStarts[index + 1] <= task { index += 1 }
-                    let sequence = sequences[index], length = sequence.rows.count
-                    let local = task - taskStarts[index]
-                    let head = local / (slices * length), slice = (local / length) % slices, t = local % length
-                    let end = min(length, t + (range.upperBound - task))
-                    let row = sequence.rows.lowerBound, offset = head * sequence.headStride
-                    // The slice's query heads as a group of their own (kv_head 0 after moving q and out).
-                    let first = slice * group / slices, members = (slice + 1) * group / slices - first
-                    let column = row * heads * d + (head * group + first) * d
-                    switch sequence.precision {
-                    case .float32:
-                        let keys = sequence.keyStorage.assumingMemoryBound(to: Float.self)
-                        let values = sequence.valueStorage.assumingMemoryBound(to: Float.self)
-                        mg_decoder_attention(
-                            q + column, heads * d, keys + offset, values + offset, d, members, 0,
-                            t, end, sequence.past, window, scale, o + column, scratch)
-                    case .float16:
-                        let keys = sequence.keyStorage.assumingMemoryBound(to: UInt16.self)
-                        let values = sequence.valueStorage.assumingMemoryBound(to: UInt16.self)
-                        mg_decoder_attention_f16(
-                            q + column, heads * d, keys + offset, values + offset, d, members, 0,
-                            t, end, sequence.past, window, scale, o + column, scratch)
+                FloatScratch.withBuffer(count: group * max(1, longest)) { scratch in
+                    var task = range.lowerBound
+                    var index = 0
+                    while task < range.upperBound {
+                        while taskStarts[index + 1] <= task { index += 1 }
+                        let sequence = sequences[index], length = sequence.rows.count
+                        let local = task - taskStarts[index]
+                        let head = local / (slices * length), slice = (local / length) % slices, t = local % length
+                        let end = min(length, t + (range.upperBound - task))
+                        let row = sequence.rows.lowerBound, offset = head * sequence.headStride
+                        // The slice's query heads as a group of their own (kv_head 0 after moving q and out).
+                        let first = slice * group / slices, members = (slice + 1) * group / slices - first
+                        let column = row * heads * d + (head * group + first) * d
+                        switch sequence.precision {
+                        case .float32:
+                            let keys = sequence.keyStorage.assumingMemoryBound(to: Float.self)
+                            let values = sequence.valueStorage.assumingMemoryBound(to: Float.self)
+                            mg_decoder_attention(
+                                q + column, heads * d, keys + offset, values + offset, d, members, 0,
+                                t, end, sequence.past, window, scale, o + column, scratch)
+                        case .float16:
+                            let keys = sequence.keyStorage.assumingMemoryBound(to: UInt16.self)
+                            let values = sequence.valueStorage.assumingMemoryBound(to: UInt16.self)
+                            mg_decoder_attention_f16(
+                                q + column, heads * d, keys + offset, values + offset, d, members, 0,
+                                t, end, sequence.past, window, scale, o + column, scratch)
+                        }
+                        task += end - t
                     }
-                    task += end - t
                 }
             }
         }
@@ -185,30 +185,35 @@ private func attendSplittingPositions(
     let parts = max(1, min(Parallel.threadCount, Int(MG_DECODER_MAX_PARTS), positions / 64))
     let partFloats = group * (d + 2), scratchFloats = group * ((positions + parts - 1) / parts)
     let tasks = keyValueHeads * parts
-    let partials = UnsafeMutablePointer<Float>.allocate(capacity: tasks * partFloats)
-    defer { partials.deallocate() }
     let row = sequence.rows.lowerBound
-    query.withUnsafeFloats { qBuffer in
-        output.withUnsafeMutableFloats { oBuffer in
+    // The parts' sums and the threads' scores live in kept scratch buffers (FloatScratch), so a
+    // decode step allocates nothing here.
+    FloatScratch.withBuffer(count: tasks * partFloats) { partials in
+        query.withUnsafeFloats { qBuffer in
             let pointers = UncheckedSendable((qBuffer.baseAddress!, partials))
             Parallel.forEachChunk(count: tasks, minimumChunk: 1) { range in
                 let (q, partials) = pointers.value
-                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, scratchFloats))
-                defer { scratch.deallocate() }
-                let keys = sequence.keyStorage.assumingMemoryBound(to: UInt16.self)
-                let values = sequence.valueStorage.assumingMemoryBound(to: UInt16.self)
-                for task in range {
-                    let head = task / parts, part = task % parts
-                    let begin = first + positions * part / parts, end = first + positions * (part + 1) / parts
-                    let offset = head * sequence.headStride
-                    mg_decoder_attention_f16_part(
-                        q + row * heads * d + head * group * d, keys + offset, values + offset, d, group, begin, end, scale,
-                        partials + task * partFloats, scratch)
+                FloatScratch.withBuffer(count: scratchFloats) { scratch in
+                    let keys = sequence.keyStorage.assumingMemoryBound(to: UInt16.self)
+                    let values = sequence.valueStorage.assumingMemoryBound(to: UInt16.self)
+                    for task in range {
+                        let head = task / parts, part = task % parts
+                        let begin = first + positions * part / parts, end = first + positions * (part + 1) / parts
+                        let offset = head * sequence.headStride
+                        mg_decoder_attention_f16_part(
+                            q + row * heads * d + head * group * d, keys + offset, values + offset, d, group, begin, end, scale,
+                            partials + task * partFloats, scratch)
+                    }
                 }
             }
-            for head in 0..<keyValueHeads {
-                let headParts: [UnsafePointer<Float>?] = (0..<parts).map { UnsafePointer(partials + (head * parts + $0) * partFloats) }
-                mg_decoder_attention_merge(headParts, parts, group, d, oBuffer.baseAddress! + row * heads * d + head * group * d)
+        }
+        output.withUnsafeMutableFloats { oBuffer in
+            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: parts) { headParts in
+                for head in 0..<keyValueHeads {
+                    for part in 0..<parts { headParts[part] = UnsafePointer(partials + (head * parts + part) * partFloats) }
+                    mg_decoder_attention_merge(
+                        headParts.baseAddress!, parts, group, d, oBuffer.baseAddress! + row * heads * d + head * group * d)
+                }
             }
         }
     }
