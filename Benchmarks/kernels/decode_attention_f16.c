@@ -3,13 +3,16 @@
 // 32 key/value heads of 128) and Gemma-2B (8 query heads on one key/value head of 256) at 512, 2048
 // and 4096 cached positions. A pass walks enough layers (each its own K and V blocks) to read
 // ≥ 288 MB, so the cache comes from memory, not L3. The work of a layer is split as cachedAttention
-// splits it: several key/value heads over the threads by head (four chunks per thread, taken in
-// turn); a single key/value head by positions (mg_decoder_attention_f16_part: one part per thread,
+// splits it: several key/value heads over the threads by head (tapered chunks starting at half of
+// the heads per thread; TAPER=4: an eighth of what is left each); a single key/value head by
+// positions (mg_decoder_attention_f16_part: one part per thread,
 // merged by the caller), or, with SLICES=1 (and in builds before the split existed), by query-head
 // slices that each read the whole cache. GB/s of cache bytes as the best wall time of R rounds and
 // as the median of the threads' mean CPU time spent working (waits for the other thread excluded;
 // on a shared machine a pass where another process held a core is slow on the wall clock); "in cache" is one thread on ≤ 512 KB of one head (thread CPU,
-// best of 5 × 50), the compute ceiling. The checksum compares builds. A benchmark, not a test.
+// best of 5 × 50), the compute ceiling. The checksum compares builds. The cache has 2 MB pages
+// (MADV_HUGEPAGE) as the library's KV cache has them; HUGE_PAGES=0 gives 4 KB pages. LLAMA_ONLY=1
+// runs the first model only. A benchmark, not a test.
 // From the package root:
 //   clang -O2 -ISources/CMGKernels/include -ISources/CMGKernels Benchmarks/kernels/decode_attention_f16.c \
 //     Sources/CMGKernels/decoder*.c Sources/CMGKernels/cpu_tier.c Sources/CMGKernels/norm.c \
@@ -49,7 +52,7 @@ static struct {
 static atomic_int generation, finished, next_chunk;
 static _Atomic double cpu_seconds;
 static int thread_count;
-enum { CHUNKS_PER_THREAD = 4 };
+static size_t taper = 1;
 
 __attribute__((target("avx2"))) static uint64_t read_bytes(const uint16_t *p, size_t bytes) {
     const uint64_t *w = (const uint64_t *)(const void *)p;
@@ -83,12 +86,19 @@ static void layer_work(int thread) {
     }
 #endif
     const size_t slices = job.slices, tasks = m.kv_heads * slices;
-    const size_t chunks = tasks < (size_t)(thread_count * CHUNKS_PER_THREAD) ? tasks : (size_t)(thread_count * CHUNKS_PER_THREAD);
-    const size_t size = (tasks + chunks - 1) / chunks;
+    // Tapered chunks as cachedAttention cuts a decode step (Parallel.forEachTaperedChunk, fraction
+    // TAPER, default 1): each chunk is what is left / (TAPER · threads), at least one task.
+    size_t starts[1024], chunks = 0;
+    starts[0] = 0;
+    while (starts[chunks] < tasks && chunks < 1023) {
+        size_t size = (tasks - starts[chunks]) / (taper * (size_t)thread_count);
+        starts[chunks + 1] = starts[chunks] + (size ? size : 1);
+        chunks++;
+    }
     for (;;) {
         const size_t c = (size_t)atomic_fetch_add(&next_chunk, 1);
         if (c >= chunks) break;
-        for (size_t task = c * size; task < (c + 1) * size && task < tasks; task++) {
+        for (size_t task = starts[c]; task < starts[c + 1]; task++) {
             const size_t head = task / slices, slice = task % slices;
             const size_t first = slice * m.group / slices, members = (slice + 1) * m.group / slices - first;
             const size_t column = (head * m.group + first) * d;
@@ -148,6 +158,7 @@ static double run_pass(size_t layers, double *cpu) {
 int main(int argc, char **argv) {
     const int rounds = argc > 1 ? atoi(argv[1]) : 9;
     thread_count = argc > 2 ? atoi(argv[2]) : 2;
+    if (getenv("TAPER") && atoi(getenv("TAPER")) > 0) taper = (size_t)atoi(getenv("TAPER"));
     if (thread_count < 1 || thread_count > 16) return 1;
     const model models[] = {{"Llama-7B 32/32x128", 32, 1, 128}, {"Gemma-2B 8/1x256", 1, 8, 256}};
     const size_t positions[] = {512, 2048, 4096};
