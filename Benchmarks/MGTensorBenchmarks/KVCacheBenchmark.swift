@@ -8,7 +8,10 @@ import MGTensor
 // process, timed by wall clock and by the process's CPU time. Llama-7B (32 layers × 32 KV heads of
 // 128) and Gemma-2B (18 layers × 1 KV head of 256, 8 query heads) at 512 and 2048 positions; the
 // whole cache (up to 2.1 GB for Llama at 2048 in F32) is far larger than the caches of the CPU,
-// so each step streams it from memory, as a real decode step does.
+// so each step streams it from memory, as a real decode step does. After each step a plain read of
+// that cache's two buffers on the same threads gives the memory's rate in this process (it moves
+// between ~31–35 and ~50–63 GB/s from run to run on the shared Zen 4 VM), and the last column the
+// attention's share of it. The caches have huge pages like the library's (`MG_HUGE_PAGES=0`: 4 KB).
 
 private func processCPUSeconds() -> Double {
     var now = timespec()
@@ -28,8 +31,11 @@ private final class LayeredCache {
         capacity = positions + 1
         headStride = capacity * headDim
         let count = layers * kvHeads * headStride
-        keys = .allocate(byteCount: count * precision.elementBytes, alignment: 64)
-        values = .allocate(byteCount: count * precision.elementBytes, alignment: 64)
+        // Huge pages, as the library's KVCacheStorage has them.
+        let key = HugePageBuffers.system.allocate(byteCount: count * precision.elementBytes)
+        let value = HugePageBuffers.system.allocate(byteCount: count * precision.elementBytes)
+        (keys, values, allocated) = (key.pointer, value.pointer, (key.byteCount, value.byteCount))
+        bytes = count * precision.elementBytes
         var state: UInt32 = 12345
         let source = (0..<count).map { _ -> Float in
             state = state &* 1_664_525 &+ 1_013_904_223
@@ -47,9 +53,29 @@ private final class LayeredCache {
         }
     }
 
+    /// Bytes of each buffer, and the sizes HugePageBuffers allocated.
+    let bytes: Int
+    private let allocated: (keys: Int, values: Int)
+
     deinit {
-        keys.deallocate()
-        values.deallocate()
+        HugePageBuffers.system.deallocate(keys, byteCount: allocated.keys)
+        HugePageBuffers.system.deallocate(values, byteCount: allocated.values)
+    }
+
+    /// Seconds of a plain read of both buffers on the worker threads (the memory's rate in this process).
+    func readSeconds() -> Double {
+        let chunk = 1 << 20, perBuffer = (bytes + chunk - 1) / chunk
+        let keyAddress = UInt(bitPattern: keys), valueAddress = UInt(bitPattern: values), total = bytes
+        let start = DispatchTime.now().uptimeNanoseconds
+        Parallel.forEachChunk(count: 2 * perBuffer, minimumChunk: 1) { range in
+            var sum: UInt64 = 0
+            for c in range {
+                let base = UnsafeRawPointer(bitPattern: c < perBuffer ? keyAddress : valueAddress)!, begin = (c % perBuffer) * chunk
+                sum &+= mg_read_bytes(base + begin, min(chunk, total - begin) & ~63)
+            }
+            if sum == 42 { print("", terminator: "") }  // keeps the read
+        }
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 
     func sequence(layer: Int, kvHeads: Int, past: Int) -> AttentionCacheSequence {
@@ -63,8 +89,8 @@ private final class LayeredCache {
 func runKVCacheBenchmark(steps: Int) throws {
     Parallel.configureBLAS
     print("KV cache attention, one decode step over all layers; \(Parallel.threadCount) threads, tier \(KernelTier.active)")
-    print("| shape | positions | cache | cache MB read per step | wall ms/step min / median | CPU ms/step median | GB/s (median wall) |")
-    print("|---|---|---|---|---|---|---|")
+    print("| shape | positions | cache | cache MB read per step | wall ms/step min / median | CPU ms/step median | GB/s (median wall) | plain read GB/s | attention ÷ read |")
+    print("|---|---|---|---|---|---|---|---|---|")
     let shapes: [(name: String, layers: Int, heads: Int, kvHeads: Int, headDim: Int)] = [
         ("Llama-7B", 32, 32, 32, 128), ("Gemma-2B", 18, 8, 1, 256),
     ]
@@ -75,7 +101,7 @@ func runKVCacheBenchmark(steps: Int) throws {
             }
             let query = try Tensor(shape: [1, shape.heads * shape.headDim], values: (0..<(shape.heads * shape.headDim)).map { Float($0 % 7) * 0.1 - 0.3 })
             let kv = try Tensor(shape: [1, shape.kvHeads * shape.headDim], values: (0..<(shape.kvHeads * shape.headDim)).map { Float($0 % 5) * 0.1 - 0.2 })
-            var wall = [[Double]](repeating: [], count: caches.count), cpu = wall
+            var wall = [[Double]](repeating: [], count: caches.count), cpu = wall, read = wall
             for step in 0..<(steps + 1) {
                 for (index, cache) in caches.enumerated() {
                     let startWall = DispatchTime.now().uptimeNanoseconds, startCPU = processCPUSeconds()
@@ -88,16 +114,20 @@ func runKVCacheBenchmark(steps: Int) throws {
                     if step > 0 {  // the first step warms up
                         wall[index].append(Double(DispatchTime.now().uptimeNanoseconds - startWall) / 1e6)
                         cpu[index].append((processCPUSeconds() - startCPU) * 1000)
+                        read[index].append(cache.readSeconds())
                     }
                 }
             }
             for (index, cache) in caches.enumerated() {
                 let bytes = Double(2 * shape.layers * shape.kvHeads * positions * shape.headDim * cache.precision.elementBytes)
-                let w = wall[index].sorted(), c = cpu[index].sorted()
+                let w = wall[index].sorted(), c = cpu[index].sorted(), r = read[index].sorted()
                 let median = w[w.count / 2]
+                // The read covers both whole buffers (every layer, capacity positions): its rate is the memory's.
+                let readRate = Double(2 * cache.bytes) / r[r.count / 2] / 1e9
                 print("| \(shape.name) | \(positions) | \(cache.precision.rawValue) | \(String(format: "%.0f", bytes / 1e6)) | "
                     + "\(String(format: "%.2f", w[0])) / \(String(format: "%.2f", median)) | \(String(format: "%.2f", c[c.count / 2])) | "
-                    + "\(String(format: "%.1f", bytes / median / 1e6)) |")
+                    + "\(String(format: "%.1f", bytes / median / 1e6)) | \(String(format: "%.1f", readRate)) | "
+                    + "\(String(format: "%.0f", 100 * bytes / median / 1e6 / readRate)) % |")
             }
         }
     }

@@ -3,18 +3,22 @@
 // 32 key/value heads of 128) and Gemma-2B (8 query heads on one key/value head of 256) at 512, 2048
 // and 4096 cached positions. A pass walks enough layers (each its own K and V blocks) to read
 // ≥ 288 MB, so the cache comes from memory, not L3. The work of a layer is split as cachedAttention
-// splits it: several key/value heads over the threads by head (four chunks per thread, taken in
-// turn); a single key/value head by positions (mg_decoder_attention_f16_part: one part per thread,
+// splits it: several key/value heads over the threads by head (tapered chunks starting at half of
+// the heads per thread; TAPER=4: an eighth of what is left each); a single key/value head by
+// positions (mg_decoder_attention_f16_part: one part per thread,
 // merged by the caller), or, with SLICES=1 (and in builds before the split existed), by query-head
 // slices that each read the whole cache. GB/s of cache bytes as the best wall time of R rounds and
 // as the median of the threads' mean CPU time spent working (waits for the other thread excluded;
 // on a shared machine a pass where another process held a core is slow on the wall clock); "in cache" is one thread on ≤ 512 KB of one head (thread CPU,
-// best of 5 × 50), the compute ceiling. The checksum compares builds. A benchmark, not a test.
+// best of 5 × 50), the compute ceiling. The checksum compares builds. The cache has 2 MB pages
+// (MADV_HUGEPAGE) as the library's KV cache has them; HUGE_PAGES=0 gives 4 KB pages. LLAMA_ONLY=1
+// runs the first model only. A benchmark, not a test.
 // From the package root:
 //   clang -O2 -ISources/CMGKernels/include -ISources/CMGKernels Benchmarks/kernels/decode_attention_f16.c \
 //     Sources/CMGKernels/decoder*.c Sources/CMGKernels/cpu_tier.c Sources/CMGKernels/norm.c \
 //     Sources/CMGKernels/convert.c Sources/CMGKernels/gemm_bf16_amx.c -lm -lpthread -o /tmp/decode_attention_f16
 //   /tmp/decode_attention_f16 [rounds [threads]]        MG_MAX_ISA=avx2|baseline for a tier cap
+#define _GNU_SOURCE
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -22,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include "mg_convert.h"
 #include "mg_cpu_tier.h"
@@ -47,7 +52,7 @@ static struct {
 static atomic_int generation, finished, next_chunk;
 static _Atomic double cpu_seconds;
 static int thread_count;
-enum { CHUNKS_PER_THREAD = 4 };
+static size_t taper = 1;
 
 __attribute__((target("avx2"))) static uint64_t read_bytes(const uint16_t *p, size_t bytes) {
     const uint64_t *w = (const uint64_t *)(const void *)p;
@@ -81,12 +86,19 @@ static void layer_work(int thread) {
     }
 #endif
     const size_t slices = job.slices, tasks = m.kv_heads * slices;
-    const size_t chunks = tasks < (size_t)(thread_count * CHUNKS_PER_THREAD) ? tasks : (size_t)(thread_count * CHUNKS_PER_THREAD);
-    const size_t size = (tasks + chunks - 1) / chunks;
+    // Tapered chunks as cachedAttention cuts a decode step (Parallel.forEachTaperedChunk, fraction
+    // TAPER, default 1): each chunk is what is left / (TAPER · threads), at least one task.
+    size_t starts[1024], chunks = 0;
+    starts[0] = 0;
+    while (starts[chunks] < tasks && chunks < 1023) {
+        size_t size = (tasks - starts[chunks]) / (taper * (size_t)thread_count);
+        starts[chunks + 1] = starts[chunks] + (size ? size : 1);
+        chunks++;
+    }
     for (;;) {
         const size_t c = (size_t)atomic_fetch_add(&next_chunk, 1);
         if (c >= chunks) break;
-        for (size_t task = c * size; task < (c + 1) * size && task < tasks; task++) {
+        for (size_t task = starts[c]; task < starts[c + 1]; task++) {
             const size_t head = task / slices, slice = task % slices;
             const size_t first = slice * m.group / slices, members = (slice + 1) * m.group / slices - first;
             const size_t column = (head * m.group + first) * d;
@@ -146,6 +158,7 @@ static double run_pass(size_t layers, double *cpu) {
 int main(int argc, char **argv) {
     const int rounds = argc > 1 ? atoi(argv[1]) : 9;
     thread_count = argc > 2 ? atoi(argv[2]) : 2;
+    if (getenv("TAPER") && atoi(getenv("TAPER")) > 0) taper = (size_t)atoi(getenv("TAPER"));
     if (thread_count < 1 || thread_count > 16) return 1;
     const model models[] = {{"Llama-7B 32/32x128", 32, 1, 128}, {"Gemma-2B 8/1x256", 1, 8, 256}};
     const size_t positions[] = {512, 2048, 4096};
@@ -156,14 +169,18 @@ int main(int argc, char **argv) {
     printf("| model | positions | MB per pass | in cache GB/s (1 thread) | split | attention GB/s (wall / CPU) | read GB/s (wall / CPU) | attention / read (wall / CPU) | checksum |\n"
            "|---|---|---|---|---|---|---|---|---|\n");
     unsigned seed = 1;
-    for (size_t mi = 0; mi < 2; mi++) {
+    const size_t model_count = getenv("LLAMA_ONLY") ? 1 : 2;  // LLAMA_ONLY=1: the first model only
+    for (size_t mi = 0; mi < model_count; mi++) {
         const model m = models[mi];
         for (size_t pi = 0; pi < 3; pi++) {
             const size_t p = positions[pi], d = m.head_dim;
             const size_t layer_bytes = 2 * m.kv_heads * p * d * sizeof(uint16_t);
             const size_t layers = (288u << 20) / layer_bytes + 1;
             const size_t elements = layers * layer_bytes / 2;
-            uint16_t *cache = aligned_alloc(64, elements * 2);
+            // Huge pages as the library's KV cache has them (KVCacheStorage); HUGE_PAGES=0 for 4 KB pages.
+            const size_t huge = 2u << 20, cache_bytes = (elements * 2 + huge - 1) / huge * huge;
+            uint16_t *cache = aligned_alloc(huge, cache_bytes);
+            if (!getenv("HUGE_PAGES") || atoi(getenv("HUGE_PAGES"))) madvise(cache, cache_bytes, MADV_HUGEPAGE);
             float *tmp = malloc(65536 * sizeof(float));
             for (size_t i = 0; i < elements; i += 65536) {
                 const size_t count = elements - i < 65536 ? elements - i : 65536;

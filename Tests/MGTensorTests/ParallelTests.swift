@@ -23,6 +23,14 @@ struct ParallelTests {
         #expect(visits.all == [Int](repeating: 1, count: count))
     }
 
+    @Test(arguments: [(1, 1), (2, 1), (32, 1), (33, 1), (1000, 300), (100_003, 64)], [0, 1, 2])
+    func taperedChunksOfAnyFractionVisitEveryIndexOnce(size: (count: Int, minimumChunk: Int), fraction: Int) {
+        let (count, minimumChunk) = size
+        let visits = Visits(count)
+        Parallel.forEachTaperedChunk(count: count, minimumChunk: minimumChunk, fraction: fraction) { visits.visit($0) }
+        #expect(visits.all == [Int](repeating: 1, count: count))
+    }
+
     @Test(arguments: [(1, 1), (2, 1), (7, 1), (1000, 1), (1000, 300), (1000, 2000), (100_003, 64), (11008, 64)])
     func taperedChunksVisitEveryIndexOnce(count: Int, minimumChunk: Int) {
         let visits = Visits(count)

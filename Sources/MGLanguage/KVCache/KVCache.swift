@@ -120,23 +120,36 @@ public struct KVCache: Sendable {
 
 /// The two allocations behind a ``KVCache``. Uninitialised on purpose: only positions below the
 /// cache's length are ever read, so untouched pages are never committed.
+///
+/// Buffers of 4 MB and more are backed by 2 MB huge pages (``HugePageBuffers``; `MG_HUGE_PAGES=0`
+/// turns them off): a decode step streams every head's cached rows, and with 4 KB pages the same
+/// two-thread read of the cache ran at 30–51 GB/s where huge pages gave 34–63 (Zen 4, 2 cores,
+/// Documentation/Quantization.md, session 12). A huge page is committed as a whole when one of
+/// its positions is written, so a cache whose heads hold less than 2 MB each becomes resident up to
+/// its capacity after its first positions rather than position by position.
 final class KVCacheStorage: @unchecked Sendable {
     /// Elements per buffer.
     let count: Int
     let elementBytes: Int
     let keys: UnsafeMutableRawPointer
     let values: UnsafeMutableRawPointer
+    /// Bytes each buffer was allocated with (what `HugePageBuffers.deallocate` needs).
+    private let keyBytes: Int, valueBytes: Int
 
     init(count: Int, elementBytes: Int) {
         self.count = count
         self.elementBytes = elementBytes
-        keys = .allocate(byteCount: count * elementBytes, alignment: 64)
-        values = .allocate(byteCount: count * elementBytes, alignment: 64)
+        let buffers = HugePageBuffers.system
+        let key = buffers.allocate(byteCount: count * elementBytes), value = buffers.allocate(byteCount: count * elementBytes)
+        keys = key.pointer
+        values = value.pointer
+        keyBytes = key.byteCount
+        valueBytes = value.byteCount
     }
 
     deinit {
-        keys.deallocate()
-        values.deallocate()
+        HugePageBuffers.system.deallocate(keys, byteCount: keyBytes)
+        HugePageBuffers.system.deallocate(values, byteCount: valueBytes)
     }
 
     /// A new storage holding the first `usedPositions` rows of every head.

@@ -14,7 +14,7 @@ import Glibc
 /// 2 MB aligned, rounded up to whole huge pages and marked `MADV_HUGEPAGE`; smaller ones stay with
 /// malloc. A huge page is resident as a whole, so a buffer holds at most one huge page more than it
 /// asked for (< 2 MB). `MG_HUGE_PAGES=0` turns it off (for comparisons), as does THP "never".
-struct HugePageBuffers: Sendable {
+package struct HugePageBuffers: Sendable {
     /// Size of a huge page (2 MB on x86-64), or nil when buffers use plain malloc.
     let pageBytes: Int?
     /// Smaller requests stay with malloc (their rounding would cost up to half their size).
@@ -22,7 +22,7 @@ struct HugePageBuffers: Sendable {
 
     /// The allocator of ``StoragePool/shared`` and `PackingScratch`: huge pages when the kernel's
     /// THP setting allows them and `MG_HUGE_PAGES` is not `0`.
-    static let system = HugePageBuffers(
+    package static let system = HugePageBuffers(
         pageBytes: ProcessInfo.processInfo.environment["MG_HUGE_PAGES"] == "0" ? nil : transparentHugePageBytes(),
         minimumBytes: 4 << 20)
 
@@ -31,7 +31,7 @@ struct HugePageBuffers: Sendable {
 
     /// At least `byteCount` bytes of uninitialised memory, 64-byte aligned (huge-page aligned when
     /// mapped), and the size to pass back to ``deallocate(_:byteCount:)``.
-    func allocate(byteCount: Int) -> (pointer: UnsafeMutableRawPointer, byteCount: Int) {
+    package func allocate(byteCount: Int) -> (pointer: UnsafeMutableRawPointer, byteCount: Int) {
         let size = max(byteCount, 1)
         guard let page = pageBytes, size >= minimumBytes else { return (.allocate(byteCount: size, alignment: 64), size) }
         let rounded = (size + page - 1) / page * page
@@ -42,7 +42,7 @@ struct HugePageBuffers: Sendable {
     }
 
     /// Returns memory from ``allocate(byteCount:)`` with the size it reported.
-    func deallocate(_ pointer: UnsafeMutableRawPointer, byteCount: Int) {
+    package func deallocate(_ pointer: UnsafeMutableRawPointer, byteCount: Int) {
         if isMapping(byteCount: byteCount) {
             _ = munmap(pointer, byteCount)
         } else {

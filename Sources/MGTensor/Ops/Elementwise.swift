@@ -82,6 +82,18 @@ private func broadcastBinary(_ a: Tensor, _ b: Tensor, op: mg_binary_op, operati
 }
 
 private func broadcastInPlace(_ x: inout Tensor, _ y: Tensor, op: mg_binary_op, operation: String) throws(TensorError) {
+    if x.shape == y.shape, x.dtype == .f32, y.dtype == .f32, x.count < 2 * Pointwise.minimumChunk {
+        // Equal shapes below the parallel size (a decode step's residual adds, one row): one call,
+        // without the broadcast plan's arrays.
+        var count = x.count, unit = 1
+        if count == 0 { return }
+        y.withUnsafeFloats { r in
+            x.withUnsafeMutableFloats { out in
+                mg_binary_broadcast(op, out.baseAddress!, r.baseAddress!, out.baseAddress!, 1, &count, &unit, &unit, 0, count)
+            }
+        }
+        return
+    }
     let shape = try BroadcastPlan.outputShape(x.shape, y.shape, operation: operation)
     guard shape == x.shape else { throw .shapeMismatch(operation: operation, x.shape, y.shape) }
     if x.dtype != .f32 { x = try x.asFloat32() }

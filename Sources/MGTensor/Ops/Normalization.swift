@@ -89,8 +89,8 @@ private func normalizingRows(
 ) throws(TensorError) -> Tensor {
     guard x.rank >= 1 else { throw .invalidArgument(operation: operation, reason: "input must have rank >= 1") }
     let features = x.shape[x.rank - 1]
-    let w = try Pointwise.parameter(weight, count: features, operation: "\(operation) weight")
-    let b = try Pointwise.parameter(bias, count: features, operation: "\(operation) bias")
+    let w = try floatParameter(weight, count: features, operation: operation, role: "weight")
+    let b = try floatParameter(bias, count: features, operation: operation, role: "bias")
     let input = try x.asFloat32()
     var result = Tensor(uninitializedShape: x.shape)
     if result.count == 0 { return result }
@@ -107,6 +107,27 @@ private func normalizingRows(
         }
     }
     return result
+}
+
+/// A `[count]` weight or bias as an F32 tensor, checked as ``Pointwise/parameter(_:count:operation:)``
+/// checks it, without copying an F32 one into an array: a decode step normalises one row twice per
+/// layer, where that copy and the interpolated operation name cost more than the norm itself.
+private func floatParameter(_ tensor: Tensor?, count: Int, operation: String, role: String) throws(TensorError) -> Tensor? {
+    guard let tensor else { return nil }
+    guard tensor.count == count, tensor.rank == 1 else { throw .shapeMismatch(operation: "\(operation) \(role)", tensor.shape, [count]) }
+    guard tensor.dtype.isFloatingPointCompute else { throw .unsupportedDType(operation: "\(operation) \(role)", tensor.dtype) }
+    return try tensor.asFloat32()
+}
+
+/// Calls `body` with pointers to the optional tensors' F32 elements (`nil` for absent ones).
+private func withOptionalPointers(
+    _ a: Tensor?, _ b: Tensor?, _ body: (UnsafePointer<Float>?, UnsafePointer<Float>?) -> Void
+) {
+    func withPointer(_ tensor: Tensor?, _ inner: (UnsafePointer<Float>?) -> Void) {
+        guard let tensor else { return inner(nil) }
+        tensor.withUnsafeFloats { inner($0.baseAddress) }
+    }
+    withPointer(a) { ap in withPointer(b) { bp in body(ap, bp) } }
 }
 
 /// Calls `body` with pointers to the optional arrays' elements (`nil` for absent arrays).

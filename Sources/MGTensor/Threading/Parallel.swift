@@ -51,6 +51,14 @@ extension Parallel {
     /// boundaries depend only on `count`, `minimumChunk` and the thread count, never on timing; use it
     /// where the body's result does not depend on how the range is cut (independent rows).
     public static func forEachTaperedChunk(count: Int, minimumChunk: Int, _ body: (Range<Int>) -> Void) {
+        forEachTaperedChunk(count: count, minimumChunk: minimumChunk, fraction: 4, body)
+    }
+
+    /// ``forEachTaperedChunk(count:minimumChunk:_:)`` with chunks of `remaining / (fraction · workers)`
+    /// (at least `minimumChunk`): 1 hands each worker half of what is left per worker first, so its
+    /// first chunk is a long run of adjacent items; 0 means equal chunks (``forEachChunk(count:minimumChunk:_:)``).
+    static func forEachTaperedChunk(count: Int, minimumChunk: Int, fraction: Int, _ body: (Range<Int>) -> Void) {
+        guard fraction > 0 else { return forEachChunk(count: count, minimumChunk: minimumChunk, body) }
         guard count > 0 else { return }
         let minimum = max(1, minimumChunk)
         let workers = min(threadCount, max(1, count / minimum))
@@ -61,7 +69,7 @@ extension Parallel {
         var starts = [0]
         while starts[starts.count - 1] < count {
             let start = starts[starts.count - 1]
-            starts.append(min(count, start + max(minimum, (count - start) / (4 * workers))))
+            starts.append(min(count, start + max(minimum, (count - start) / (max(1, fraction) * workers))))
         }
         withoutActuallyEscaping(body) { body in
             ParallelRegion(starts: starts, body: body).run(helperCount: workers - 1)
