@@ -18,9 +18,16 @@
 //     Sources/CMGKernels/pointwise*.c -lm -lpthread -o /tmp/quant_decode_regions
 //   /tmp/quant_decode_regions FILE.gguf ROUNDS FORMAT VARIANT...
 // FORMAT: q4_0 or q4_k (the layer matrices; the vocabulary is Q6_K either way). VARIANT: comma-
-// separated key=value: ahead (bytes, default 1024), hint (T0, T1, NTA), gchunk (gate/up rows per
-// segment pass, default 256), taper (chunk = rest / (taper · threads), default 4), min (minimum
-// chunk multiplier, default 1), pass (rows per pass ≤ 4, default 4).
+// separated key=value (the defaults are the session-11 drivers): ahead / dahead (prefetch bytes,
+// 1024; dahead for the 16384-column down rows), hint (T0, T1, NTA), gchunk (gate/up rows per
+// segment pass, 256; the session-12 driver passes whole chunks, gchunk=4096), taper (chunk = rest /
+// (taper · threads), 4), min (minimum chunk multiplier of the 256 KB rule, 1), gmin (gate/up
+// minimum rows), even (regions of fewer than even · threads minimum chunks in equal chunks),
+// swift=1 (the session-12 rule, QuantizedProducts.swift's decodeRowChunk), head=1/2 (prefetch the
+// first `ahead` bytes of every stream / also of the up streams), pass / dpass (rows per pass ≤ 4).
+// Rounds are reported by memory state ("fast": the read after the step ≥ FAST GB/s, default 42).
+// FAST_ONLY=GB/s exits early (status 2) when three reads stay below it; IN_CACHE=1 prints per-core
+// GB/s of the rows over ~300 KB in L2 instead (one thread, thread CPU).
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -39,8 +46,6 @@
 void rows_T0(uint32_t, const uint8_t *, size_t, int, const uint8_t *, size_t, size_t, float *);
 void rows_T1(uint32_t, const uint8_t *, size_t, int, const uint8_t *, size_t, size_t, float *);
 void rows_NTA(uint32_t, const uint8_t *, size_t, int, const uint8_t *, size_t, size_t, float *);
-// Experiment builds only: two rows per segment over shared column slices (Q4_0, wide rows).
-void rows_pair(const uint8_t *, size_t, size_t, const uint8_t *, size_t, size_t, size_t, float *) __attribute__((weak));
 
 typedef struct {
     char name[96];
@@ -48,7 +53,7 @@ typedef struct {
     qd_gemv_rows_fn rows;
     size_t gchunk;
     double taper, min, gmin;
-    int pass, dpass, head, even, swift, pair;
+    int pass, dpass, head, even, swift;
     size_t dahead;
 } variant;
 
@@ -88,17 +93,7 @@ static void rows_driver(const variant *v, uint32_t f, const uint8_t *w, size_t r
     const uint8_t *base = w + r0 * row_bytes;
     if (v->head) prefetch_heads(base, segment * row_bytes, (int)per, ahead);
     float out[8];
-    size_t k0 = 0;
-    if (down && v->pair && rows_pair && per == 4 && f == QD_Q4_0) {
-        for (; k0 + 2 <= segment; k0 += 2) {
-            rows_pair(base + k0 * row_bytes, segment * row_bytes, row_bytes, xa, n, (size_t)v->pair, ahead, out);
-            for (size_t i = 0; i < 4; i++) {
-                y[i * segment + k0] = out[i];
-                y[i * segment + k0 + 1] = out[4 + i];
-            }
-        }
-    }
-    for (size_t k = k0; k < segment; k++) {
+    for (size_t k = 0; k < segment; k++) {
         v->rows(f, base + k * row_bytes, segment * row_bytes, (int)per, xa, n, ahead, out);
         for (size_t i = 0; i < per; i++) y[i * segment + k] = out[i];
     }
@@ -203,7 +198,6 @@ static void parse(variant *v, const char *text) {
     v->head = 0;
     v->even = 0;
     v->swift = 0;
-    v->pair = 0;
     v->dahead = 1024;
     char buffer[96];
     snprintf(buffer, sizeof buffer, "%s", text);
@@ -223,7 +217,6 @@ static void parse(variant *v, const char *text) {
         else if (!strcmp(item, "head")) v->head = atoi(value);
         else if (!strcmp(item, "even")) v->even = atoi(value);
         else if (!strcmp(item, "swift")) v->swift = atoi(value);
-        else if (!strcmp(item, "pair")) v->pair = atoi(value);
         else if (!strcmp(item, "dahead")) v->dahead = (size_t)atol(value);
     }
 }
