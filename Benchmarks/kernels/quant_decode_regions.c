@@ -169,7 +169,7 @@ static size_t tapered_even(size_t count, size_t minimum, double taper, int even,
 }
 
 /// QuantizedProducts.swift's decodeRowChunk: ≥ 1 MB chunks, equal chunks (one to four per
-/// thread) for a region of fewer than eight per thread.
+/// thread, ≥ 256 KB) for a region of fewer than eight per thread.
 static size_t decode_row_chunk(size_t row_bytes, size_t rows) {
     size_t minimum = (1u << 20) / row_bytes;
     if (minimum < 4) minimum = 4;
@@ -177,7 +177,8 @@ static size_t decode_row_chunk(size_t row_bytes, size_t rows) {
     if (rows >= 8 * workers * minimum) return minimum;
     size_t per = rows / (workers * minimum);
     per = per < 1 ? 1 : per > 4 ? 4 : per;
-    return (rows + workers * per - 1) / (workers * per);
+    const size_t chunk = (rows + workers * per - 1) / (workers * per), floor = (1u << 18) / row_bytes;
+    return chunk > floor ? chunk : floor > 4 ? floor : 4;
 }
 
 static size_t minimum_row_chunk(size_t row_bytes) {

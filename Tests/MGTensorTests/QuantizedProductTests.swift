@@ -215,8 +215,10 @@ import Testing
         // Large regions keep the 1 MB minimum: gate + up rows (2 × 1152 bytes), the vocabulary.
         #expect(decodeRowChunk(rowBytes: 2304, rows: 16384, workers: 2) == (1 << 20) / 2304)
         #expect(decodeRowChunk(rowBytes: 1680, rows: 256_000, workers: 2) == (1 << 20) / 1680)
-        // Huge rows: never below four rows.
+        // Huge rows: never below four rows. Tiny regions (< 2 × 256 KB) stay one chunk.
         #expect(decodeRowChunk(rowBytes: 1 << 22, rows: 1000, workers: 2) == 4)
+        #expect(decodeRowChunk(rowBytes: 144, rows: 64, workers: 2) >= 64)
+        #expect(decodeRowChunk(rowBytes: 1152, rows: 300, workers: 2) >= 300 / 2 + 1)
         for workers in 1...4 {
             for rows in [1, 7, 100, 2048, 2560, 5000, 20000] {
                 let chunk = decodeRowChunk(rowBytes: 1152, rows: rows, workers: workers)

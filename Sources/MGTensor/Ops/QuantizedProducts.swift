@@ -98,13 +98,15 @@ private func minimumRowChunk(_ weight: QuantizedMatrix, tokens: Int) -> Int {
 /// the Gemma-2B o_proj regions (2.4 MB, nine chunks) at 72–80 % of the read, two 1.2 MB chunks at
 /// 86–90 % (`Benchmarks/kernels/quant_decode_regions.c`). So chunks are ≥ 1 MB, and a region of
 /// fewer than eight such chunks per worker is cut into equal chunks, one to four per worker, so
-/// that the two cores finish together without a short last chunk.
+/// that the two cores finish together without a long last chunk — but never below 256 KB, under
+/// which a region stays on one thread as before (the hand-off costs more than it saves).
 func decodeRowChunk(rowBytes: Int, rows: Int, workers: Int = Parallel.threadCount) -> Int {
-    let minimum = max(4, (1 << 20) / max(1, rowBytes)), workers = max(1, workers)
+    let rowBytes = max(1, rowBytes), workers = max(1, workers)
+    let minimum = max(4, (1 << 20) / rowBytes), floor = max(4, (1 << 18) / rowBytes)
     guard rows < 8 * workers * minimum else { return minimum }
     let perWorker = min(4, max(1, rows / (workers * minimum)))
     let chunks = workers * perWorker
-    return max(1, (rows + chunks - 1) / chunks)
+    return max(floor, (rows + chunks - 1) / chunks)
 }
 
 /// `y[t·ldy + (r − rows.lowerBound)] = W[r] · X[tokenRows?[t] ?? t] (+ bias[r − rows.lowerBound])`
