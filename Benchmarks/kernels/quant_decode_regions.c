@@ -24,7 +24,9 @@
 // (taper · threads), 4), min (minimum chunk multiplier of the 256 KB rule, 1), gmin (gate/up
 // minimum rows), even (regions of fewer than even · threads minimum chunks in equal chunks),
 // swift=1 (the session-12 rule, QuantizedProducts.swift's decodeRowChunk), head=1/2 (prefetch the
-// first `ahead` bytes of every stream / also of the up streams), pass / dpass (rows per pass ≤ 4).
+// first `ahead` bytes of every stream / also of the up streams), pass / dpass (rows per pass ≤ 4),
+// requant=1 (the caller rewrites each region's activation row first, as in the real step), xpre=1
+// (each thread prefetches the whole activation row when a region starts).
 // Rounds are reported by memory state ("fast": the read after the step ≥ FAST GB/s, default 42).
 // FAST_ONLY=GB/s exits early (status 2) when three reads stay below it; IN_CACHE=1 prints per-core
 // GB/s of the rows over ~300 KB in L2 instead (one thread, thread CPU).
@@ -53,7 +55,7 @@ typedef struct {
     qd_gemv_rows_fn rows;
     size_t gchunk;
     double taper, min, gmin;
-    int pass, dpass, head, even, swift;
+    int pass, dpass, head, even, swift, requant, xpre;
     size_t dahead;
 } variant;
 
@@ -104,6 +106,10 @@ static void do_work(void) {
     const region t = current;
     if (!scratch) scratch = aligned_alloc(64, 65536 * sizeof(float));
     volatile uint64_t sink = 0;
+    if (t.v->xpre && t.xa) {  // the whole activation row at once, before the first chunk
+        const size_t bytes = mg_qd_activation_row_bytes(t.format, t.cols);
+        for (size_t o = 0; o < bytes; o += 64) _mm_prefetch((const char *)(t.xa + o), _MM_HINT_T0);
+    }
     for (;;) {
         const size_t c = atomic_fetch_add(&next_chunk, 1);
         if (c >= t.chunks) break;
@@ -199,6 +205,8 @@ static void parse(variant *v, const char *text) {
     v->head = 0;
     v->even = 0;
     v->swift = 0;
+    v->requant = 0;
+    v->xpre = 0;
     v->dahead = 1024;
     char buffer[96];
     snprintf(buffer, sizeof buffer, "%s", text);
@@ -218,6 +226,8 @@ static void parse(variant *v, const char *text) {
         else if (!strcmp(item, "head")) v->head = atoi(value);
         else if (!strcmp(item, "even")) v->even = atoi(value);
         else if (!strcmp(item, "swift")) v->swift = atoi(value);
+        else if (!strcmp(item, "requant")) v->requant = atoi(value);
+        else if (!strcmp(item, "xpre")) v->xpre = atoi(value);
         else if (!strcmp(item, "dahead")) v->dahead = (size_t)atol(value);
     }
 }
@@ -312,6 +322,10 @@ int main(int argc, char **argv) {
                     {KIND_QKV, 2560, narrow, hidden, 1, xa_narrow}, {KIND_O, hidden, narrow, hidden, 1, xa_narrow},
                     {KIND_GATED, inter, narrow, hidden, 2, xa_narrow}, {KIND_DOWN, hidden, wide, inter, 1, xa_wide}};
                 for (int i = 0; i < 4; i++) {
+                    // requant=1: the calling thread writes the activation row before each region, as
+                    // the real step does (the helper then reads it from the caller's cache).
+                    if (var->requant) mg_qd_quantize_activation(f, x, parts[i].cols, 1, parts[i].cols, (uint8_t *)parts[i].xa,
+                                                                mg_qd_activation_row_bytes(f, parts[i].cols));
                     size_t minimum = (size_t)(minimum_row_chunk(parts[i].row_bytes) * var->min);
                     if (parts[i].kind == KIND_GATED) minimum = var->gmin > 0 ? (size_t)var->gmin : minimum / 2 > 64 ? minimum / 2 : 64;
                     if (var->swift) {
