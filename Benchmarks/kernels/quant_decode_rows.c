@@ -7,11 +7,12 @@
 //   clang -O2 -ISources/CMGKernels/include -ISources/CMGKernels Benchmarks/kernels/quant_decode_rows.c \
 //     Sources/CMGKernels/quant_dot*.c Sources/CMGKernels/cpu_tier.c Sources/CMGKernels/gemm_bf16_amx.c Sources/CMGKernels/pointwise*.c \
 //     -lm -lpthread -o /tmp/quant_decode_rows
-//   MG_MAX_ISA=avx2 /tmp/quant_decode_rows      # any tier cap
+//   MG_MAX_ISA=avx2 /tmp/quant_decode_rows      # any tier cap; argument 0: the bit-identity checks only
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "mg_pointwise.h"
 #include "mg_quant_dot.h"
 #include "quant_dot_internal.h"
 #include "harness_clock.h"
@@ -69,6 +70,42 @@ static int check_row_counts(qd_tile_fn tile) {
     return bad;
 }
 
+/// Bit identity of mg_qd_gemv_gated with act(mg_qd_gemv(gate)) · mg_qd_gemv(up) over row ranges
+/// that cross its passes of 4096 rows, per format and activation kind. Returns the mismatch count.
+static int check_gated(void) {
+    const uint32_t formats[] = {QD_Q4_0, QD_Q8_0, QD_Q4_K, QD_Q6_K};
+    const size_t n = 256, rows = 9000;
+    const size_t ranges[][2] = {{0, 13}, {3, 300}, {0, 4096}, {1, 4097}, {5, 8199}, {0, 9000}};
+    unsigned seed = 11;
+    int bad = 0, checks = 0;
+    for (size_t fi = 0; fi < 4; fi++) {
+        const uint32_t f = formats[fi];
+        const size_t row_bytes = n / qd_block_size(f) * block_bytes(f);
+        uint8_t *gate = malloc(row_bytes * rows), *up = malloc(row_bytes * rows);
+        fill(gate, row_bytes * rows / block_bytes(f), f, &seed);
+        fill(up, row_bytes * rows / block_bytes(f), f, &seed);
+        float x[256];
+        for (size_t i = 0; i < n; i++) x[i] = (float)((int)(rand_r(&seed) % 2001) - 1000) / 700.0f;
+        const size_t xa_bytes = mg_qd_activation_row_bytes(f, n);
+        uint8_t *xa = malloc(xa_bytes);
+        mg_qd_quantize_activation(f, x, n, 1, n, xa, xa_bytes);
+        float *g = malloc(rows * sizeof(float)), *u = malloc(rows * sizeof(float)), *y = malloc(rows * sizeof(float));
+        for (int kind = MG_ACT_GELU_ERF; kind <= MG_ACT_SILU; kind++) {
+            for (size_t k = 0; k < sizeof ranges / sizeof ranges[0]; k++, checks++) {
+                const size_t lo = ranges[k][0], hi = ranges[k][1];
+                mg_qd_gemv(-1, f, gate, row_bytes, lo, hi, xa, n, NULL, g);
+                mg_qd_gemv(-1, f, up, row_bytes, lo, hi, xa, n, NULL, u);
+                mg_gated_activation((mg_activation_kind)kind, g, u, g, hi - lo);
+                mg_qd_gemv_gated(-1, f, gate, up, row_bytes, lo, hi, xa, n, kind, y);
+                if (memcmp(g, y, (hi - lo) * sizeof(float)) != 0) bad++;
+            }
+        }
+        free(gate); free(up); free(xa); free(g); free(u); free(y);
+    }
+    printf("gated rows: %d checks, %d not bit-identical to the two products and the activation\n", checks, bad);
+    return bad;
+}
+
 int main(int argc, char **argv) {
     const int runs = argc > 1 ? atoi(argv[1]) : 15;
     const shape shapes[] = {
@@ -85,6 +122,8 @@ int main(int argc, char **argv) {
     qd_tile_fn tile = tier == MG_QD_AVX512_VNNI ? qd_tile_avx512vnni : tier == MG_QD_AVX_VNNI ? qd_tile_avxvnni
                     : tier == MG_QD_AVX2 ? qd_tile_avx2 : qd_tile_scalar;
     check_row_counts(tile);
+    check_gated();
+    if (runs == 0) return 0;  // checks only
     printf("tier %d, %d runs, GB/s (thread CPU / wall), median\n", tier, runs);
     printf("| shape | MB | one-row tiles | multi-row | read | multi-row / read (CPU) | identical |\n|---|---|---|---|---|---|---|\n");
     unsigned seed = 1;

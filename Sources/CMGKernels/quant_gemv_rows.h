@@ -17,10 +17,14 @@
 
 #pragma clang attribute push(__attribute__((target(QD_TARGET))), apply_to = function)
 
+#ifndef QR_PREFETCH_HINT
+#define QR_PREFETCH_HINT _MM_HINT_T0
+#endif
+
 /// Prefetches the `lines` cache lines `ahead` bytes past `p` (none when `ahead` is 0).
 QD_INLINE void qr_prefetch(const uint8_t *p, size_t ahead, int lines) {
     if (ahead == 0) return;
-    for (int i = 0; i < lines; i++) _mm_prefetch((const char *)(p + ahead + 64 * (size_t)i), _MM_HINT_T0);
+    for (int i = 0; i < lines; i++) _mm_prefetch((const char *)(p + ahead + 64 * (size_t)i), QR_PREFETCH_HINT);
 }
 
 /// The GF2P8AFFINEQB matrix that moves bits in_low … in_low + count − 1 of each byte to bits

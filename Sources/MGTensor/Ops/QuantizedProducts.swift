@@ -91,6 +91,24 @@ private func minimumRowChunk(_ weight: QuantizedMatrix, tokens: Int) -> Int {
     max(4, (1 << 18) / max(1, weight.rowByteCount * min(tokens, 8)))
 }
 
+/// Rows per chunk of a one-token (decode) product over `rows` rows of `rowBytes` bytes, for
+/// `Parallel.forEachTaperedChunk`. Each chunk starts one weight stream per row segment
+/// (mg_qd_gemv), and with the memory in its fast state (a two-thread read at 48–60 GB/s on the
+/// 2-core Zen 4 VM) every stream start costs about as much as the dispatch does: 256 KB chunks ran
+/// the Gemma-2B o_proj regions (2.4 MB, nine chunks) at 72–80 % of the read, two 1.2 MB chunks at
+/// 86–90 % (`Benchmarks/kernels/quant_decode_regions.c`). So chunks are ≥ 1 MB, and a region of
+/// fewer than eight such chunks per worker is cut into equal chunks, one to four per worker, so
+/// that the two cores finish together without a long last chunk — but never below 256 KB, under
+/// which a region stays on one thread as before (the hand-off costs more than it saves).
+func decodeRowChunk(rowBytes: Int, rows: Int, workers: Int = Parallel.threadCount) -> Int {
+    let rowBytes = max(1, rowBytes), workers = max(1, workers)
+    let minimum = max(4, (1 << 20) / rowBytes), floor = max(4, (1 << 18) / rowBytes)
+    guard rows < 8 * workers * minimum else { return minimum }
+    let perWorker = min(4, max(1, rows / (workers * minimum)))
+    let chunks = workers * perWorker
+    return max(floor, (rows + chunks - 1) / chunks)
+}
+
 /// `y[t·ldy + (r − rows.lowerBound)] = W[r] · X[tokenRows?[t] ?? t] (+ bias[r − rows.lowerBound])`
 /// for each `r` in `rows` and `t < tokens` (the number of `tokenRows`, or `activations.rows`),
 /// split over the worker threads by weight rows.
@@ -131,7 +149,9 @@ public func quantizedGEMM(
     let panel = tokens >= 8 ? 16 : 1
     func run(_ tokenIndices: UnsafePointer<Int32>?) {
         let panels = (rows.count + panel - 1) / panel
-        let minimum = max(1, minimumRowChunk(weight, tokens: tokens) / panel)
+        let minimum = tokens == 1
+            ? decodeRowChunk(rowBytes: weight.rowByteCount, rows: rows.count)
+            : max(1, minimumRowChunk(weight, tokens: tokens) / panel)
         let body = { (panels: Range<Int>) in
             let chunk = (panels.lowerBound * panel)..<min(rows.count, panels.upperBound * panel)
             let (y, bias, xa) = shared.value
@@ -202,7 +222,8 @@ public func quantizedGEMVs(
     }
     let shared = UncheckedSendable(jobs)
     let tierValue = Int32(tier?.rawValue ?? -1)
-    Parallel.forEachTaperedChunk(count: starts[starts.count - 1], minimumChunk: minimumRowChunk(first, tokens: 1)) { chunk in
+    let total = starts[starts.count - 1]
+    Parallel.forEachTaperedChunk(count: total, minimumChunk: decodeRowChunk(rowBytes: first.rowByteCount, rows: total)) { chunk in
         for (weight, xa, y, start) in shared.value {
             let lower = max(chunk.lowerBound, start) - start, upper = min(chunk.upperBound, start + weight.rows) - start
             guard lower < upper else { continue }
@@ -215,7 +236,7 @@ public func quantizedGEMVs(
 }
 
 /// Decode MLP input side, `y = act(gate · x) ⊙ (up · x)`, with the activation quantized once for
-/// both matrices and the gate/up outputs combined per chunk of 64 rows (never written out whole).
+/// both matrices and the gate/up outputs combined per chunk of rows (never written out whole).
 /// `y` holds `gate.rows` floats.
 /// - Throws: ``TensorError/shapeMismatch(operation:_:_:)`` when gate and up differ in shape or
 ///   format; otherwise as ``quantizedGEMM(weight:x:rows:y:bias:tier:)``.
@@ -249,7 +270,9 @@ public func quantizedGatedGEMV(
     let gateBase = gate.rowBase(rows.lowerBound).assumingMemoryBound(to: UInt8.self)
     let upBase = up.rowBase(rows.lowerBound).assumingMemoryBound(to: UInt8.self)
     let shared = UncheckedSendable((y, activations.base))
-    Parallel.forEachTaperedChunk(count: rows.count, minimumChunk: max(64, minimumRowChunk(gate, tokens: 1) / 2)) { chunk in
+    // Chunk rows count twice (gate and up rows).
+    let minimum = max(64, decodeRowChunk(rowBytes: 2 * gate.rowByteCount, rows: rows.count))
+    Parallel.forEachTaperedChunk(count: rows.count, minimumChunk: minimum) { chunk in
         let (y, xa) = shared.value
         mg_qd_gemv_gated(
             tierValue, gate.format.rawValue, gateBase, upBase, gate.rowByteCount, chunk.lowerBound, chunk.upperBound,
