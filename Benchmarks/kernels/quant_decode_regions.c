@@ -44,6 +44,7 @@
 #include "mg_pointwise.h"
 #include "quant_dot_internal.h"
 #include "harness_clock.h"
+#include "harness_pool.h"
 
 void rows_T0(uint32_t, const uint8_t *, size_t, int, const uint8_t *, size_t, size_t, float *);
 void rows_T1(uint32_t, const uint8_t *, size_t, int, const uint8_t *, size_t, size_t, float *);
@@ -60,7 +61,6 @@ typedef struct {
 } variant;
 
 enum { KIND_QKV, KIND_O, KIND_GATED, KIND_DOWN, KIND_VOCAB, KIND_READ, KINDS };
-static const char *kind_names[KINDS] = {"qkv", "o", "gate/up", "down", "vocab", "read"};
 
 typedef struct {
     int kind;
@@ -75,9 +75,7 @@ typedef struct {
 } region;
 
 static region current;
-static atomic_int generation, finished;
 static atomic_size_t next_chunk;
-static int thread_count;
 static _Thread_local float *scratch;  // up outputs of the gated pass
 
 /// The first `ahead` bytes of each of `streams` segments `stride` apart, which the rows' own
@@ -130,28 +128,10 @@ static void do_work(void) {
     }
 }
 
-static void *worker(void *arg) {
-    (void)arg;
-    int seen = 0;
-    for (;;) {
-        int g;
-        while ((g = atomic_load_explicit(&generation, memory_order_acquire)) == seen) __builtin_ia32_pause();
-        seen = g;
-        if (g < 0) return NULL;
-        do_work();
-        atomic_fetch_add(&finished, 1);
-    }
-}
-
 static double run_region(region t) {
     current = t;
     atomic_store(&next_chunk, 0);
-    atomic_store(&finished, 0);
-    const double start = now(CLOCK_MONOTONIC);
-    atomic_fetch_add_explicit(&generation, 1, memory_order_release);
-    do_work();
-    while (atomic_load(&finished) < thread_count - 1) __builtin_ia32_pause();
-    return now(CLOCK_MONOTONIC) - start;
+    return pool_run();
 }
 
 /// Parallel.forEachTaperedChunk's boundaries (taper 4 = a quarter of the rest per worker); with
@@ -248,9 +228,7 @@ int main(int argc, char **argv) {
     const int variants = argc - 4;
     variant v[16];
     for (int i = 0; i < variants && i < 16; i++) parse(&v[i], argv[4 + i]);
-    thread_count = getenv("THREADS") ? atoi(getenv("THREADS")) : 2;
-    pthread_t threads[8];
-    for (int i = 1; i < thread_count; i++) pthread_create(&threads[i], NULL, worker, NULL);
+    pool_start(getenv("THREADS") ? atoi(getenv("THREADS")) : 2);
 
     const size_t hidden = 2048, inter = 16384, vocab = 256000, layers = 18;
     const size_t narrow = hidden / 256 * 144, wide = inter / 256 * 144;  // Q4_0 and Q4_K: 4.5 bits per weight
@@ -306,8 +284,7 @@ int main(int argc, char **argv) {
         }
         if (size / best / 1e9 < atof(getenv("FAST_ONLY"))) {
             printf("slow state: read %.1f GB/s\n", size / best / 1e9);
-            atomic_store(&generation, -1);
-            for (int i = 1; i < thread_count; i++) pthread_join(threads[i], NULL);
+            pool_stop();
             return 2;
         }
     }
@@ -386,7 +363,6 @@ int main(int argc, char **argv) {
             printf("\n");
         }
     }
-    atomic_store(&generation, -1);
-    for (int i = 1; i < thread_count; i++) pthread_join(threads[i], NULL);
+    pool_stop();
     return 0;
 }

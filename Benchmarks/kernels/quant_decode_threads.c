@@ -21,6 +21,7 @@
 #include "mg_quant_dot.h"
 #include "quant_dot_internal.h"
 #include "harness_clock.h"
+#include "harness_pool.h"
 
 static size_t block_bytes(uint32_t f) { return f == QD_Q8_0 ? 34 : f == QD_Q4_0 ? 18 : f == QD_Q4_K ? 144 : 210; }
 
@@ -35,9 +36,8 @@ typedef struct {
     float *y;
 } task;
 static task current;
-static atomic_int generation, finished, next_chunk;
+static atomic_int next_chunk;
 static _Atomic double cpu_seconds;  // summed over the threads of one pass
-static int thread_count;
 enum { CHUNKS_PER_THREAD = 4 };
 
 static uint64_t read_four_streams(const uint8_t *p, size_t bytes) {
@@ -75,29 +75,11 @@ static void do_work(void) {
     while (!atomic_compare_exchange_weak(&cpu_seconds, &seen, seen + spent)) {}
 }
 
-static void *worker(void *arg) {
-    (void)arg;
-    int seen = 0;
-    for (;;) {
-        int g;
-        while ((g = atomic_load_explicit(&generation, memory_order_acquire)) == seen) __builtin_ia32_pause();
-        seen = g;
-        if (g < 0) return NULL;
-        do_work();
-        atomic_fetch_add(&finished, 1);
-    }
-}
-
 static double run_pass(task t, double *cpu) {
     current = t;
     atomic_store(&cpu_seconds, 0.0);
     atomic_store(&next_chunk, 0);
-    atomic_store(&finished, 0);
-    const double start = now(CLOCK_MONOTONIC);
-    atomic_fetch_add_explicit(&generation, 1, memory_order_release);
-    do_work();
-    while (atomic_load(&finished) < thread_count - 1) __builtin_ia32_pause();
-    const double wall = now(CLOCK_MONOTONIC) - start;
+    const double wall = pool_run();
     if (cpu) *cpu = atomic_load(&cpu_seconds) / thread_count;
     return wall;
 }
@@ -118,13 +100,11 @@ typedef struct { const char *name; size_t rows, cols; int gated; } shape;
 
 int main(int argc, char **argv) {
     const int rounds = argc > 1 ? atoi(argv[1]) : 11;
-    thread_count = argc > 2 ? atoi(argv[2]) : 2;
+    pool_start(argc > 2 ? atoi(argv[2]) : 2);
     const char *filter = argc > 3 ? argv[3] : NULL;
     const struct { const char *name; uint32_t f; } formats[] = {{"Q8_0", QD_Q8_0}, {"Q4_0", QD_Q4_0}, {"Q4_K", QD_Q4_K}, {"Q6_K", QD_Q6_K}};
     const shape shapes[] = {{"4096x4096", 4096, 4096, 0}, {"11008x4096", 11008, 4096, 0}, {"gate+up 2x11008x4096", 11008, 4096, 1},
                             {"4096x11008", 4096, 11008, 0}, {"32000x4096", 32000, 4096, 0}};
-    pthread_t threads[16];
-    for (int i = 1; i < thread_count; i++) pthread_create(&threads[i], NULL, worker, NULL);
     printf("tier %d, %d threads, %d rounds, GB/s of weight bytes: best wall / median of the mean thread CPU time; in-cache: one thread, thread CPU, best\n",
            mg_qd_selected_tier(), thread_count, rounds);
     printf("| type | shape | MB | products in cache (1 thread) | products (wall / CPU) | read (wall / CPU) | products / read (wall / CPU) | checksum |\n|---|---|---|---|---|---|---|---|\n");
@@ -188,7 +168,6 @@ int main(int argc, char **argv) {
             free(w); free(x); free(xa); free(y);
         }
     }
-    atomic_store(&generation, -1);
-    for (int i = 1; i < thread_count; i++) pthread_join(threads[i], NULL);
+    pool_stop();
     return 0;
 }

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "harness_clock.h"
+#include "plain_read.h"
 
 enum { PINGS = 20000, READS = 3 };
 enum { IDLE, PING, READ, QUIT };
@@ -33,22 +34,6 @@ static _Alignas(64) _Atomic int command, finished;
 static const uint8_t *file;
 static size_t file_bytes;
 static volatile uint64_t sink;
-
-typedef uint64_t lanes __attribute__((vector_size(64)));
-
-/// Sum of 64-bit words in eight lanes (vector types: clang turns the scalar form into gathers at
-/// -march=znver4).
-static uint64_t read_bytes(const uint8_t *p, size_t n) {
-    lanes sum = {0};
-    for (size_t i = 0; i + 64 <= n; i += 64) {
-        lanes words;
-        memcpy(&words, p + i, 64);
-        sum += words;
-    }
-    uint64_t total = 0;
-    for (int l = 0; l < 8; l++) total += sum[l];
-    return total;
-}
 
 static void pin(int cpu) {
     if (!getenv("PIN")) return;
@@ -73,7 +58,7 @@ static void *partner(void *unused) {
                 atomic_store(&flag, 2 * i + 2);
             }
         } else {
-            sink += read_bytes(file + file_bytes / 2, file_bytes - file_bytes / 2);
+            sink += plain_read(file + file_bytes / 2, file_bytes - file_bytes / 2);
         }
         atomic_store(&command, IDLE);
         atomic_store(&finished, 1);
@@ -111,7 +96,7 @@ static double read_rate(void) {
     for (int k = 0; k < READS; k++) {
         const double t = now(CLOCK_MONOTONIC);
         start(READ);
-        sink += read_bytes(file, file_bytes / 2);
+        sink += plain_read(file, file_bytes / 2);
         wait_partner();
         const double d = now(CLOCK_MONOTONIC) - t;
         if (d < best) best = d;
@@ -140,7 +125,7 @@ int main(int argc, char **argv) {
     pin(0);
     pthread_t thread;
     pthread_create(&thread, NULL, partner, NULL);
-    sink += read_bytes(file, file_bytes);  // first touch outside the timed reads
+    sink += plain_read(file, file_bytes);  // first touch outside the timed reads
     printf("| round | round trip before, ns | read GB/s | round trip after, ns |\n|---|---|---|---|\n");
     for (int r = 0; r < rounds; r++) {
         const double before = round_trip(), rate = read_rate(), after = round_trip();

@@ -119,29 +119,15 @@ def run_llama_cpp(path, positions, decode, vocab):
         "read_wall_median_s": float(np.median(reads))}))
 
 
-READ_SOURCE = r"""
-#include <stdint.h>
-#include <stddef.h>
-#include <string.h>
-typedef uint64_t lanes __attribute__((vector_size(64)));
-uint64_t read_words(const unsigned char *p, size_t n) {
-    lanes sum = {0};
-    for (size_t i = 0; i + 64 <= n; i += 64) {
-        lanes words;
-        memcpy(&words, p + i, 64);
-        sum += words;
-    }
-    uint64_t total = 0;
-    for (int l = 0; l < 8; l++) total += sum[l];
-    return total;
-}
+KERNELS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Benchmarks", "kernels")
+READ_SOURCE = """#include "plain_read.h"
+uint64_t read_words(const uint8_t *p, size_t n) { return plain_read(p, n); }
 """
 _reader = None
 
 
 def reader():
-    """The plain read of our benchmark (mg_qd_read_bytes: eight 64-bit lane sums; written with vector
-    types here because clang vectorises the scalar form with gathers at -march=znver4, 8x slower) built
+    """The plain read of our benchmark (Benchmarks/kernels/plain_read.h, as mg_qd_read_bytes) built
     as a small shared library and called through ctypes, which releases the GIL: numpy's fastest reductions
     run at ~58 GB/s per core in cache here, too close to the memory's per-core rate to measure it."""
     global _reader
@@ -151,7 +137,7 @@ def reader():
         source, library = os.path.join(directory, "read.c"), os.path.join(directory, "read.so")
         with open(source, "w") as f:
             f.write(READ_SOURCE)
-        subprocess.run(["cc", "-O3", "-march=native", "-shared", "-fPIC", source, "-o", library], check=True)
+        subprocess.run(["cc", "-O3", "-march=native", "-shared", "-fPIC", "-I", KERNELS, source, "-o", library], check=True)
         _reader = ctypes.CDLL(library).read_words
         _reader.restype = ctypes.c_uint64
         _reader.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
