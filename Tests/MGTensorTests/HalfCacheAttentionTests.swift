@@ -216,6 +216,32 @@ import Testing
     /// A decode step with fewer key/value heads than threads runs each head's query heads in
     /// slices, one per thread (`cachedAttention`); that is only sound if a slice computed as a group
     /// of its own gives the very bits of the whole group, for the F32 and the F16 kernels alike.
+    /// Sequences must name disjoint rows (the output is not zero-filled when they name every row):
+    /// two sequences on the same row are refused instead of leaving another row unwritten.
+    @Test func overlappingSequencesAreRefused() throws {
+        let heads = 2, d = 16, capacity = 8
+        var keys = [Float](repeating: 0, count: 2 * heads * capacity * d), values = keys
+        let query = try DeterministicData.tensor(seed: 1711, shape: [2, heads * d], low: -1, high: 1)
+        let key = try DeterministicData.tensor(seed: 1712, shape: [2, heads * d], low: -1, high: 1)
+        try keys.withUnsafeMutableBufferPointer { k in
+            try values.withUnsafeMutableBufferPointer { v in
+                let sequences = (0..<2).map { s in
+                    AttentionCacheSequence(
+                        rows: 0..<1 + s, past: 0, keys: k.baseAddress! + s * heads * capacity * d,
+                        values: v.baseAddress! + s * heads * capacity * d, headStride: capacity * d, capacity: capacity)
+                }
+                #expect(throws: TensorError.self) {
+                    try cachedAttention(query: query, key: key, value: key, sequences: sequences, heads: heads, keyValueHeads: heads)
+                }
+                let disjoint = [sequences[0], AttentionCacheSequence(
+                    rows: 1..<2, past: 0, keys: k.baseAddress! + heads * capacity * d, values: v.baseAddress! + heads * capacity * d,
+                    headStride: capacity * d, capacity: capacity)]
+                let output = try cachedAttention(query: query, key: key, value: key, sequences: disjoint, heads: heads, keyValueHeads: heads)
+                #expect(output.shape == [2, heads * d])
+            }
+        }
+    }
+
     @Test func querySlicesAreBitIdentical() throws {
         let d = 256, group = 8, past = 70, capacity = past + 1
         let inputs = try HalfCacheInputs(seed: 1710, queryCount: group * d, cacheCount: capacity * d)

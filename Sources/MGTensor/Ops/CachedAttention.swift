@@ -97,6 +97,11 @@ public func cachedAttention(
                 reason: "rows \(sequence.rows) after \(sequence.past) cached positions do not fit \(rowCount) rows and a cache of \(sequence.capacity)")
         }
     }
+    // Overlapping sequences would attend a row twice, and leave some other row of the output unwritten.
+    let ordered = sequences.map(\.rows).filter { !$0.isEmpty }.sorted { $0.lowerBound < $1.lowerBound }
+    for (earlier, later) in zip(ordered, ordered.dropFirst()) where later.lowerBound < earlier.upperBound {
+        throw .invalidArgument(operation: operation, reason: "sequences name rows \(earlier) and \(later), which overlap")
+    }
     if let window = slidingWindow, window <= 0 {
         throw .invalidArgument(operation: operation, reason: "sliding window \(window) must be positive")
     }

@@ -69,7 +69,7 @@ extension Parallel {
         var starts = [0]
         while starts[starts.count - 1] < count {
             let start = starts[starts.count - 1]
-            starts.append(min(count, start + max(minimum, (count - start) / (max(1, fraction) * workers))))
+            starts.append(min(count, start + max(minimum, (count - start) / (fraction * workers))))
         }
         withoutActuallyEscaping(body) { body in
             ParallelRegion(starts: starts, body: body).run(helperCount: workers - 1)
