@@ -37,20 +37,7 @@ private struct MappedTensorBytes: @unchecked Sendable {
 
     /// Seconds to read every byte once on the worker threads (8 MiB chunks).
     func readSeconds() -> (seconds: Double, checksum: UInt64) {
-        let chunk = 8 << 20, chunks = (count + chunk - 1) / chunk
-        let sums = UnsafeMutablePointer<UInt64>.allocate(capacity: chunks)
-        defer { sums.deallocate() }
-        let base = UInt(bitPattern: self.base), total = count, out = UInt(bitPattern: sums)
-        let start = wallSeconds()
-        Parallel.forEachChunk(count: chunks, minimumChunk: 1) { range in
-            let bytes = UnsafePointer<UInt8>(bitPattern: base)!, sums = UnsafeMutablePointer<UInt64>(bitPattern: out)!
-            for c in range {
-                let begin = c * chunk, length = min(chunk, total - begin)
-                sums[c] = mg_qd_read_bytes(bytes + begin, length)
-            }
-        }
-        let seconds = wallSeconds() - start
-        return (seconds, (0..<chunks).reduce(0) { $0 &+ sums[$1] })
+        parallelReadSeconds([(base, count)], chunk: 8 << 20)
     }
 }
 

@@ -32,10 +32,9 @@ private final class LayeredCache {
         headStride = capacity * headDim
         let count = layers * kvHeads * headStride
         // Huge pages, as the library's KVCacheStorage has them.
-        let key = HugePageBuffers.system.allocate(byteCount: count * precision.elementBytes)
-        let value = HugePageBuffers.system.allocate(byteCount: count * precision.elementBytes)
-        (keys, values, allocated) = (key.pointer, value.pointer, (key.byteCount, value.byteCount))
         bytes = count * precision.elementBytes
+        let key = HugePageBuffers.system.allocate(byteCount: bytes), value = HugePageBuffers.system.allocate(byteCount: bytes)
+        (keys, values, allocated) = (key.pointer, value.pointer, (key.byteCount, value.byteCount))
         var state: UInt32 = 12345
         let source = (0..<count).map { _ -> Float in
             state = state &* 1_664_525 &+ 1_013_904_223
@@ -53,7 +52,7 @@ private final class LayeredCache {
         }
     }
 
-    /// Bytes of each buffer, and the sizes HugePageBuffers allocated.
+    /// Bytes of each buffer, and the sizes HugePageBuffers allocated (they differ when one mapping fails).
     let bytes: Int
     private let allocated: (keys: Int, values: Int)
 
@@ -64,18 +63,7 @@ private final class LayeredCache {
 
     /// Seconds of a plain read of both buffers on the worker threads (the memory's rate in this process).
     func readSeconds() -> Double {
-        let chunk = 1 << 20, perBuffer = (bytes + chunk - 1) / chunk
-        let keyAddress = UInt(bitPattern: keys), valueAddress = UInt(bitPattern: values), total = bytes
-        let start = DispatchTime.now().uptimeNanoseconds
-        Parallel.forEachChunk(count: 2 * perBuffer, minimumChunk: 1) { range in
-            var sum: UInt64 = 0
-            for c in range {
-                let base = UnsafeRawPointer(bitPattern: c < perBuffer ? keyAddress : valueAddress)!, begin = (c % perBuffer) * chunk
-                sum &+= mg_read_bytes(base + begin, min(chunk, total - begin) & ~63)
-            }
-            if sum == 42 { print("", terminator: "") }  // keeps the read
-        }
-        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        parallelReadSeconds([(UnsafeRawPointer(keys), bytes), (UnsafeRawPointer(values), bytes)], chunk: 1 << 20).seconds
     }
 
     func sequence(layer: Int, kvHeads: Int, past: Int) -> AttentionCacheSequence {
