@@ -26,7 +26,10 @@
 // swift=1 (the session-12 rule, QuantizedProducts.swift's decodeRowChunk), head=1/2 (prefetch the
 // first `ahead` bytes of every stream / also of the up streams), pass / dpass (rows per pass ≤ 4),
 // requant=1 (the caller rewrites each region's activation row first, as in the real step), xpre=1
-// (each thread prefetches the whole activation row when a region starts).
+// (each thread prefetches the whole activation row when a region starts), slice (the down rows in
+// slices of this many columns, as gemv_rows does with 4096; 0 = whole rows), sgroup (rows per
+// segment over all slices before the next rows; gemv_rows: 8), sahead (the sliced rows' prefetch
+// distance in bytes; 0 = one row, gemv_rows' choice).
 // Rounds are reported by memory state ("fast": the read after the step ≥ FAST GB/s, default 42).
 // FAST_ONLY=GB/s exits early (status 2) when three reads stay below it; IN_CACHE=1 prints per-core
 // GB/s of the rows over ~300 KB in L2 instead (one thread, thread CPU).
@@ -46,9 +49,9 @@
 #include "harness_clock.h"
 #include "harness_pool.h"
 
-void rows_T0(uint32_t, const uint8_t *, size_t, int, const uint8_t *, size_t, size_t, float *);
-void rows_T1(uint32_t, const uint8_t *, size_t, int, const uint8_t *, size_t, size_t, float *);
-void rows_NTA(uint32_t, const uint8_t *, size_t, int, const uint8_t *, size_t, size_t, float *);
+void rows_T0(uint32_t, const uint8_t *, size_t, int, const uint8_t *, size_t, size_t, size_t, size_t, float *);
+void rows_T1(uint32_t, const uint8_t *, size_t, int, const uint8_t *, size_t, size_t, size_t, size_t, float *);
+void rows_NTA(uint32_t, const uint8_t *, size_t, int, const uint8_t *, size_t, size_t, size_t, size_t, float *);
 
 typedef struct {
     char name[96];
@@ -58,6 +61,8 @@ typedef struct {
     double taper, min, gmin;
     int pass, dpass, head, even, swift, requant, xpre;
     size_t dahead;
+    size_t slice, sahead;       // down rows in column slices of `slice` columns (0: whole rows), prefetch sahead (0: one row)
+    size_t sgroup;              // rows per segment that all slices pass over before the next group (0: the whole segment)
 } variant;
 
 enum { KIND_QKV, KIND_O, KIND_GATED, KIND_DOWN, KIND_VOCAB, KIND_READ, KINDS };
@@ -93,11 +98,20 @@ static void rows_driver(const variant *v, uint32_t f, const uint8_t *w, size_t r
     const uint8_t *base = w + r0 * row_bytes;
     if (v->head) prefetch_heads(base, segment * row_bytes, (int)per, ahead);
     float out[8];
-    for (size_t k = 0; k < segment; k++) {
-        v->rows(f, base + k * row_bytes, segment * row_bytes, (int)per, xa, n, ahead, out);
-        for (size_t i = 0; i < per; i++) y[i * segment + k] = out[i];
+    const size_t block = qd_block_size(f), nb = n / block;
+    const size_t slice = down && v->slice > 0 ? v->slice / block : nb, group = slice < nb && v->sgroup ? v->sgroup : segment;
+    const size_t step_ahead = slice < nb ? (v->sahead ? v->sahead : row_bytes) : ahead;
+    for (size_t k0 = 0; k0 < segment; k0 += group) {
+        const size_t k1 = k0 + group < segment ? k0 + group : segment;
+        for (size_t b0 = 0; b0 < nb; b0 += slice) {
+            const size_t b1 = b0 + slice < nb ? b0 + slice : nb;
+            for (size_t k = k0; k < k1; k++) {
+                v->rows(f, base + k * row_bytes, segment * row_bytes, (int)per, xa, n, b0, b1, step_ahead, out);
+                for (size_t i = 0; i < per; i++) y[i * segment + k] = b0 ? y[i * segment + k] + out[i] : out[i];
+            }
+        }
     }
-    for (size_t r = segment * per; r < count; r++) v->rows(f, base + r * row_bytes, row_bytes, 1, xa, n, ahead, y + r);
+    for (size_t r = segment * per; r < count; r++) v->rows(f, base + r * row_bytes, row_bytes, 1, xa, n, 0, nb, ahead, y + r);
 }
 
 static void do_work(void) {
@@ -188,6 +202,7 @@ static void parse(variant *v, const char *text) {
     v->requant = 0;
     v->xpre = 0;
     v->dahead = 1024;
+    v->slice = v->sahead = v->sgroup = 0;
     char buffer[96];
     snprintf(buffer, sizeof buffer, "%s", text);
     for (char *item = strtok(buffer, ","); item; item = strtok(NULL, ",")) {
@@ -209,6 +224,9 @@ static void parse(variant *v, const char *text) {
         else if (!strcmp(item, "requant")) v->requant = atoi(value);
         else if (!strcmp(item, "xpre")) v->xpre = atoi(value);
         else if (!strcmp(item, "dahead")) v->dahead = (size_t)atol(value);
+        else if (!strcmp(item, "slice")) v->slice = (size_t)atol(value);
+        else if (!strcmp(item, "sahead")) v->sahead = (size_t)atol(value);
+        else if (!strcmp(item, "sgroup")) v->sgroup = (size_t)atol(value);
     }
 }
 

@@ -81,14 +81,14 @@ static void pack_x_scalar(const float *x, size_t ldx, size_t rows, size_t k, siz
 #define ARCH_REQ_XCOMP_PERM 0x1023
 #define XFEATURE_XTILEDATA 18
 
-static int amx_state = 0;
+static int amx_state = 0, amx_int8 = 0;
 static pthread_once_t amx_once = PTHREAD_ONCE_INIT;
 
 static void amx_probe(void) {
     unsigned eax, ebx, ecx, edx;
     if (__get_cpuid_max(0, NULL) < 7) return;
     __cpuid_count(7, 0, eax, ebx, ecx, edx);
-    int has_tile = (edx >> 24) & 1, has_bf16 = (edx >> 22) & 1, has_avx512bw = (ebx >> 30) & 1;
+    int has_tile = (edx >> 24) & 1, has_bf16 = (edx >> 22) & 1, has_int8 = (edx >> 25) & 1, has_avx512bw = (ebx >> 30) & 1;
     if (!has_tile || !has_bf16 || !has_avx512bw) return;
     __cpuid_count(7, 1, eax, ebx, ecx, edx);
     if (!((eax >> 5) & 1)) return; // AVX512_BF16, used to pack activations
@@ -103,11 +103,17 @@ static void amx_probe(void) {
     // instruction faults.
     if (syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) != 0) return;
     amx_state = 1;
+    amx_int8 = has_int8;
 }
 
 int mg_amx_bf16_available(void) {
     pthread_once(&amx_once, amx_probe);
     return amx_state;
+}
+
+int mg_amx_int8_available(void) {
+    pthread_once(&amx_once, amx_probe);
+    return amx_int8;
 }
 
 AMX_TARGET
@@ -237,6 +243,8 @@ int mg_amx_gemm_bf16_passes(const uint16_t *packed_x, size_t rows, size_t k, con
 #else
 
 int mg_amx_bf16_available(void) { return 0; }
+
+int mg_amx_int8_available(void) { return 0; }
 
 void mg_amx_pack_x(const float *x, size_t ldx, size_t rows, size_t k, size_t block_begin, size_t block_end,
                    uint16_t *packed) {

@@ -25,10 +25,11 @@ void qd_tile_avx512vnni(uint32_t format, const uint8_t *w, const uint8_t *const 
 
 // ---- Decode GEMV: several weight rows per pass over one activation row --------------------------
 
-/// out[r] = W_r · X for r < rows (at most the tier's row count, see qd_gemv_rows_for) weight rows
-/// `row_bytes` apart from `w` and one activation row `x` of n values; each row stream is
-/// prefetched `ahead` bytes ahead. Per row the float operations are those of the tier's
-/// qd_tile_fn with one token, so the results equal it.
+/// out[r] = W_r · X over blocks b0 ≤ b < b1 for r < rows (at most the tier's row count, see
+/// qd_gemv_rows_for) weight rows `row_bytes` apart from `w` and one activation row `x` of n values
+/// (b0 a multiple of 8 blocks); each row stream is prefetched `ahead` bytes ahead. Per row the
+/// float operations are those of the tier's qd_tile_fn with one token over the same blocks, so the
+/// results equal it.
 /// Rows per decode pass: 4 at AVX-512-VNNI (32 vector registers), 2 at the 16-register tiers.
 #ifndef QD_GEMV_ROWS_WIDE
 #define QD_GEMV_ROWS_WIDE 4
@@ -38,12 +39,16 @@ void qd_tile_avx512vnni(uint32_t format, const uint8_t *w, const uint8_t *const 
 #endif
 
 typedef void (*qd_gemv_rows_fn)(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *x, size_t n,
-                                size_t ahead, float *out);
+                                size_t b0, size_t b1, size_t ahead, float *out);
 
-void qd_gemv_rows_avx2(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *x, size_t n, size_t ahead, float *out);
-void qd_gemv_rows_avxvnni(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *x, size_t n, size_t ahead, float *out);
-void qd_gemv_rows_avx512vnni(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *x, size_t n, size_t ahead, float *out);
-void qd_gemv_rows_avx512vnni_gfni(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *x, size_t n, size_t ahead, float *out);
+void qd_gemv_rows_avx2(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *x, size_t n, size_t b0, size_t b1,
+                       size_t ahead, float *out);
+void qd_gemv_rows_avxvnni(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *x, size_t n, size_t b0, size_t b1,
+                          size_t ahead, float *out);
+void qd_gemv_rows_avx512vnni(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *x, size_t n, size_t b0, size_t b1,
+                             size_t ahead, float *out);
+void qd_gemv_rows_avx512vnni_gfni(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *x, size_t n, size_t b0, size_t b1,
+                                  size_t ahead, float *out);
 
 // ---- Prefill GEMM: panels of 16 weight rows unpacked once, reused by every token ----------------
 
@@ -74,6 +79,7 @@ typedef void (*qd_kgemm_fn)(uint32_t format, const uint8_t *w, size_t row_bytes,
 void qd_kgemm_avx2(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *const *xs, size_t tokens, size_t n, float *y, size_t ldy);
 void qd_kgemm_avxvnni(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *const *xs, size_t tokens, size_t n, float *y, size_t ldy);
 void qd_kgemm_avx512vnni(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *const *xs, size_t tokens, size_t n, float *y, size_t ldy);
+void qd_kgemm_amx(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *const *xs, size_t tokens, size_t n, float *y, size_t ldy);
 
 static inline size_t qd_block_size(uint32_t format) {
     return (format == QD_Q4_K || format == QD_Q6_K) ? 256 : 32;

@@ -1,6 +1,7 @@
 // K-quant prefill GEMM of one tier (Q4_K and Q6_K weights × Q8_K activations), included by
 // quant_dot_<tier>.c after quant_dot_simd.h (whose dot_u8s8/dot_s16 it uses), which first defines
-//   QG_KGEMM_NAME  the exported driver (declared in quant_dot_internal.h),
+//   QG_KGEMM_NAME  the exported driver (declared in quant_dot_internal.h; without it only the
+//                  panel packing, which the AMX-INT8 tier uses),
 //   QG_TOKENS      tokens per register tile: 4 with 32 vector registers, 2 with 16.
 //
 // The per-row tiles of quant_dot_simd.h decode each 4-bit or 6-bit weight afresh for every four
@@ -143,6 +144,7 @@ static void qg_pack32(uint32_t format, const uint8_t *w, size_t row_bytes, int r
     }
 }
 
+#ifdef QG_KGEMM_NAME
 /// Q8_0/Q4_0 panel against T tokens: out[t·16 + i] = Σ over the panel's `count` blocks (global index
 /// b0 + b) of row i · X_t. `offset` is what the stored bytes add to each weight (128 or 8), removed
 /// as offset·Σx per block; `nb` the row's block count (the Q4_0 activation pair order).
@@ -322,6 +324,8 @@ void QG_KGEMM_NAME(uint32_t format, const uint8_t *w, size_t row_bytes, int rows
         }
     }
 }
+
+#endif  // QG_KGEMM_NAME
 
 #pragma clang attribute pop
 #undef QG_KGEMM_NAME

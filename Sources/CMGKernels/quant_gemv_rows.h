@@ -67,8 +67,7 @@ QD_INLINE __m256 q4_0_scales8(const uint8_t *first) {
 #endif
 }
 
-QD_INLINE void qr_q8_0(const uint8_t *w, size_t row_bytes, const int R, const uint8_t *x, size_t n, size_t ahead, float *out) {
-    const size_t nb = n / 32;
+QD_INLINE void qr_q8_0(const uint8_t *w, size_t row_bytes, const int R, const uint8_t *x, size_t n, size_t b0, size_t b1, size_t ahead, float *out) {
     const float *xd = (const float *)(x + qd_scale_offset(n));
     __m256 acc[QR_ROWS];
     float tail[QR_ROWS];
@@ -76,8 +75,8 @@ QD_INLINE void qr_q8_0(const uint8_t *w, size_t row_bytes, const int R, const ui
         acc[r] = _mm256_setzero_ps();
         tail[r] = 0;
     }
-    size_t b = 0;
-    for (; b + 8 <= nb; b += 8) {
+    size_t b = b0;
+    for (; b + 8 <= b1; b += 8) {
         __m256i xv[8];
         for (int j = 0; j < 8; j++) xv[j] = load256(x + 32 * (b + j));
         const __m256 dx = _mm256_loadu_ps(xd + b);
@@ -106,7 +105,7 @@ QD_INLINE void qr_q8_0(const uint8_t *w, size_t row_bytes, const int R, const ui
             acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scale, acc[r]);
         }
     }
-    for (; b < nb; b++) {
+    for (; b < b1; b++) {
         const __m256i xv = load256(x + 32 * b);
         for (int r = 0; r < R; r++) {
             const uint8_t *block = w + (size_t)r * row_bytes + 34 * b;
@@ -118,7 +117,7 @@ QD_INLINE void qr_q8_0(const uint8_t *w, size_t row_bytes, const int R, const ui
     for (int r = 0; r < R; r++) out[r] = hsum(acc[r]) + tail[r];
 }
 
-QD_INLINE void qr_q4_0(const uint8_t *w, size_t row_bytes, const int R, const uint8_t *x, size_t n, size_t ahead, float *out) {
+QD_INLINE void qr_q4_0(const uint8_t *w, size_t row_bytes, const int R, const uint8_t *x, size_t n, size_t b0, size_t b1, size_t ahead, float *out) {
     const size_t nb = n / 32;
     const __m256i low4 = _mm256_set1_epi8(0xF);
     const float *xd = (const float *)(x + qd_scale_offset(n));
@@ -129,8 +128,8 @@ QD_INLINE void qr_q4_0(const uint8_t *w, size_t row_bytes, const int R, const ui
         acc[r] = _mm256_setzero_ps();
         tail[r] = 0;
     }
-    size_t b = 0;
-    for (; b + 8 <= nb; b += 8) {
+    size_t b = b0;
+    for (; b + 8 <= b1; b += 8) {
         // Activations of block pair p: low-nibble values at xv[2p], high-nibble values at xv[2p + 1].
         __m256i xv[8];
         for (int j = 0; j < 8; j++) xv[j] = load256(x + 32 * (b + j));
@@ -155,7 +154,7 @@ QD_INLINE void qr_q4_0(const uint8_t *w, size_t row_bytes, const int R, const ui
             acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scale, acc[r]);
         }
     }
-    for (; b < nb; b++) {
+    for (; b < b1; b++) {
         const __m256i xv = _mm256_setr_m128i(_mm_loadu_si128((const __m128i *)(x + qd_q4_0_position(b, 0, nb))),
                                              _mm_loadu_si128((const __m128i *)(x + qd_q4_0_position(b, 16, nb))));
         for (int r = 0; r < R; r++) {
@@ -226,8 +225,7 @@ QD_INLINE void qr_q4k_prepare(const uint8_t *const *row, size_t b, float dx, qr_
 /// Exactness: per row the integers and the float operations per lane are those of the one-row
 /// tile (same int32 sums, d·dx and dmin·dx as the same float products, one fmadd and one fnmadd per
 /// super-block, then hsum), so results are bit-identical to qd_tile_avx512vnni with one token.
-QD_INLINE void qr_q4_K(const uint8_t *w, size_t row_bytes, const int R, const uint8_t *x, size_t n, size_t ahead, float *out) {
-    const size_t nb = n / 256;
+QD_INLINE void qr_q4_K(const uint8_t *w, size_t row_bytes, const int R, const uint8_t *x, size_t n, size_t b0, size_t b1, size_t ahead, float *out) {
     const __m256i low4 = _mm256_set1_epi8(0xF);
     const float *xd = (const float *)(x + qd_scale_offset(n));
     const int16_t *bsums = (const int16_t *)(x + qd_sum_offset(QD_Q4_K, n));
@@ -238,10 +236,10 @@ QD_INLINE void qr_q4_K(const uint8_t *w, size_t row_bytes, const int R, const ui
     qr_q4k_tables tables[2];
     __m256 acc[QR_ROWS];
     for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
-    if (nb > 0) qr_q4k_prepare(row, 0, xd[0], &tables[0]);
-    for (size_t b = 0; b < nb; b++) {
+    if (b0 < b1) qr_q4k_prepare(row, b0, xd[b0], &tables[b0 & 1]);
+    for (size_t b = b0; b < b1; b++) {
         for (int r = 0; r < R; r++) qr_prefetch(row[r] + 144 * b, ahead, 3);
-        if (b + 1 < nb) qr_q4k_prepare(row, b + 1, xd[b + 1], &tables[(b + 1) & 1]);
+        if (b + 1 < b1) qr_q4k_prepare(row, b + 1, xd[b + 1], &tables[(b + 1) & 1]);
         const int32_t (*pairs)[8] = tables[b & 1].pairs;
         const uint8_t (*mins)[16] = tables[b & 1].mins;
         const float *scaled = tables[b & 1].scaled;
@@ -270,14 +268,13 @@ QD_INLINE void qr_q4_K(const uint8_t *w, size_t row_bytes, const int R, const ui
 #else
 // ---- Q4_K (AVX2, AVX-VNNI): per row the 6-bit scales as int16 for vpdpwssd, two chains per row ----
 
-QD_INLINE void qr_q4_K(const uint8_t *w, size_t row_bytes, const int R, const uint8_t *x, size_t n, size_t ahead, float *out) {
-    const size_t nb = n / 256;
+QD_INLINE void qr_q4_K(const uint8_t *w, size_t row_bytes, const int R, const uint8_t *x, size_t n, size_t b0, size_t b1, size_t ahead, float *out) {
     const __m256i low4 = _mm256_set1_epi8(0xF);
     const float *xd = (const float *)(x + qd_scale_offset(n));
     const int16_t *bsums = (const int16_t *)(x + qd_sum_offset(QD_Q4_K, n));
     __m256 acc[QR_ROWS];
     for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
-    for (size_t b = 0; b < nb; b++) {
+    for (size_t b = b0; b < b1; b++) {
         // The 2-row AVX2 tiers pick each sub-block's scale with a byte shuffle (measured 5 % faster
         // than (s, s) pairs from memory: there is no embedded broadcast and less reuse per super-block).
         __m256i min16[QR_ROWS], sum_lo[QR_ROWS], sum_hi[QR_ROWS], scale16[QR_ROWS];
@@ -323,14 +320,13 @@ QD_INLINE void qr_q4_K(const uint8_t *w, size_t row_bytes, const int R, const ui
 
 // ---- Q6_K: the 6-bit values rebuilt per row, the activation vector of each 32 loaded once -------
 
-QD_INLINE void qr_q6_K(const uint8_t *w, size_t row_bytes, const int R, const uint8_t *x, size_t n, size_t ahead, float *out) {
-    const size_t nb = n / 256;
+QD_INLINE void qr_q6_K(const uint8_t *w, size_t row_bytes, const int R, const uint8_t *x, size_t n, size_t b0, size_t b1, size_t ahead, float *out) {
     const __m256i low4 = _mm256_set1_epi8(0xF), low2 = _mm256_set1_epi8(3);
     const float *xd = (const float *)(x + qd_scale_offset(n));
     const int16_t *bsums = (const int16_t *)(x + qd_sum_offset(QD_Q6_K, n));
     __m256 acc[QR_ROWS];
     for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
-    for (size_t b = 0; b < nb; b++) {
+    for (size_t b = b0; b < b1; b++) {
         __m256i sum_a[QR_ROWS], sum_b[QR_ROWS];
         for (int r = 0; r < R; r++) {
             qr_prefetch(w + (size_t)r * row_bytes + 210 * b, ahead, 4);
@@ -381,20 +377,20 @@ QD_INLINE void qr_q6_K(const uint8_t *w, size_t row_bytes, const int R, const ui
 
 #define QR_DISPATCH_ROWS(KERNEL)                                                    \
     switch (rows) {                                                                 \
-    case 1: KERNEL(w, row_bytes, 1, x, n, ahead, out); break;                      \
-    case 2: KERNEL(w, row_bytes, 2, x, n, ahead, out); break;                      \
-    case 3: if (QR_ROWS >= 3) KERNEL(w, row_bytes, QR_ROWS >= 3 ? 3 : 1, x, n, ahead, out); break; \
-    default: if (QR_ROWS >= 4) KERNEL(w, row_bytes, QR_ROWS >= 4 ? 4 : 1, x, n, ahead, out); break; \
+    case 1: KERNEL(w, row_bytes, 1, x, n, b0, b1, ahead, out); break;                      \
+    case 2: KERNEL(w, row_bytes, 2, x, n, b0, b1, ahead, out); break;                      \
+    case 3: if (QR_ROWS >= 3) KERNEL(w, row_bytes, QR_ROWS >= 3 ? 3 : 1, x, n, b0, b1, ahead, out); break; \
+    default: if (QR_ROWS >= 4) KERNEL(w, row_bytes, QR_ROWS >= 4 ? 4 : 1, x, n, b0, b1, ahead, out); break; \
     }
 
-void QR_GEMV_NAME(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *x, size_t n, size_t ahead, float *out) {
+void QR_GEMV_NAME(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *x, size_t n, size_t b0, size_t b1, size_t ahead, float *out) {
     switch (format) {
     case QD_Q8_0: QR_DISPATCH_ROWS(qr_q8_0); break;
     case QD_Q4_0: QR_DISPATCH_ROWS(qr_q4_0); break;
     case QD_Q4_K: QR_DISPATCH_ROWS(qr_q4_K); break;
     case QD_Q6_K: QR_DISPATCH_ROWS(qr_q6_K); break;
     default:
-        for (int r = 0; r < rows; r++) qd_tile_scalar(format, w + (size_t)r * row_bytes, &x, 1, n, 0, n / qd_block_size(format), out + r);
+        for (int r = 0; r < rows; r++) qd_tile_scalar(format, w + (size_t)r * row_bytes, &x, 1, n, b0, b1, out + r);
         break;
     }
 }

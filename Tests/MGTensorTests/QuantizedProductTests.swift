@@ -112,6 +112,38 @@ import Testing
         }
     }
 
+    /// The AMX-INT8 panels take the same integer sums out of the tiles and apply the same float
+    /// operations per token and row as the AVX-512-VNNI panels, so the two tiers agree bit for bit:
+    /// 8 … 37 tokens cover one partial tile, whole tiles and a tail; two panel passes per row, an
+    /// odd Q4_0 tail block, a partial panel of 37 rows. Routed tokens (an expert's, in any order and
+    /// repeated) are not evenly spaced and go through the copied activation rows.
+    @Test(.enabled(if: QuantizedKernelTier.amxInt8.isAvailable), arguments: formats, [8, 16, 37])
+    func amxPanelsEqualVNNIPanels(format: QuantizationFormat, tokens: Int) throws {
+        let columns = format.blockSize == 32 ? 1312 : 1280, outputs = 37
+        let weight = try Self.randomMatrix(format, rows: outputs, columns: columns, seed: 70 + UInt64(format.rawValue))
+        let x = Self.activations(rows: tokens, columns: columns, seed: 71)
+        let vnni = try Self.product(weight, x, rows: tokens, tier: .avx512VNNI)
+        let amx = try Self.product(weight, x, rows: tokens, tier: .amxInt8)
+        for i in 0..<vnni.count {
+            #expect(amx[i].bitPattern == vnni[i].bitPattern, "\(format.name) \(tokens) tokens, output \(i): \(amx[i]) vs \(vnni[i])")
+        }
+        let routed: [Int32] = (0..<tokens + 3).map { Int32(($0 * 7 + 3) % tokens) }
+        let activations = try x.withUnsafeBufferPointer { xs throws(TensorError) in
+            try QuantizedActivations(quantizing: xs.baseAddress!, rows: tokens, columns: columns, for: format)
+        }
+        var byTier: [[Float]] = []
+        for tier in [QuantizedKernelTier.avx512VNNI, .amxInt8] {
+            var y = [Float](repeating: .nan, count: routed.count * outputs)
+            try y.withUnsafeMutableBufferPointer { ys throws(TensorError) in
+                try quantizedGEMM(weight: weight, activations: activations, tokenRows: routed, y: ys.baseAddress!, tier: tier)
+            }
+            byTier.append(y)
+        }
+        for i in 0..<byTier[0].count {
+            #expect(byTier[1][i].bitPattern == byTier[0][i].bitPattern, "\(format.name) routed, output \(i): \(byTier[1][i]) vs \(byTier[0][i])")
+        }
+    }
+
     /// 6656 columns: prefill products cut rows longer than 6144 values into 4096-value passes.
     @Test(arguments: formats, [(512, QuantizedKernelTier.scalar), (512, .selected), (6656, .scalar), (6656, .selected)])
     func productMatchesDequantizedProduct(format: QuantizationFormat, setup: (columns: Int, tier: QuantizedKernelTier)) throws {

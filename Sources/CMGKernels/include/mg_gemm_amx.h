@@ -22,6 +22,10 @@
 /// arch_prctl permission, requested once). 0 otherwise, including on non-x86-64 builds.
 int mg_amx_bf16_available(void);
 
+/// 1 when mg_amx_bf16_available() and the CPU also has AMX-INT8 (the quantized prefill tier). AMX
+/// CPUs so far have both; one probe and one permission request serve the two.
+int mg_amx_int8_available(void);
+
 /// Number of uint16 elements of the two-pass packed activations for `rows` × `k` (k a multiple of
 /// 32); the one-pass packing uses the first half of it.
 size_t mg_amx_packed_x_count(size_t rows, size_t k);

@@ -21,6 +21,7 @@ typedef enum {
     MG_QD_AVX2 = 1,        ///< AVX2 maddubs/madd
     MG_QD_AVX_VNNI = 2,    ///< AVX-VNNI (VEX vpdpbusd/vpdpwssd on 256-bit vectors)
     MG_QD_AVX512_VNNI = 3, ///< AVX-512-VNNI + VL (EVEX vpdpbusd/vpdpwssd, 32 vector registers)
+    MG_QD_AMX_INT8 = 4,    ///< AVX-512-VNNI, with AMX-INT8 tiles for the prefill panels (8 tokens or more)
 } mg_qd_tier;
 
 /// The tier used when a call passes a negative tier: the best the CPU has, capped by MG_MAX_ISA.

@@ -23,6 +23,9 @@ public enum QuantizedKernelTier: Int, Sendable, CaseIterable, Comparable {
     case avxVNNI = 2
     /// AVX-512-VNNI (with VL) dot-product instructions on 256-bit vectors, 32 registers.
     case avx512VNNI = 3
+    /// AVX-512-VNNI, with AMX-INT8 tile multiplies for the prefill panels (8 tokens or more);
+    /// bit-identical to ``avx512VNNI``.
+    case amxInt8 = 4
 
     /// The tier the products use unless told otherwise.
     public static let selected = QuantizedKernelTier(rawValue: Int(mg_qd_selected_tier())) ?? .scalar
