@@ -196,14 +196,7 @@ void qd_kgemm_amx(uint32_t format, const uint8_t *w, size_t row_bytes, int rows,
             } else {
                 qa_panel_k(&panel, format, count, xs + t0, a, tc, n, b0, out);
             }
-            for (int t = 0; t < tc; t++) {
-                float *target = y + (t0 + t) * ldy;
-                if (b0 == 0) {
-                    for (int i = 0; i < rows; i++) target[i] = out[16 * t + i];
-                } else {
-                    for (int i = 0; i < rows; i++) target[i] += out[16 * t + i];
-                }
-            }
+            qg_store_tokens(out, tc, rows, y + t0 * ldy, ldy, b0 > 0);
         }
     }
     if (configured) _tile_release();

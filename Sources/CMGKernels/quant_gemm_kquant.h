@@ -144,6 +144,19 @@ static void qg_pack32(uint32_t format, const uint8_t *w, size_t row_bytes, int r
     }
 }
 
+/// y[t·ldy + i] = out[16·t + i] (or += when `accumulate`: a later panel pass over the same rows)
+/// for t < tokens, i < rows.
+QD_INLINE void qg_store_tokens(const float *out, int tokens, int rows, float *y, size_t ldy, int accumulate) {
+    for (int t = 0; t < tokens; t++) {
+        float *target = y + (size_t)t * ldy;
+        if (accumulate) {
+            for (int i = 0; i < rows; i++) target[i] += out[16 * t + i];
+        } else {
+            for (int i = 0; i < rows; i++) target[i] = out[16 * t + i];
+        }
+    }
+}
+
 #ifdef QG_KGEMM_NAME
 /// Q8_0/Q4_0 panel against T tokens: out[t·16 + i] = Σ over the panel's `count` blocks (global index
 /// b0 + b) of row i · X_t. `offset` is what the stored bytes add to each weight (128 or 8), removed
@@ -313,14 +326,7 @@ void QG_KGEMM_NAME(uint32_t format, const uint8_t *w, size_t row_bytes, int rows
             const int tc = (int)(tokens - t0 < QG_TOKENS ? tokens - t0 : QG_TOKENS);
             float out[QG_TOKENS * QG_ROWS];
             qg_panel_dispatch(format, &panel, per_scale, count, xs + t0, tc, n, b0, out);
-            for (int t = 0; t < tc; t++) {
-                float *target = y + (t0 + t) * ldy;
-                if (b0 == 0) {
-                    for (int i = 0; i < rows; i++) target[i] = out[16 * t + i];
-                } else {
-                    for (int i = 0; i < rows; i++) target[i] += out[16 * t + i];
-                }
-            }
+            qg_store_tokens(out, tc, rows, y + t0 * ldy, ldy, b0 > 0);
         }
     }
 }
