@@ -56,7 +56,7 @@ static qa_rows qa_activations(const uint8_t *const *xs, int T, size_t lo, size_t
     return (qa_rows){copy, hi - lo, lo};
 }
 
-QD_INLINE const void *qa_at(qa_rows a, size_t position) { return a.base + position - a.origin; }
+QD_INLINE const void *qa_at(qa_rows a, size_t position) { return a.base + (position - a.origin); }
 
 /// The weight bytes of a Q8_0/Q4_0 panel made signed (Q8_0 + 128 back to Q8_0, Q4_0 nibbles − 8),
 /// so TDPBSSD sums w·x directly, the integers the VNNI panels reach with −offset·Σx.
