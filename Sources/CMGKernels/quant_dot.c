@@ -328,8 +328,9 @@ static qd_gemv_rows_fn gemv_rows_for(int tier, int *rows_per_pass) {
 /// adjacent rows made each stream jump by a few KB at every row end, and measured at half the
 /// speed of one row at a time). The rows left over after whole segments go one at a time.
 /// Rows are passed over whole, however long: column slices that keep a down projection's
-/// activation row in L1 (quant_decode_regions.c `slice=`) ran the down regions 4–8 % slower on
-/// Zen 4 (one-complex memory state) and whole steps 1–3 % slower on Emerald Rapids.
+/// activation row in L1 (quant_decode_regions.c `slice=`) ran the down regions 4–8 % slower and
+/// whole steps 1–3 % slower on Emerald Rapids (Zen 4's two-CCD state, which they were meant for,
+/// is not measured).
 static void gemv_rows(int tier, uint32_t format, const uint8_t *w, size_t row_bytes, size_t row_begin, size_t row_end,
                       const uint8_t *xa, size_t n, float *y) {
     int per_pass;
