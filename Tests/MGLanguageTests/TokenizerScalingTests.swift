@@ -44,12 +44,21 @@ import Testing
 
     static func seconds(_ runs: Int, _ work: () -> Void) -> Double { ScalingMeasurement.seconds(runs, work) }
 
-    /// How much longer `4n` scalars of `unit` take than `n`, with both times for the message.
+    /// How much longer `4n` scalars of `unit` take than `n`, with both times for the message. A
+    /// measurement over the bound is taken again, up to three times in all, and the best kept: a
+    /// quadratic tokenizer stays near 16× every time, while one disturbed run (a sanitizer build on
+    /// a busy host measured 8.3× once for byte fallback on punctuation) does not repeat.
     static func growth(of tokenizer: any Tokenizer, unit: String, n: Int) -> (ratio: Double, small: Double, large: Double) {
         let small = text(unit, scalars: n), large = text(unit, scalars: 4 * n)
-        let smallTime = seconds(3) { _ = tokenizer.encode(small, addSpecialTokens: true) }
-        let largeTime = seconds(2) { _ = tokenizer.encode(large, addSpecialTokens: true) }
-        return (largeTime / max(smallTime, 1e-6), smallTime, largeTime)
+        var best = (ratio: Double.infinity, small: 0.0, large: 0.0)
+        for _ in 0..<3 {
+            let smallTime = seconds(3) { _ = tokenizer.encode(small, addSpecialTokens: true) }
+            let largeTime = seconds(2) { _ = tokenizer.encode(large, addSpecialTokens: true) }
+            let ratio = largeTime / max(smallTime, 1e-6)
+            if ratio < best.ratio { best = (ratio, smallTime, largeTime) }
+            if best.large < noiseFloor || best.ratio < 8 { break }
+        }
+        return best
     }
 
     /// A large input done in under this many seconds passes whatever the ratio: at that size
