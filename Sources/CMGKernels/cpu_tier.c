@@ -16,9 +16,9 @@ static const char *const tier_names[] = {"baseline", "avx2", "avx512", "avx512bf
 
 static int probe_tier(void) {
     unsigned eax, ebx, ecx, edx;
-    __cpuid(0, eax, ebx, ecx, edx);
+    __cpuid(0, eax, ebx, ecx, edx);  // eax: the highest leaf; ebx, edx, ecx: the vendor
     if (ebx == 0x756e6547 && edx == 0x49656e69 && ecx == 0x6c65746e) detected_features |= MG_CPU_INTEL;  // "GenuineIntel"
-    if (__get_cpuid_max(0, NULL) < 7) return MG_TIER_BASELINE;
+    if (eax < 7) return MG_TIER_BASELINE;
     __cpuid(1, eax, ebx, ecx, edx);
     int fma = (ecx >> 12) & 1, osxsave = (ecx >> 27) & 1, avx = (ecx >> 28) & 1, f16c = (ecx >> 29) & 1;
     if (!osxsave || !avx) return MG_TIER_BASELINE;
