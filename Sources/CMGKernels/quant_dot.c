@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 // ---- tier selection ----------------------------------------------------------------------------
 
@@ -293,16 +294,26 @@ static void gemv_rows_scalar(uint32_t format, const uint8_t *w, size_t row_bytes
 }
 
 #if defined(__x86_64__) && defined(__clang__) && !defined(MG_NO_QD_SIMD)
-/// Whether the AVX-512-VNNI decode rows may use GFNI, unless MG_QD_NO_GFNI is set (to test the
-/// plain rows on a GFNI machine). Decided once: this runs for every decode product.
-static int gemv_rows_gfni(void) {
-    static _Atomic int known = -1;
-    int value = atomic_load_explicit(&known, memory_order_relaxed);
-    if (value < 0) {
-        value = mg_cpu_has_feature(MG_CPU_GFNI) && !getenv("MG_QD_NO_GFNI");
-        atomic_store_explicit(&known, value, memory_order_relaxed);
+/// The AVX-512-VNNI decode rows for this CPU: with GFNI, and on Intel cores the Q4_K values on
+/// 512-bit vectors (Zen 4 runs 512-bit operations as two halves and keeps the 256-bit loop).
+/// MG_QD_NO_GFNI=1 forces the plain rows and MG_QD_ROWS_ZMM=0 or 1 the 256- or 512-bit Q4_K loop,
+/// so every variant can be tested and timed on one machine. Decided once: this runs for every
+/// decode product.
+static qd_gemv_rows_fn avx512vnni_rows(void) {
+    static _Atomic(qd_gemv_rows_fn) known = NULL;
+    qd_gemv_rows_fn rows = atomic_load_explicit(&known, memory_order_relaxed);
+    if (rows == NULL) {
+        const char *zmm = getenv("MG_QD_ROWS_ZMM");
+        if (!mg_cpu_has_feature(MG_CPU_GFNI) || getenv("MG_QD_NO_GFNI")) {
+            rows = qd_gemv_rows_avx512vnni;
+        } else if (zmm ? strcmp(zmm, "0") != 0 : mg_cpu_has_feature(MG_CPU_INTEL)) {
+            rows = qd_gemv_rows_avx512vnni_gfni_zmm;
+        } else {
+            rows = qd_gemv_rows_avx512vnni_gfni;
+        }
+        atomic_store_explicit(&known, rows, memory_order_relaxed);
     }
-    return value;
+    return rows;
 }
 #endif
 
@@ -313,7 +324,7 @@ static qd_gemv_rows_fn gemv_rows_for(int tier, int *rows_per_pass) {
 #if defined(__x86_64__) && defined(__clang__) && !defined(MG_NO_QD_SIMD)
     switch (tier) {
     case MG_QD_AMX_INT8:
-    case MG_QD_AVX512_VNNI: *rows_per_pass = QD_GEMV_ROWS_WIDE; return gemv_rows_gfni() ? qd_gemv_rows_avx512vnni_gfni : qd_gemv_rows_avx512vnni;
+    case MG_QD_AVX512_VNNI: *rows_per_pass = QD_GEMV_ROWS_WIDE; return avx512vnni_rows();
     case MG_QD_AVX_VNNI: return qd_gemv_rows_avxvnni;
     case MG_QD_AVX2: return qd_gemv_rows_avx2;
     default: break;

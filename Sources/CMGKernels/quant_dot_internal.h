@@ -49,6 +49,8 @@ void qd_gemv_rows_avx512vnni(uint32_t format, const uint8_t *w, size_t row_bytes
                              size_t ahead, float *out);
 void qd_gemv_rows_avx512vnni_gfni(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *x, size_t n, size_t b0, size_t b1,
                                   size_t ahead, float *out);
+void qd_gemv_rows_avx512vnni_gfni_zmm(uint32_t format, const uint8_t *w, size_t row_bytes, int rows, const uint8_t *x, size_t n, size_t b0,
+                                      size_t b1, size_t ahead, float *out);
 
 // ---- Prefill GEMM: panels of 16 weight rows unpacked once, reused by every token ----------------
 
