@@ -251,31 +251,29 @@ QD_INLINE void qr_q4_K(const uint8_t *w, size_t row_bytes, const int R, const ui
         const uint8_t (*mins)[16] = tables[b & 1].mins;
         const float *scaled = tables[b & 1].scaled;
         __m256i sum[QR_ROWS];  // one chain per row: four rows keep the multiply-adds busy
-        for (int r = 0; r < R; r++) sum[r] = _mm256_setzero_si256();
         const int8_t *xb = (const int8_t *)x + 256 * b;
 #if defined(QR_Q4K_ZMM) && QR_Q4K_ZMM
-        {
-            // Per 64 values one broadcast load of the 32 packed bytes, one affine op that leaves the
-            // low nibbles in the lower half and the high nibbles in the upper half (the matrix is per
-            // qword), against the activations' [low 32 | high 32] as stored; lane i and i + 8 add up
-            // to the 256-bit loop's lane i, so the int32 sums are the same.
-            const __m512i nibbles = _mm512_setr_epi64(qr_bits_matrix(0, 4, 0), qr_bits_matrix(0, 4, 0), qr_bits_matrix(0, 4, 0), qr_bits_matrix(0, 4, 0),
-                                                      qr_bits_matrix(0, 4, 4), qr_bits_matrix(0, 4, 4), qr_bits_matrix(0, 4, 4), qr_bits_matrix(0, 4, 4));
-            __m512i wide[QR_ROWS];
-            for (int r = 0; r < R; r++) wide[r] = _mm512_setzero_si512();
-            for (int j = 0; j < 4; j++) {
-                const __m512i xv = _mm512_loadu_si512((const void *)(xb + 64 * j));
-                for (int r = 0; r < R; r++) {
-                    const __m512i packed = _mm512_broadcast_i64x4(load256(row[r] + 144 * b + 16 + 32 * j));
-                    const __m512i q = _mm512_gf2p8affine_epi64_epi8(packed, nibbles, 0);
-                    const __m512i scale = _mm512_mask_set1_epi32(_mm512_set1_epi32(pairs[r][2 * j]), 0xFF00, pairs[r][2 * j + 1]);
-                    wide[r] = _mm512_dpwssd_epi32(wide[r], _mm512_maddubs_epi16(q, xv), scale);
-                }
+        // Per 64 values one broadcast load of the 32 packed bytes, one affine op that leaves the
+        // low nibbles in the lower half and the high nibbles in the upper half (the matrix is per
+        // qword), against the activations' [low 32 | high 32] as stored; lane i and i + 8 add up
+        // to the 256-bit loop's lane i, so the int32 sums are the same.
+        const __m512i nibbles = _mm512_setr_epi64(qr_bits_matrix(0, 4, 0), qr_bits_matrix(0, 4, 0), qr_bits_matrix(0, 4, 0), qr_bits_matrix(0, 4, 0),
+                                                  qr_bits_matrix(0, 4, 4), qr_bits_matrix(0, 4, 4), qr_bits_matrix(0, 4, 4), qr_bits_matrix(0, 4, 4));
+        __m512i wide[QR_ROWS];
+        for (int r = 0; r < R; r++) wide[r] = _mm512_setzero_si512();
+        for (int j = 0; j < 4; j++) {
+            const __m512i xv = _mm512_loadu_si512((const void *)(xb + 64 * j));
+            for (int r = 0; r < R; r++) {
+                const __m512i packed = _mm512_broadcast_i64x4(load256(row[r] + 144 * b + 16 + 32 * j));
+                const __m512i q = _mm512_gf2p8affine_epi64_epi8(packed, nibbles, 0);
+                const __m512i scale = _mm512_mask_set1_epi32(_mm512_set1_epi32(pairs[r][2 * j]), 0xFF00, pairs[r][2 * j + 1]);
+                wide[r] = _mm512_dpwssd_epi32(wide[r], _mm512_maddubs_epi16(q, xv), scale);
             }
-            for (int r = 0; r < R; r++) sum[r] = _mm256_add_epi32(_mm512_castsi512_si256(wide[r]), _mm512_extracti64x4_epi64(wide[r], 1));
         }
+        for (int r = 0; r < R; r++) sum[r] = _mm256_add_epi32(_mm512_castsi512_si256(wide[r]), _mm512_extracti64x4_epi64(wide[r], 1));
 #else
         const __m256i low4 = _mm256_set1_epi8(0xF);
+        for (int r = 0; r < R; r++) sum[r] = _mm256_setzero_si256();
         for (int j = 0; j < 4; j++) {
             const __m256i xlo = load256(xb + 64 * j), xhi = load256(xb + 64 * j + 32);
             for (int r = 0; r < R; r++) {
