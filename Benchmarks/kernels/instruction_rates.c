@@ -2,7 +2,8 @@
 // vectors: 12 independent chains of one instruction, instructions per nanosecond (wall time; run it
 // on an idle core). Decides which loops gain from 512-bit vectors on a CPU: on Emerald Rapids
 // vpmaddubsw, vpdpwssd and vpdpbusd issue about 2 per cycle at both widths (so zmm doubles their
-// work), gf2p8affineqb, vpshufb and the permutes half as often on zmm. A benchmark, not a test.
+// work), gf2p8affineqb, vpshufb and the permutes half as often on zmm. Needs AVX-512 (VNNI, VBMI)
+// and GFNI. A benchmark, not a test.
 //   clang -O2 Benchmarks/kernels/instruction_rates.c -o /tmp/instruction_rates && /tmp/instruction_rates
 #include <immintrin.h>
 #include <stdio.h>
@@ -26,7 +27,7 @@ PROBE(p_gfni_y, __m256i, _mm256_set1_epi32(1), _mm256_gf2p8affine_epi64_epi8(a[i
 PROBE(p_gfni_z, __m512i, _mm512_set1_epi32(1), _mm512_gf2p8affine_epi64_epi8(a[i], b, 0))
 PROBE(p_shuf_y, __m256i, _mm256_set1_epi32(1), _mm256_shuffle_epi8(a[i], b))
 PROBE(p_shuf_z, __m512i, _mm512_set1_epi32(1), _mm512_shuffle_epi8(a[i], b))
-PROBE(p_fma_y, __m256, _mm256_set1_ps(1), _mm256_fmadd_ps(a[i], _mm256_castsi256_ps(_mm256_castps_si256(b)), c))
+PROBE(p_fma_y, __m256, _mm256_set1_ps(1), _mm256_fmadd_ps(a[i], b, c))
 PROBE(p_fma_z, __m512, _mm512_set1_ps(1), _mm512_fmadd_ps(a[i], b, c))
 PROBE(p_permb_z, __m512i, _mm512_set1_epi32(1), _mm512_permutexvar_epi8(b, a[i]))
 PROBE(p_vpermd_z, __m512i, _mm512_set1_epi32(1), _mm512_permutexvar_epi32(b, a[i]))
