@@ -90,14 +90,15 @@ func runGGUFModel(directory: URL, positions: Int, decodeSteps: Int, kvCache: KVC
         // Per-step means of the parallel regions (MG_PARALLEL_STATS=1), grouped by item count.
         let steps = Double(decodeSteps), stepMs = stepWall.reduce(0, +) / steps * 1e3
         var inRegions = 0.0
-        print("| items | regions/step | wall ms/step | hand-off µs/region | caller wait µs/region |")
-        print("|---|---|---|---|---|")
+        print("| items | regions/step | wall ms/step | hand-off µs/region | caller wait µs/region | serial µs before each |")
+        print("|---|---|---|---|---|---|")
         for (count, b) in regions.sorted(by: { $0.value.wallNanoseconds > $1.value.wallNanoseconds }) {
             let ms = Double(b.wallNanoseconds) / steps * 1e-6
             inRegions += ms
             print("| \(count) | \(Double(b.regions) / steps) | \(String(format: "%.2f", ms)) | "
                 + "\(String(format: "%.1f", Double(b.handOffNanoseconds) / Double(max(1, b.joined)) * 1e-3)) (\(b.joined) joined) | "
-                + "\(String(format: "%.1f", Double(b.callerWaitNanoseconds) / Double(max(1, b.regions)) * 1e-3)) |")
+                + "\(String(format: "%.1f", Double(b.callerWaitNanoseconds) / Double(max(1, b.regions)) * 1e-3)) | "
+                + "\(String(format: "%.1f", Double(b.gapNanoseconds) / Double(max(1, b.regions)) * 1e-3)) |")
         }
         print(String(format: "step %.2f ms mean: %.2f ms in parallel regions, %.2f ms outside", stepMs, inRegions, stepMs - inRegions))
     }

@@ -88,6 +88,23 @@ size_t mg_qd_activation_row_bytes(uint32_t format, size_t n) {
 /// where both give the same integer, and `rintf` vectorises.
 static inline int nearest_even(float value) { return (int)rintf(value); }
 
+/// Bits of |x| as an unsigned integer, NaN as 0. Non-negative floats order as their bits, so the
+/// largest magnitude of a block is an integer max, a reduction the vectoriser takes (an fmaxf chain
+/// it keeps scalar, for NaN's sake: the serial quantization was ~15 µs of the ~20 µs between two
+/// decode GEMVs of Llama-7B). NaN as 0 keeps fmaxf's (and `a > amax`'s) rule that NaN never wins.
+static inline uint32_t magnitude_bits(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    u &= 0x7FFFFFFFu;
+    return u > 0x7F800000u ? 0 : u;
+}
+
+static inline float float_from_bits(uint32_t u) {
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
 // ggml-cpu's quantize_row_q8_0 on x86 (the AVX/AVX2 code every x86-64 build of llama.cpp runs):
 // d = max|x|/127 stored as f16, q = round-half-even(x · 127/max|x|). Not quantize_row_q8_0_ref,
 // whose round-half-away gives other bytes on exact ties: they do occur (3 in the prefill of the
@@ -98,8 +115,12 @@ MG_MULTIVERSION static void quantize_q8_0(const float *x, size_t n, uint8_t *row
     int32_t *sums = (int32_t *)(row + qd_sum_offset(QD_Q8_0, n));
     for (size_t b = 0; b < n / 32; b++) {
         const float *xb = x + 32 * b;
-        float amax = 0;
-        for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(xb[i]));
+        uint32_t largest = 0;
+        for (int i = 0; i < 32; i++) {
+            const uint32_t m = magnitude_bits(xb[i]);
+            largest = m > largest ? m : largest;
+        }
+        const float amax = float_from_bits(largest);
         float d = amax / 127.0f;
         float id = amax != 0 ? 127.0f / amax : 0.0f;
         int32_t sum = 0;
@@ -120,15 +141,25 @@ MG_MULTIVERSION static void quantize_q8_K(const float *x, size_t n, uint8_t *row
     int16_t *bsums = (int16_t *)(row + qd_sum_offset(QD_Q4_K, n));
     for (size_t b = 0; b < n / 256; b++) {
         const float *xb = x + 256 * b;
-        float max = 0, amax = 0;
+        // The value of largest magnitude, the first one where several tie (as a scan keeping the
+        // first strictly larger one): the magnitude by a vector max, then its first position.
+        uint32_t largest = 0;
         for (int i = 0; i < 256; i++) {
-            float a = fabsf(xb[i]);
-            if (a > amax) {
-                amax = a;
-                max = xb[i];
+            const uint32_t m = magnitude_bits(xb[i]);
+            largest = m > largest ? m : largest;
+        }
+        int at = 0;
+        for (int c = 0; c < 256; c += 16) {
+            int hit = 0;
+            for (int i = c; i < c + 16; i++) hit |= magnitude_bits(xb[i]) == largest;
+            if (hit) {
+                at = c;
+                break;
             }
         }
-        if (amax == 0) {
+        while (at < 255 && magnitude_bits(xb[at]) != largest) at++;
+        const float max = xb[at];
+        if (largest == 0) {
             scales[b] = 0;
             memset(q + 256 * b, 0, 256);
             memset(bsums + 16 * b, 0, 32);

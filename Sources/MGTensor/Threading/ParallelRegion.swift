@@ -69,7 +69,7 @@ final class ParallelRegion: @unchecked Sendable {
         if ParallelStatistics.isEnabled {
             let end = ParallelStatistics.now(), claim = firstHelperClaim.load(ordering: .relaxed)
             ParallelStatistics.record(
-                count: count, wall: end - startTime, handOff: claim == 0 ? nil : claim - startTime, callerWait: end - callerDone)
+                count: count, start: startTime, end: end, handOff: claim == 0 ? nil : claim - startTime, callerWait: end - callerDone)
         }
     }
 

@@ -18,6 +18,8 @@ package enum ParallelStatistics {
         package var handOffNanoseconds = 0
         /// Summed time the caller waited for helpers after its last chunk.
         package var callerWaitNanoseconds = 0
+        /// Summed serial time before the region: from the end of the previous region to this call.
+        package var gapNanoseconds = 0
         package init() {}
 
         /// Adds another bucket's regions and times to this one.
@@ -27,10 +29,13 @@ package enum ParallelStatistics {
             joined += other.joined
             handOffNanoseconds += other.handOffNanoseconds
             callerWaitNanoseconds += other.callerWaitNanoseconds
+            gapNanoseconds += other.gapNanoseconds
         }
     }
 
     private static let buckets = Mutex<[Int: Bucket]>([:])
+    /// When the last recorded region returned (0 before the first, or after ``take()``).
+    private static let lastEnd = Atomic<Int>(0)
 
     static func now() -> Int {
         var t = timespec()
@@ -38,8 +43,11 @@ package enum ParallelStatistics {
         return t.tv_sec * 1_000_000_000 + t.tv_nsec
     }
 
-    static func record(count: Int, wall: Int, handOff: Int?, callerWait: Int) {
+    static func record(count: Int, start: Int, end: Int, handOff: Int?, callerWait: Int) {
+        let wall = end - start
+        let previous = lastEnd.exchange(end, ordering: .relaxed)
         var region = Bucket()
+        region.gapNanoseconds = previous > 0 && previous <= start ? start - previous : 0
         region.regions = 1
         region.wallNanoseconds = wall
         region.joined = handOff == nil ? 0 : 1
@@ -50,7 +58,8 @@ package enum ParallelStatistics {
 
     /// The buckets gathered since the last call, keyed by item count; clears them.
     package static func take() -> [Int: Bucket] {
-        buckets.withLock { buckets in
+        lastEnd.store(0, ordering: .relaxed)
+        return buckets.withLock { buckets in
             defer { buckets = [:] }
             return buckets
         }
