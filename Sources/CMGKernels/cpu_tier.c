@@ -37,6 +37,7 @@ static int probe_tier(void) {
     if (!(avx512f && avx512dq && avx512bw && avx512vl) || ((xcr0_lo >> 5) & 7u) != 7u) return MG_TIER_AVX2;
     if ((ecx >> 11) & 1) detected_features |= MG_CPU_AVX512_VNNI;
     if ((ecx >> 8) & 1) detected_features |= MG_CPU_GFNI;
+    if ((ecx >> 1) & 1) detected_features |= MG_CPU_AVX512_VBMI;
     if (!((eax1 >> 5) & 1)) return MG_TIER_AVX512;
     // AMX: the existing probe (CPUID, XGETBV tile state, arch_prctl permission) decides.
     return mg_amx_bf16_available() ? MG_TIER_AMX : MG_TIER_AVX512BF16;

@@ -325,11 +325,11 @@ static void gemv_rows_scalar(uint32_t format, const uint8_t *w, size_t row_bytes
 }
 
 #if defined(__x86_64__) && defined(__clang__) && !defined(MG_NO_QD_SIMD)
-/// The AVX-512-VNNI decode rows for this CPU: with GFNI, and on Intel cores the Q4_K values on
-/// 512-bit vectors (Zen 4 runs 512-bit operations as two halves and keeps the 256-bit loop).
-/// MG_QD_NO_GFNI=1 forces the plain rows and MG_QD_ROWS_ZMM=0 or 1 the 256- or 512-bit Q4_K loop,
-/// so every variant can be tested and timed on one machine. Decided once: this runs for every
-/// decode product.
+/// The AVX-512-VNNI decode rows for this CPU: with GFNI, and on Intel cores with AVX-512-VBMI the
+/// Q4_0 and Q4_K values on 512-bit vectors (Zen 4 runs 512-bit operations as two halves and keeps the
+/// 256-bit loops). MG_QD_NO_GFNI=1 forces the plain rows and MG_QD_ROWS_ZMM=0 or 1 the 256- or
+/// 512-bit loops (1 only where VBMI is present), so every variant can be tested and timed on one
+/// machine. Decided once: this runs for every decode product.
 static qd_gemv_rows_fn avx512vnni_rows(void) {
     static _Atomic(qd_gemv_rows_fn) known = NULL;
     qd_gemv_rows_fn rows = atomic_load_explicit(&known, memory_order_relaxed);
@@ -337,7 +337,7 @@ static qd_gemv_rows_fn avx512vnni_rows(void) {
         const char *zmm = getenv("MG_QD_ROWS_ZMM");
         if (!mg_cpu_has_feature(MG_CPU_GFNI) || getenv("MG_QD_NO_GFNI")) {
             rows = qd_gemv_rows_avx512vnni;
-        } else if (zmm ? strcmp(zmm, "0") != 0 : mg_cpu_has_feature(MG_CPU_INTEL)) {
+        } else if (mg_cpu_has_feature(MG_CPU_AVX512_VBMI) && (zmm ? strcmp(zmm, "0") != 0 : mg_cpu_has_feature(MG_CPU_INTEL))) {
             rows = qd_gemv_rows_avx512vnni_gfni_zmm;
         } else {
             rows = qd_gemv_rows_avx512vnni_gfni;

@@ -4,7 +4,8 @@
 //   QR_GEMV_NAME  the exported function (declared in quant_dot_internal.h),
 //   QR_ROWS       rows per pass: 4 with 32 vector registers, 2 with 16,
 //   QR_GFNI       (optional) 1 when the target has GFNI: Q4_0/Q4_K high nibbles in one affine op,
-//   QR_Q4K_ZMM    (optional, with QR_GFNI) 1 for the Q4_K values on 512-bit vectors (see qr_q4_K).
+//   QR_ZMM        (optional, with QR_GFNI and AVX-512-VBMI) 1 for the Q4_0 and Q4_K values on 512-bit
+//                 vectors (see qr_q4_0, qr_q4_K).
 //
 // The one-row tiles of quant_dot_simd.h serve a decode step one weight row at a time: every
 // activation vector is loaded again for each row, and a K-quant row's integer sum is one chain of
@@ -130,6 +131,70 @@ QD_INLINE void qr_q4_0(const uint8_t *w, size_t row_bytes, const int R, const ui
         tail[r] = 0;
     }
     size_t b = b0;
+#if defined(QR_ZMM) && QR_ZMM
+    // Sixteen blocks per step on 512-bit vectors (Intel cores, where vpdpbusd issues as often on
+    // zmm as on ymm but the 256-bit loop's ALU ports were all busy: llvm-mca, Ice Lake server model,
+    // 15 cycles per row and 8 blocks, three ports at 13 uops each). Per four blocks one byte permute
+    // of two loads gathers their 64 payload bytes, one AND and one affine op give the low and the high
+    // nibbles, two vpdpbusd against the activations regrouped to [4 × low 16 | 4 × high 16]. The
+    // per-block int32 sums are those of the 256-bit loop (integers), put in its lane order (0 2 4 6
+    // 1 3 5 7 per eight blocks) by one dword permute, and each half takes that loop's float
+    // operations in its order: the results are bit-identical to it.
+    {
+        // Byte j of block lane j / 16: payload byte j % 16 of block j / 16, at 18 · (j / 16) + 2 + j % 16
+        // of the 72-byte window (bytes 64–71 come from the second table).
+        __m512i take = _mm512_set_epi8(
+            71, 70, 69, 68, 67, 66, 65, 64, 63, 62, 61, 60, 59, 58, 57, 56, 53, 52, 51, 50, 49, 48, 47, 46, 45, 44, 43, 42,
+            41, 40, 39, 38, 35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 17, 16, 15, 14, 13, 12, 11, 10, 9,
+            8, 7, 6, 5, 4, 3, 2);
+        // Scales: the f16 words of blocks 0 2 4 6 1 3 5 7 of two windows (bytes 18 · (k % 4) of window
+        // k / 4), in the low 128 bits.
+        __m512i pick = _mm512_zextsi128_si512(_mm_setr_epi8(0, 1, 36, 37, 64, 65, 100, 101, 18, 19, 54, 55, 82, 83, 118, 119));
+        // Hidden from the optimiser, which otherwise turns these byte permutes into word permutes
+        // (vpermt2w: 3 uops, two on port 5, against one for vpermt2b on Ice Lake and later).
+        __asm__("" : "+v"(take), "+v"(pick));
+        const __m512i low4z = _mm512_set1_epi8(0xF), high = _mm512_set1_epi64(qr_bits_matrix(0, 4, 4));
+        const __m512i order16 = _mm512_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
+        // After the reduction element 4l + g holds block 4g + l; this puts block order16[e] at e.
+        const __m512i regroup = _mm512_setr_epi32(0, 8, 1, 9, 4, 12, 5, 13, 2, 10, 3, 11, 6, 14, 7, 15);
+        for (; b + 16 <= b1; b += 16) {
+            // Group g (blocks b + 4g … b + 4g + 3): xlo[g] their values 0–15, xhi[g] 16–31, from the
+            // stored pairs [A 0–15 | B 0–15 | A 16–31 | B 16–31].
+            __m512i xlo[4], xhi[4];
+            for (int g = 0; g < 4; g++) {
+                const __m512i p0 = _mm512_loadu_si512((const void *)(x + 32 * (b + 4 * g)));
+                const __m512i p1 = _mm512_loadu_si512((const void *)(x + 32 * (b + 4 * g + 2)));
+                xlo[g] = _mm512_shuffle_i64x2(p0, p1, 0x44);
+                xhi[g] = _mm512_shuffle_i64x2(p0, p1, 0xEE);
+            }
+            const __m512 dx = _mm512_permutexvar_ps(order16, _mm512_loadu_ps(xd + b));
+            const __m512i offset = _mm512_slli_epi32(_mm512_permutexvar_epi32(order16, _mm512_loadu_si512((const void *)(xsum + b))), 3);
+            for (int r = 0; r < R; r++) {
+                const uint8_t *wr = w + (size_t)r * row_bytes + 18 * b;
+                qr_prefetch(wr, ahead, 5);
+                __m512i v[4], windows[4];  // 128-bit lane l of v[g]: four partial sums of block b + 4g + l
+                for (int g = 0; g < 4; g++) {
+                    const uint8_t *window = wr + 72 * g;
+                    windows[g] = _mm512_loadu_si512((const void *)window);
+                    const __m512i tail = _mm512_zextsi128_si512(_mm_loadl_epi64((const __m128i *)(window + 64)));
+                    const __m512i packed = _mm512_permutex2var_epi8(windows[g], take, tail);
+                    const __m512i lo = _mm512_and_si512(packed, low4z);
+                    const __m512i hi = _mm512_gf2p8affine_epi64_epi8(packed, high, 0);
+                    v[g] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, xlo[g]), hi, xhi[g]);
+                }
+                const __m512i s01 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[0], v[1]), _mm512_unpackhi_epi32(v[0], v[1]));
+                const __m512i s23 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2], v[3]), _mm512_unpackhi_epi32(v[2], v[3]));
+                const __m512i grouped = _mm512_add_epi32(_mm512_unpacklo_epi64(s01, s23), _mm512_unpackhi_epi64(s01, s23));
+                const __m512 sums = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_permutexvar_epi32(regroup, grouped), offset));
+                const __m128i halves_lo = _mm512_castsi512_si128(_mm512_permutex2var_epi8(windows[0], pick, windows[1]));
+                const __m128i halves_hi = _mm512_castsi512_si128(_mm512_permutex2var_epi8(windows[2], pick, windows[3]));
+                const __m512 scale = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_setr_m128i(halves_lo, halves_hi)), dx);
+                acc[r] = _mm256_fmadd_ps(_mm512_castps512_ps256(sums), _mm512_castps512_ps256(scale), acc[r]);
+                acc[r] = _mm256_fmadd_ps(_mm512_extractf32x8_ps(sums, 1), _mm512_extractf32x8_ps(scale, 1), acc[r]);
+            }
+        }
+    }
+#endif
     for (; b + 8 <= b1; b += 8) {
         // Activations of block pair p: low-nibble values at xv[2p], high-nibble values at xv[2p + 1].
         __m256i xv[8];
@@ -223,7 +288,7 @@ QD_INLINE void qr_q4k_prepare(const uint8_t *const *row, size_t b, float dx, qr_
 /// shuffles, scales by a word permute) −10 %; one vpdpbusd per sub-block, a pack of two sub-blocks'
 /// sums to words and one vpdpwssd per group (three multiplies instead of four) −17 %.
 ///
-/// On Intel cores (QR_Q4K_ZMM, the variant qd_gemv_rows_for picks there) the values go on 512-bit
+/// On Intel cores (QR_ZMM, the variant qd_gemv_rows_for picks there) the values go on 512-bit
 /// vectors: vpmaddubsw and vpdpwssd issue as often on zmm as on ymm (2 per cycle on Emerald Rapids,
 /// both widths), so the 64 values of a group take one of each instead of two, and the split into
 /// nibbles one affine op; the two sub-block scales of a group sit in one vector (a broadcast, and a
@@ -252,7 +317,7 @@ QD_INLINE void qr_q4_K(const uint8_t *w, size_t row_bytes, const int R, const ui
         const float *scaled = tables[b & 1].scaled;
         __m256i sum[QR_ROWS];  // one chain per row: four rows keep the multiply-adds busy
         const int8_t *xb = (const int8_t *)x + 256 * b;
-#if defined(QR_Q4K_ZMM) && QR_Q4K_ZMM
+#if defined(QR_ZMM) && QR_ZMM
         // Per 64 values one broadcast load of the 32 packed bytes, one affine op that leaves the
         // low nibbles in the lower half and the high nibbles in the upper half (the matrix is per
         // qword), against the activations' [low 32 | high 32] as stored; lane i and i + 8 add up

@@ -22,14 +22,15 @@ int mg_kernel_tier_detected(void);
 int mg_kernel_tier(void);
 
 /// Extensions probed with the tier (same CPUID pass) for the quantized products: AVX-512-VNNI (with
-/// VL) needs the avx512 tier, AVX-VNNI (VEX) the avx2 tier; GFNI is reported with the avx512 tier
-/// (its EVEX forms serve the avx512VNNI decode rows). MG_CPU_INTEL is the vendor, for tuning only
+/// VL) needs the avx512 tier, AVX-VNNI (VEX) the avx2 tier; GFNI and AVX-512-VBMI are reported with
+/// the avx512 tier (they serve the avx512VNNI decode rows). MG_CPU_INTEL is the vendor, for tuning only
 /// (the decode rows' prefetch distance).
 typedef enum {
     MG_CPU_AVX512_VNNI = 1,
     MG_CPU_AVX_VNNI = 2,
     MG_CPU_GFNI = 4,
     MG_CPU_INTEL = 8,
+    MG_CPU_AVX512_VBMI = 16,
 } mg_cpu_feature_t;
 
 /// 1 when the CPU and OS support `feature` (mg_cpu_feature_t), ignoring MG_MAX_ISA, else 0.
