@@ -237,16 +237,17 @@ import Testing
         }
     }
 
-    /// Decode chunks: at least 1 MB (or four rows) each in large regions; small regions in one to
+    /// Decode chunks: large regions taper down to 256 KB (or four rows); small regions in one to
     /// four equal chunks per worker that cover the rows, so the cores finish together.
     @Test func decodeChunksAreLargeAndEvenInSmallRegions() {
         // Gemma-2B Q4_0 shapes on two workers: o_proj 2048 rows of 1152 bytes, two chunks of 1024.
         #expect(decodeRowChunk(rowBytes: 1152, rows: 2048, workers: 2) == 1024)
         // q/k/v, 2560 rows: two chunks of 1280.
         #expect(decodeRowChunk(rowBytes: 1152, rows: 2560, workers: 2) == 1280)
-        // Large regions keep the 1 MB minimum: gate + up rows (2 × 1152 bytes), the vocabulary.
-        #expect(decodeRowChunk(rowBytes: 2304, rows: 16384, workers: 2) == (1 << 20) / 2304)
-        #expect(decodeRowChunk(rowBytes: 1680, rows: 256_000, workers: 2) == (1 << 20) / 1680)
+        // Large regions (≥ eight 1 MB chunks per worker) taper to 256 KB: gate + up rows
+        // (2 × 1152 bytes), the vocabulary.
+        #expect(decodeRowChunk(rowBytes: 2304, rows: 16384, workers: 2) == (1 << 18) / 2304)
+        #expect(decodeRowChunk(rowBytes: 1680, rows: 256_000, workers: 2) == (1 << 18) / 1680)
         // Huge rows: never below four rows. Tiny regions (< 2 × 256 KB) stay one chunk.
         #expect(decodeRowChunk(rowBytes: 1 << 22, rows: 1000, workers: 2) == 4)
         #expect(decodeRowChunk(rowBytes: 144, rows: 64, workers: 2) >= 64)
