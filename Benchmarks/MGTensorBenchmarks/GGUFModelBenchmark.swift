@@ -70,6 +70,7 @@ func runGGUFModel(directory: URL, positions: Int, decodeSteps: Int, kvCache: KVC
     var stepWall: [Double] = [], stepCPU: [Double] = [], readWall: [Double] = []
     var checksum: UInt64 = 0
     var regions: [Int: ParallelStatistics.Bucket] = [:]
+    var regionStepWalls: [Int: [Double]] = [:]  // per item count, each step's summed wall (ms)
     var tokens: [Int] = []
     for _ in 0..<decodeSteps {
         let next = try argmax(logits)
@@ -80,7 +81,10 @@ func runGGUFModel(directory: URL, positions: Int, decodeSteps: Int, kvCache: KVC
         logits = try model.forward(ids: [next], cache: &cache)
         stepWall.append(wallSeconds() - wall)
         stepCPU.append(cpuSeconds() - cpu)
-        for (count, bucket) in ParallelStatistics.take() { regions[count, default: .init()].add(bucket) }
+        for (count, bucket) in ParallelStatistics.take() {
+            regions[count, default: .init()].add(bucket)
+            regionStepWalls[count, default: []].append(Double(bucket.wallNanoseconds) * 1e-6)
+        }
         let read = bytes.readSeconds()
         readWall.append(read.seconds)
         checksum &+= read.checksum
@@ -90,12 +94,14 @@ func runGGUFModel(directory: URL, positions: Int, decodeSteps: Int, kvCache: KVC
         // Per-step means of the parallel regions (MG_PARALLEL_STATS=1), grouped by item count.
         let steps = Double(decodeSteps), stepMs = stepWall.reduce(0, +) / steps * 1e3
         var inRegions = 0.0
-        print("| items | regions/step | wall ms/step | hand-off µs/region | caller wait µs/region | serial µs before each |")
+        // The median of the per-step walls is next to the mean: a step the host disturbed inflates
+        // the mean, as it does the step's mean but not the step's median the JSON line reports.
+        print("| items | regions/step | wall ms/step (median) | hand-off µs/region | caller wait µs/region | serial µs before each |")
         print("|---|---|---|---|---|---|")
         for (count, b) in regions.sorted(by: { $0.value.wallNanoseconds > $1.value.wallNanoseconds }) {
             let ms = Double(b.wallNanoseconds) / steps * 1e-6
             inRegions += ms
-            print("| \(count) | \(Double(b.regions) / steps) | \(String(format: "%.2f", ms)) | "
+            print("| \(count) | \(Double(b.regions) / steps) | \(String(format: "%.2f (%.2f)", ms, median(regionStepWalls[count] ?? [0]))) | "
                 + "\(String(format: "%.1f", Double(b.handOffNanoseconds) / Double(max(1, b.joined)) * 1e-3)) (\(b.joined) joined) | "
                 + "\(String(format: "%.1f", Double(b.callerWaitNanoseconds) / Double(max(1, b.regions)) * 1e-3)) | "
                 + "\(String(format: "%.1f", Double(b.gapNanoseconds) / Double(max(1, b.regions)) * 1e-3)) |")
