@@ -139,7 +139,9 @@ QD_INLINE void qr_q4_0(const uint8_t *w, size_t row_bytes, const int R, const ui
     // nibbles, two vpdpbusd against the activations regrouped to [4 × low 16 | 4 × high 16]. The
     // per-block int32 sums are those of the 256-bit loop (integers), put in its lane order (0 2 4 6
     // 1 3 5 7 per eight blocks) by one dword permute, and each half takes that loop's float
-    // operations in its order: the results are bit-identical to it.
+    // operations in its order: the results are bit-identical to it. llvm-mca: 22.5 cycles per row
+    // and 16 blocks against 30; measured in L2 on one core 18.3–19.6 GB/s against 14.9–16.2
+    // (Emerald Rapids, quant_decode_compute.c).
     {
         // Byte j of block lane j / 16: payload byte j % 16 of block j / 16, at 18 · (j / 16) + 2 + j % 16
         // of the 72-byte window (bytes 64–71 come from the second table).
