@@ -239,7 +239,7 @@ import Testing
 
     /// Decode chunks: large regions taper down to 256 KB (or four rows); small regions in one to
     /// four equal chunks per worker that cover the rows, so the cores finish together.
-    @Test func decodeChunksAreLargeAndEvenInSmallRegions() {
+    @Test func decodeChunksTaperInLargeRegionsAndAreEvenInSmallOnes() {
         // Gemma-2B Q4_0 shapes on two workers: o_proj 2048 rows of 1152 bytes, two chunks of 1024.
         #expect(decodeRowChunk(rowBytes: 1152, rows: 2048, workers: 2) == 1024)
         // q/k/v, 2560 rows: two chunks of 1280.

@@ -24,7 +24,7 @@ int mg_kernel_tier(void);
 /// Extensions probed with the tier (same CPUID pass) for the quantized products: AVX-512-VNNI (with
 /// VL) needs the avx512 tier, AVX-VNNI (VEX) the avx2 tier; GFNI and AVX-512-VBMI are reported with
 /// the avx512 tier (they serve the avx512VNNI decode rows). MG_CPU_INTEL is the vendor, for tuning only
-/// (the decode rows' prefetch distance).
+/// (the decode rows' prefetch distance and their 512-bit loops).
 typedef enum {
     MG_CPU_AVX512_VNNI = 1,
     MG_CPU_AVX_VNNI = 2,
